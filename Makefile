@@ -1,0 +1,39 @@
+# The README's commands are targets here. Every module listed in go.work is
+# checked by `make test`; a new module only has to be added to go.work.
+
+GO          ?= go
+MODULES     := $(shell $(GO) list -m -f '{{.Dir}}')
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME   ?= 1s
+BENCHCOUNT  ?= 6
+
+.PHONY: test lint vet staticcheck fmt-check unit services demo bench
+
+## test: everything CI runs: formatting, vet, staticcheck, and the tests under -race.
+test: services lint unit
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for d in $(MODULES); do echo "go vet $$d"; (cd $$d && $(GO) vet ./...) || exit 1; done
+
+staticcheck:
+	@for d in $(MODULES); do echo "staticcheck $$d"; (cd $$d && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+
+unit:
+	@for d in $(MODULES); do echo "go test -race $$d"; (cd $$d && CI=$${CI:-true} $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
+
+## services: start PostgreSQL and MariaDB if they are not running (installing them if absent).
+services:
+	@bash .ci/services
+
+## demo: run the demo web app.
+demo:
+	$(GO) run ./examples/memdemo
+
+## bench: run every module's benchmarks (compare runs with benchstat).
+bench:
+	@for d in $(MODULES); do (cd $$d && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...) || exit 1; done
