@@ -1,0 +1,136 @@
+package gorillastore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionstore/sessionstore/internal/testenv"
+)
+
+// testDSN is the PostgreSQL the tests use.
+var testDSN = testenv.Getenv("GORILLASTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+
+// testPool connects to the test database, or skips (fails in CI).
+func testPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, testDSN)
+	if err == nil {
+		err = pool.Ping(ctx)
+		if err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set GORILLASTORE_TEST_DSN", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// tableName returns a unique table name for one test.
+func tableName() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "gs_test_" + hex.EncodeToString(b)
+}
+
+// newTestBackend returns a pgBackend on a fresh table, dropped with t.Cleanup.
+func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgBackend {
+	t.Helper()
+	b := newPGBackend(pool, tableName(), now, 5*time.Second)
+	if err := b.createSchema(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.dropSchema(context.Background()); err != nil {
+			t.Errorf("drop tables: %v", err)
+		}
+	})
+	return b
+}
+
+// clock is a manual clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().Truncate(time.Microsecond)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// request returns a GET request carrying cookies, as a browser sends them.
+func request(cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
+	for _, c := range cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return r
+}
+
+// responseCookie returns the cookie name that w set, or nil.
+func responseCookie(w *httptest.ResponseRecorder, name string) *http.Cookie {
+	for _, c := range w.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// gorillaStore is what PGStore and Store have in common.
+type gorillaStore interface {
+	sessions.Store
+	MaxAge(age int)
+	MaxLength(l int)
+}
+
+var (
+	key1 = []byte("0123456789abcdef0123456789abcdef")
+	key2 = []byte("fedcba9876543210fedcba9876543210")
+)
+
+// load runs Get on a request with the given cookies.
+func load(t *testing.T, s gorillaStore, name string, cookies ...*http.Cookie) (*sessions.Session, *http.Request) {
+	t.Helper()
+	r := request(cookies...)
+	sess, err := s.New(r, name)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return sess, r
+}
+
+// save saves sess and returns the cookie the response sets.
+func save(t *testing.T, s gorillaStore, r *http.Request, sess *sessions.Session) *http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	if err := s.Save(r, w, sess); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	c := responseCookie(w, sess.Name())
+	if c == nil {
+		t.Fatal("Save set no cookie")
+	}
+	return c
+}

@@ -1,0 +1,179 @@
+package gorillastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sessionstore/sessionstore"
+)
+
+// pgBackend is the session table of a PGStore, with the SCS context methods
+// and the store contract of this repository: keys are SHA-256 digests of
+// session IDs, expired rows are never returned, and a deleted key is
+// tombstoned until its old expiry so that a late Save cannot recreate it.
+type pgBackend struct {
+	db            DBConn
+	now           func() time.Time
+	deleteTimeout time.Duration
+	lockKey       int64 // advisory lock that serialises cleanup across replicas
+
+	findSQL, commitSQL, deleteSQL      string
+	cleanSessionsSQL, cleanTombsSQL    string
+	countExpiredSQL                    string
+	table, tombs, tableIdx, tombsIndex string
+}
+
+func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration) *pgBackend {
+	b := &pgBackend{
+		db:            db,
+		now:           now,
+		deleteTimeout: deleteTimeout,
+		table:         pgx.Identifier{table}.Sanitize(),
+		tombs:         pgx.Identifier{table + "_tombstones"}.Sanitize(),
+		tableIdx:      pgx.Identifier{table + "_expires_on_idx"}.Sanitize(),
+		tombsIndex:    pgx.Identifier{table + "_tombstones_expires_on_idx"}.Sanitize(),
+	}
+	h := fnv.New64a()
+	h.Write([]byte("gorillastore:" + table))
+	b.lockKey = int64(h.Sum64())
+
+	b.findSQL = `SELECT data FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
+	// The tombstone check is part of the upsert: one statement, no read
+	// before the write. A row that had expired restarts its created_on.
+	b.commitSQL = `INSERT INTO ` + b.table + ` AS s (key, data, created_on, modified_on, expires_on)
+SELECT $1, $2, $3, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)
+ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, modified_on = EXCLUDED.modified_on, expires_on = EXCLUDED.expires_on,
+created_on = CASE WHEN s.expires_on <= EXCLUDED.modified_on THEN EXCLUDED.created_on ELSE s.created_on END`
+	b.deleteSQL = `WITH d AS (DELETE FROM ` + b.table + ` WHERE key = $1 RETURNING expires_on)
+INSERT INTO ` + b.tombs + ` AS t (key, expires_on) SELECT $1, expires_on FROM d
+ON CONFLICT (key) DO UPDATE SET expires_on = GREATEST(t.expires_on, EXCLUDED.expires_on)`
+	// One bounded batch per statement (its own transaction), oldest first,
+	// skipping rows another transaction holds, and only while this
+	// connection holds the cleanup lock: one replica cleans at a time.
+	b.cleanSessionsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
+v AS (SELECT id FROM ` + b.table + ` WHERE expires_on <= $1 AND (SELECT ok FROM l)
+ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM ` + b.table + ` s USING v WHERE s.id = v.id`
+	b.cleanTombsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
+v AS (SELECT key FROM ` + b.tombs + ` WHERE expires_on <= $1 AND (SELECT ok FROM l)
+ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM ` + b.tombs + ` t USING v WHERE t.key = v.key`
+	b.countExpiredSQL = `SELECT count(*) FROM ` + b.table + ` WHERE expires_on <= $1`
+	return b
+}
+
+// createSchema creates the session and tombstone tables and their indexes if
+// they are missing. Replicas starting together serialise on an advisory lock.
+func (b *pgBackend) createSchema(ctx context.Context) error {
+	var exists bool
+	err := b.db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL`, b.table, b.tombs).Scan(&exists)
+	if err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	stmts := []string{
+		`SELECT pg_advisory_xact_lock($1)`,
+		`CREATE TABLE IF NOT EXISTS ` + b.table + ` (
+	id BIGSERIAL PRIMARY KEY,
+	key TEXT NOT NULL UNIQUE,
+	data BYTEA NOT NULL,
+	created_on TIMESTAMPTZ NOT NULL,
+	modified_on TIMESTAMPTZ NOT NULL,
+	expires_on TIMESTAMPTZ NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS ` + b.tableIdx + ` ON ` + b.table + ` (expires_on)`,
+		`CREATE TABLE IF NOT EXISTS ` + b.tombs + ` (
+	key TEXT PRIMARY KEY,
+	expires_on TIMESTAMPTZ NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS ` + b.tombsIndex + ` ON ` + b.tombs + ` (expires_on)`,
+	}
+	for i, stmt := range stmts {
+		var args []any
+		if i == 0 {
+			args = []any{b.lockKey}
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// dropSchema drops both tables; tests use it.
+func (b *pgBackend) dropSchema(ctx context.Context) error {
+	_, err := b.db.Exec(ctx, `DROP TABLE IF EXISTS `+b.table+`, `+b.tombs)
+	return err
+}
+
+// micro returns t in UTC at the microsecond precision PostgreSQL stores.
+func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// FindCtx returns the data of a live session.
+func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
+	if !sessionstore.ValidToken(key) {
+		return nil, false, nil
+	}
+	var data []byte
+	err := b.db.QueryRow(ctx, b.findSQL, key, micro(b.now())).Scan(&data)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("gorillastore: find: %w", err)
+	}
+	return data, true, nil
+}
+
+// CommitCtx inserts or replaces a session, unless its key was deleted.
+func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if !sessionstore.ValidToken(key) {
+		return fmt.Errorf("gorillastore: commit: %w", sessionstore.ErrInvalidToken)
+	}
+	if data == nil {
+		data = []byte{} // the column is NOT NULL
+	}
+	if _, err := b.db.Exec(ctx, b.commitSQL, key, data, micro(b.now()), micro(expiry)); err != nil {
+		return fmt.Errorf("gorillastore: commit: %w", err)
+	}
+	return nil
+}
+
+// DeleteCtx deletes a session and tombstones its key. It runs to completion
+// even if ctx is cancelled, within the store's delete timeout.
+func (b *pgBackend) DeleteCtx(ctx context.Context, key string) error {
+	if !sessionstore.ValidToken(key) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
+	defer cancel()
+	if _, err := b.db.Exec(ctx, b.deleteSQL, key); err != nil {
+		return fmt.Errorf("gorillastore: delete: %w", err)
+	}
+	return nil
+}
+
+// Find, Commit and Delete are the context-free SCS methods, with
+// context.Background.
+func (b *pgBackend) Find(key string) ([]byte, bool, error) {
+	return b.FindCtx(context.Background(), key)
+}
+
+// Commit is CommitCtx with context.Background.
+func (b *pgBackend) Commit(key string, data []byte, expiry time.Time) error {
+	return b.CommitCtx(context.Background(), key, data, expiry)
+}
+
+// Delete is DeleteCtx with context.Background.
+func (b *pgBackend) Delete(key string) error {
+	return b.DeleteCtx(context.Background(), key)
+}

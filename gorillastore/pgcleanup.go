@@ -1,0 +1,92 @@
+package gorillastore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sessionstore/sessionstore/internal/cleanup"
+)
+
+// StartCleanup runs a background goroutine that deletes expired sessions
+// (and expired tombstones) about every interval (±20% jitter), in bounded
+// batches, one replica at a time. Stop it with StopCleanup(quit, done), or
+// with Close. An interval <= 0 starts nothing; StopCleanup still works.
+func (s *PGStore) StartCleanup(interval time.Duration) (quit chan<- struct{}, done <-chan struct{}) {
+	q, d := make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		close(d) // the store is closed: nothing to run
+		return q, d
+	default:
+	}
+	var hook cleanup.Hook
+	if s.cfg.OnCleanup != nil {
+		hook = cleanup.Hook(s.cfg.OnCleanup)
+	}
+	loop := cleanup.Start(cleanup.Config{
+		Name:      "gorillastore",
+		Interval:  interval,
+		Logger:    s.cfg.Logger,
+		OnCleanup: hook,
+	}, s.DeleteExpired)
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		defer close(d)
+		select {
+		case <-q:
+		case <-s.closing:
+		}
+		loop.Stop()
+	}()
+	return q, d
+}
+
+// StopCleanup stops the cleanup that StartCleanup returned quit and done for,
+// and returns when it has exited. It is safe to call more than once.
+func (s *PGStore) StopCleanup(quit chan<- struct{}, done <-chan struct{}) {
+	if quit == nil || done == nil {
+		return
+	}
+	select {
+	case quit <- struct{}{}:
+	case <-done:
+	}
+	<-done
+}
+
+// DeleteExpired deletes expired sessions and tombstones now, in batches of
+// PGConfig.CleanupBatchSize rows, each its own statement, and returns how
+// many rows it deleted. Use it to run cleanup from a cron job instead of
+// StartCleanup. While another replica is cleaning, it deletes nothing.
+func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
+	now := micro(s.cfg.Now())
+	batch := func(sql string) func(ctx context.Context, size int) (int64, error) {
+		return func(ctx context.Context, size int) (int64, error) {
+			tag, err := s.b.db.Exec(ctx, sql, now, size, s.b.lockKey)
+			return tag.RowsAffected(), err
+		}
+	}
+	n, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, batch(s.b.cleanSessionsSQL))
+	if err != nil {
+		return n, fmt.Errorf("gorillastore: delete expired sessions: %w", err)
+	}
+	m, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, batch(s.b.cleanTombsSQL))
+	if err != nil {
+		return n + m, fmt.Errorf("gorillastore: delete expired tombstones: %w", err)
+	}
+	return n + m, nil
+}
+
+// CountExpiredSessions returns the number of expired sessions that cleanup
+// has not deleted yet.
+func (s *PGStore) CountExpiredSessions(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.b.db.QueryRow(ctx, s.b.countExpiredSQL, micro(s.cfg.Now())).Scan(&n); err != nil {
+		return 0, fmt.Errorf("gorillastore: count expired sessions: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,211 @@
+package gorillastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DBConn is the database handle a PGStore runs on. *pgxpool.Pool, *pgx.Conn
+// and pgx.Tx satisfy it.
+type DBConn interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, arguments ...interface{}) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, optionsAndArgs ...interface{}) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, optionsAndArgs ...interface{}) pgx.Row
+	CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error)
+}
+
+// PGSession is one row of the http_sessions table. Key is
+// base64url(SHA-256(session ID)), never the ID itself; Data holds the encoded
+// session values (see the package documentation).
+type PGSession struct {
+	ID        int64
+	Key       string
+	Data      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresOn time.Time
+}
+
+// DefaultTableName is the session table of a PGStore.
+const DefaultTableName = "http_sessions"
+
+// PGConfig configures a PGStore (through NewPGStoreWithConfig). The zero
+// value of every field means its default.
+type PGConfig struct {
+	Config
+	// TableName is the session table; the tombstones live in
+	// TableName+"_tombstones". Default "http_sessions". Both tables and
+	// their indexes are created on construction if they are missing.
+	TableName string
+	// CleanupBatchSize is the number of rows one cleanup statement deletes.
+	// Default 1000.
+	CleanupBatchSize int
+	// DeleteTimeout bounds a session delete, which runs to completion even
+	// if the request is cancelled. Default 5 seconds.
+	DeleteTimeout time.Duration
+	// Logger receives cleanup errors and counts. nil means slog.Default().
+	Logger *slog.Logger
+	// OnCleanup, if set, is called after every background cleanup run.
+	OnCleanup func(deleted int64, took time.Duration, err error)
+}
+
+// PGStore keeps gorilla/sessions sessions in PostgreSQL through pgx. It has
+// the API of antonlindstrom/pgstore, without its bugs: the cookie holds only
+// a signed random ID, the table only the SHA-256 of it, expired rows are
+// never served, and Get and New never write to the store.
+//
+// Configure Options, Codecs, MaxAge and MaxLength before serving requests;
+// Get, New and Save are safe for concurrent use.
+type PGStore struct {
+	// Codecs sign and verify the session cookie; the first one signs.
+	Codecs []securecookie.Codec
+	// Options are the default cookie options; each session gets a copy.
+	Options *sessions.Options
+	// Path is kept for compatibility with antonlindstrom/pgstore and unused:
+	// set Options.Path instead.
+	Path string
+
+	e       *engine
+	b       *pgBackend
+	cfg     PGConfig
+	ownPool *pgxpool.Pool // closed by Close; nil for a caller's DBConn
+
+	mu      sync.Mutex
+	closing chan struct{}
+	loops   sync.WaitGroup
+	closed  sync.Once
+}
+
+var _ sessions.Store = (*PGStore)(nil)
+
+// NewPGStore connects to dbURL with a pgxpool.Pool of its own (closed by
+// Close) and returns a PGStore on the table http_sessions, with cookies
+// signed by keyPairs (newest first; see Config.KeyPairs).
+func NewPGStore(dbURL string, keyPairs ...[]byte) (*PGStore, error) {
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("gorillastore: connect: %w", err)
+	}
+	s, err := newPGStore(pool, PGConfig{Config: Config{KeyPairs: keyPairs}})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.ownPool = pool
+	return s, nil
+}
+
+// NewPGStoreFromPool returns a PGStore on db, typically a *pgxpool.Pool. Close
+// does not close db.
+func NewPGStoreFromPool(db DBConn, keyPairs ...[]byte) (*PGStore, error) {
+	return newPGStore(db, PGConfig{Config: Config{KeyPairs: keyPairs}})
+}
+
+// NewPGStoreWithConfig is NewPGStoreFromPool with every setting of PGConfig.
+func NewPGStoreWithConfig(db DBConn, cfg PGConfig) (*PGStore, error) {
+	return newPGStore(db, cfg)
+}
+
+func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
+	if db == nil {
+		return nil, errors.New("gorillastore: new: nil DBConn")
+	}
+	if cfg.TableName == "" {
+		cfg.TableName = DefaultTableName
+	}
+	if cfg.DeleteTimeout <= 0 {
+		cfg.DeleteTimeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout)
+	e, codecs, err := cfg.engine(b)
+	if err != nil {
+		return nil, errors.New("gorillastore: new: " + err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.createSchema(ctx); err != nil {
+		return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
+	}
+	return &PGStore{
+		Codecs:  codecs,
+		Options: cfg.Options,
+		Path:    cfg.Options.Path,
+		e:       e,
+		b:       b,
+		cfg:     cfg,
+		closing: make(chan struct{}),
+	}, nil
+}
+
+// Close stops every cleanup started with StartCleanup, waits for them, and
+// closes the connection pool if NewPGStore opened it. A DBConn passed in by
+// the caller is never closed. Close is safe to call more than once.
+func (s *PGStore) Close() {
+	s.closed.Do(func() {
+		s.mu.Lock()
+		close(s.closing)
+		s.mu.Unlock()
+		s.loops.Wait()
+		if s.ownPool != nil {
+			s.ownPool.Close()
+		}
+	})
+}
+
+// Get returns the session name of the request, loading it on the first call
+// in a request and returning the same *sessions.Session after that (the
+// gorilla/sessions registry).
+//
+// A request without a valid cookie, or whose session is unknown, expired or
+// deleted, gets a new session with a fresh ID and IsNew set, and a nil error.
+// A database failure gives such a fresh session together with the error:
+// don't Save it, or the client loses its session.
+func (s *PGStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session name of the request like Get, without the registry.
+// It runs one SELECT, with the request's context, and writes nothing.
+func (s *PGStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	return s.e.newSession(s, s.Codecs, s.Options, r, name)
+}
+
+// Save writes the session with one statement on the request's context and
+// sets its cookie. With session.Options.MaxAge < 0 it deletes the row and the
+// cookie instead. A session deleted meanwhile (a logout in another request)
+// is not recreated. Values over MaxLength give an error matching
+// sessionstore.ErrTooLarge, and nothing is written.
+func (s *PGStore) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
+	return s.e.save(s.Codecs, s.Options, r, w, session)
+}
+
+// MaxAge sets the default cookie and session lifetime, in seconds, of the
+// store's Options and the cookie timestamp limit of its codecs. Individual
+// sessions are deleted by setting their Options.MaxAge to -1 and saving
+// them. Call it before serving requests.
+func (s *PGStore) MaxAge(age int) {
+	s.Options.MaxAge = age
+	setCodecMaxAge(s.Codecs, age)
+}
+
+// MaxLength restricts the encoded values of a session to l bytes. If l is 0
+// there is no limit to the size of a session; use with caution. The default
+// is 4096.
+func (s *PGStore) MaxLength(l int) {
+	s.e.setMaxLength(l)
+}
