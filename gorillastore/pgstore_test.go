@@ -1,0 +1,256 @@
+package gorillastore
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var (
+	_ DBConn = (*pgxpool.Pool)(nil)
+	_ DBConn = (*pgx.Conn)(nil)
+	_ DBConn = pgx.Tx(nil)
+)
+
+// newTestPGStore returns a PGStore on a fresh table of pool.
+func newTestPGStore(t *testing.T, pool *pgxpool.Pool, cfg PGConfig) *PGStore {
+	t.Helper()
+	if cfg.KeyPairs == nil {
+		cfg.KeyPairs = [][]byte{key1}
+	}
+	if cfg.TableName == "" {
+		cfg.TableName = tableName()
+	}
+	s, err := NewPGStoreWithConfig(pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		_ = s.b.dropSchema(context.Background())
+	})
+	return s
+}
+
+func rows(t *testing.T, s *PGStore) []PGSession {
+	t.Helper()
+	rs, err := s.b.db.Query(context.Background(),
+		`SELECT id, key, data, created_on, modified_on, expires_on FROM `+s.b.table+` ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rs, func(row pgx.CollectableRow) (PGSession, error) {
+		var p PGSession
+		var data []byte
+		err := row.Scan(&p.ID, &p.Key, &data, &p.CreatedAt, &p.UpdatedAt, &p.ExpiresOn)
+		p.Data = string(data)
+		return p, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPGStoreStoresDigestNotID(t *testing.T) {
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	sess, r := load(t, s, "sid")
+	sess.Values["user"] = "alice"
+	c := save(t, s, r, sess)
+	rs := rows(t, s)
+	if len(rs) != 1 {
+		t.Fatalf("%d rows, want 1", len(rs))
+	}
+	if rs[0].Key != token(sess.ID) || strings.Contains(rs[0].Key, sess.ID) || strings.Contains(rs[0].Data, sess.ID) {
+		t.Errorf("row key %q: want the SHA-256 of the ID, and the ID nowhere in the row", rs[0].Key)
+	}
+	if strings.Contains(rs[0].Data, c.Value) || strings.Contains(rs[0].Key, c.Value) {
+		t.Error("the cookie value is stored in the table")
+	}
+	save(t, s, r, sess)
+	if n := len(rows(t, s)); n != 1 {
+		t.Errorf("%d rows after a second Save, want 1", n)
+	}
+}
+
+func TestPGStoreUndecodableData(t *testing.T) {
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	sess, r := load(t, s, "sid")
+	c := save(t, s, r, sess)
+	if _, err := s.b.db.Exec(context.Background(), `UPDATE `+s.b.table+` SET data = '\x02ff00'`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.New(request(c), "sid")
+	if err == nil || !got.IsNew || got.ID == sess.ID {
+		t.Fatalf("undecodable data: IsNew=%v ID=%q err=%v, want a fresh session and an error", got.IsNew, got.ID, err)
+	}
+	save(t, s, r, got)
+	rs := rows(t, s)
+	if len(rs) != 2 || rs[1].Key != token(got.ID) {
+		t.Fatalf("rows = %+v, want the old row and one under the fresh ID", rs)
+	}
+}
+
+func TestPGStoreDatabaseDown(t *testing.T) {
+	pool := testPool(t)
+	s := newTestPGStore(t, pool, PGConfig{})
+	sess, r := load(t, s, "sid")
+	c := save(t, s, r, sess)
+
+	down, err := pgxpool.New(context.Background(), testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Close()
+	broken, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: strings.Trim(s.b.table, `"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.b.db = down
+	got, err := broken.New(request(c), "sid")
+	if err == nil || !strings.HasPrefix(err.Error(), "gorillastore: load session: gorillastore: find:") || got.ID == sess.ID || !got.IsNew {
+		t.Fatalf("New with the database down: IsNew=%v err=%v, want a fresh session and a wrapped error", got.IsNew, err)
+	}
+	if err := broken.Save(r, httptest.NewRecorder(), got); err == nil {
+		t.Error("Save with the database down succeeded")
+	}
+}
+
+func TestPGStoreCleanup(t *testing.T) {
+	clk := newClock()
+	var runs atomic.Int64
+	ran := make(chan int64, 100)
+	s := newTestPGStore(t, testPool(t), PGConfig{
+		Config:           Config{Now: clk.Now},
+		CleanupBatchSize: 2,
+		OnCleanup: func(n int64, _ time.Duration, err error) {
+			if err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+			runs.Add(1)
+			ran <- n
+		},
+	})
+	s.MaxAge(60)
+	for range 5 {
+		sess, r := load(t, s, "sid")
+		save(t, s, r, sess)
+	}
+	live, r := load(t, s, "sid")
+	live.Options.MaxAge = 3600
+	c := save(t, s, r, live)
+	dead, r := load(t, s, "sid")
+	c2 := save(t, s, r, dead)
+	dead, r = load(t, s, "sid", c2)
+	dead.Options.MaxAge = -1
+	save(t, s, r, dead) // a tombstone, expiring with the row
+	clk.Advance(time.Minute)
+
+	if n, err := s.CountExpiredSessions(context.Background()); err != nil || n != 5 {
+		t.Fatalf("CountExpiredSessions = %d, %v; want 5", n, err)
+	}
+	quit, done := s.StartCleanup(10 * time.Millisecond)
+	var total int64
+	for total < 6 {
+		select {
+		case n := <-ran:
+			total += n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("cleanup deleted %d rows in 10s, want 6 (5 sessions, 1 tombstone)", total)
+		}
+	}
+	s.StopCleanup(quit, done)
+	s.StopCleanup(quit, done) // twice is fine
+	if n, err := s.CountExpiredSessions(context.Background()); err != nil || n != 0 {
+		t.Errorf("CountExpiredSessions after cleanup = %d, %v; want 0", n, err)
+	}
+	if got, _ := load(t, s, "sid", c); got.IsNew {
+		t.Error("cleanup deleted a live session")
+	}
+	if n := len(rows(t, s)); n != 1 {
+		t.Errorf("%d rows left, want 1", n)
+	}
+
+	// Close stops loops the caller forgot, and a closed store starts none.
+	s.StartCleanup(time.Hour)
+	s.Close()
+	quit, done = s.StartCleanup(time.Millisecond)
+	s.StopCleanup(quit, done)
+}
+
+func TestPGStoreClose(t *testing.T) {
+	pool := testPool(t)
+	s := newTestPGStore(t, pool, PGConfig{})
+	s.Close()
+	s.Close()
+	if err := pool.Ping(context.Background()); err != nil {
+		t.Fatalf("Close closed the caller's pool: %v", err)
+	}
+
+	own, err := NewPGStore(testDSN, key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.Options.MaxAge != DefaultMaxAge || own.Options.Path != "/" || own.Path != "/" {
+		t.Errorf("defaults: Options=%+v Path=%q", own.Options, own.Path)
+	}
+	sess, r := load(t, own, "sid")
+	save(t, own, r, sess)
+	_ = own.b.dropSchema(context.Background())
+	own.Close()
+	if err := own.ownPool.Ping(context.Background()); err == nil {
+		t.Error("Close left its own pool open")
+	}
+
+	if _, err := NewPGStoreFromPool(pool); err == nil {
+		t.Error("a store without keys was created")
+	}
+	if _, err := NewPGStore("postgres://nobody@127.0.0.1:1/none?connect_timeout=1", key1); err == nil {
+		t.Error("a store on an unreachable server was created")
+	}
+}
+
+// TestPGStoreOnConnAndTx runs a round trip on a *pgx.Conn and inside a pgx.Tx.
+func TestPGStoreOnConnAndTx(t *testing.T) {
+	ctx := context.Background()
+	testPool(t) // skips (fails in CI) without a server
+	conn, err := pgx.Connect(ctx, testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	txConn, err := pgx.Connect(ctx, testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = txConn.Close(ctx) })
+	tx, err := txConn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // the tables vanish with it
+
+	for _, db := range []DBConn{conn, tx} {
+		s, err := NewPGStoreWithConfig(db, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: tableName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.b.dropSchema(ctx) })
+		sess, r := load(t, s, "sid")
+		sess.Values["k"] = "v"
+		c := save(t, s, r, sess)
+		if got, _ := load(t, s, "sid", c); got.Values["k"] != "v" {
+			t.Errorf("round trip on %T failed", db)
+		}
+		if _, err := s.DeleteExpired(ctx); err != nil {
+			t.Errorf("DeleteExpired on %T: %v", db, err)
+		}
+		s.Close()
+	}
+}
