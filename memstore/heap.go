@@ -1,57 +1,52 @@
 package memstore
 
-// expiryHeap is a binary min-heap of entries ordered by expiry. Each entry
-// records its position, so that an entry can be moved or removed in
-// O(log n) when its session is committed again or deleted.
-type expiryHeap []*entry
+// record says that token expires at expiry, or did when it was pushed.
+type record struct {
+	expiry int64
+	token  string
+}
 
-func (h expiryHeap) min() *entry {
+// expiryHeap is a lazy min-heap of records ordered by expiry. A Commit
+// pushes a record instead of moving the old one, which is O(1) for the usual
+// commit (an expiry later than any other); the record left behind is stale
+// and is dropped when it reaches the top, or when the heap is rebuilt
+// because stale records outnumber live ones.
+type expiryHeap []record
+
+func (h expiryHeap) min() (record, bool) {
 	if len(h) == 0 {
-		return nil
+		return record{}, false
 	}
-	return h[0]
+	return h[0], true
 }
 
-func (h *expiryHeap) push(e *entry) {
-	e.index = len(*h)
-	*h = append(*h, e)
-	h.up(e.index)
+func (h *expiryHeap) push(r record) {
+	*h = append(*h, r)
+	h.up(len(*h) - 1)
 }
 
-func (h *expiryHeap) pop() *entry {
-	e := (*h)[0]
-	h.remove(e)
-	return e
-}
-
-func (h *expiryHeap) remove(e *entry) {
+func (h *expiryHeap) pop() record {
 	old := *h
-	i, last := e.index, len(old)-1
-	if i != last {
-		old.swap(i, last)
-	}
-	old[last] = nil
+	r, last := old[0], len(old)-1
+	old[0] = old[last]
+	old[last] = record{}
 	*h = old[:last]
-	if i != last {
-		h.fix((*h)[i])
-	}
-	e.index = -1
+	h.down(0)
 	if cap(*h) > 1024 && len(*h) < cap(*h)/4 {
 		*h = append(expiryHeap(nil), *h...) // give memory back after a mass expiry
 	}
+	return r
 }
 
-// fix restores the heap order after e's expiry changed.
-func (h expiryHeap) fix(e *entry) {
-	if !h.down(e.index) {
-		h.up(e.index)
+// rebuild replaces the heap with one record per entry of live.
+func (h *expiryHeap) rebuild(live func(yield func(record))) {
+	fresh := (*h)[:0]
+	clear((*h)[:cap(*h)])
+	live(func(r record) { fresh = append(fresh, r) })
+	*h = fresh
+	for i := len(fresh)/2 - 1; i >= 0; i-- {
+		h.down(i)
 	}
-}
-
-func (h expiryHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
 }
 
 func (h expiryHeap) up(j int) {
@@ -60,27 +55,26 @@ func (h expiryHeap) up(j int) {
 		if h[i].expiry <= h[j].expiry {
 			break
 		}
-		h.swap(i, j)
+		h[i], h[j] = h[j], h[i]
 		j = i
 	}
 }
 
-func (h expiryHeap) down(i0 int) bool {
-	i, n := i0, len(h)
+func (h expiryHeap) down(i int) {
+	n := len(h)
 	for {
 		l := 2*i + 1
 		if l >= n {
-			break
+			return
 		}
 		j := l
 		if r := l + 1; r < n && h[r].expiry < h[l].expiry {
 			j = r
 		}
 		if h[j].expiry >= h[i].expiry {
-			break
+			return
 		}
-		h.swap(i, j)
+		h[i], h[j] = h[j], h[i]
 		i = j
 	}
-	return i > i0
 }

@@ -59,9 +59,9 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 func (s *shard) live(now int64, page []sessionstore.Session) []sessionstore.Session {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, e := range s.sessions {
-		if e.expiry > now {
-			page = append(page, sessionstore.Session{Token: e.token, Data: e.data, Expiry: time.Unix(0, e.expiry)})
+	for tok, it := range s.sessions {
+		if it.expiry > now {
+			page = append(page, sessionstore.Session{Token: tok, Data: it.data, Expiry: time.Unix(0, it.expiry)})
 		}
 	}
 	return page

@@ -7,140 +7,177 @@ import (
 	"github.com/sessionstore/sessionstore"
 )
 
-// entry is a session, or a tombstone (data == nil) left by Delete.
-type entry struct {
-	token  string
+// item is a stored session. data is never written after it is stored.
+type item struct {
 	data   []byte
 	expiry int64 // Unix nanoseconds
-	index  int   // position in its shard's expiry heap
 }
 
-func (e *entry) size() int64 { return int64(len(e.token) + len(e.data)) }
-
 // shard is one independently locked part of a MemStore. Its sessions and
-// tombstones each have a min-heap on expiry, so the entries due for cleanup
-// or eviction are found without scanning.
+// its tombstones (tokens deleted before their expiry) each have a lazy
+// min-heap on expiry, so the entries due for cleanup or eviction are found
+// without scanning.
 type shard struct {
 	mu         sync.RWMutex
-	sessions   map[string]*entry
+	sessions   map[string]item
 	byExpiry   expiryHeap
-	tombstones map[string]*entry
+	tombstones map[string]int64 // token -> expiry of the deleted session
 	tombHeap   expiryHeap
-	bytes      int64
+	bytes      int64 // tokens and data held, counted only when bounded
 	maxCount   int   // 0: unbounded; -1: accepts nothing
 	maxBytes   int64 // 0: unbounded; -1: accepts nothing
 }
 
 func (s *shard) init(maxCount int, maxBytes int64) {
-	s.sessions = make(map[string]*entry)
-	s.tombstones = make(map[string]*entry)
+	s.sessions = make(map[string]item)
+	s.tombstones = make(map[string]int64)
 	s.maxCount, s.maxBytes = maxCount, maxBytes
 }
 
-func (s *shard) find(token string, now int64) ([]byte, bool) {
+// find returns the stored data of token and its expiry. The data slice is
+// never written after it is stored, so it may be read after the lock is gone.
+func (s *shard) find(token string) (data []byte, expiry int64, found bool) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e := s.sessions[token]
-	if e == nil || e.expiry <= now {
-		return nil, false
-	}
-	// Stored slices are never written after Commit, but the caller may write
-	// to what it gets: hand out a copy.
-	return append(make([]byte, 0, len(e.data)), e.data...), true
+	it, found := s.sessions[token]
+	s.mu.RUnlock()
+	return it.data, it.expiry, found
 }
 
-// commit stores data, which the caller has already copied, under token.
-func (s *shard) commit(token string, data []byte, expiry, now int64) error {
+// commit stores data, which the caller has already copied, under token. now
+// is read only if the token has a tombstone.
+func (s *shard) commit(token string, data []byte, expiry int64, now func() int64) error {
 	size := int64(len(token) + len(data))
 	if s.maxCount < 0 || s.maxBytes < 0 || (s.maxBytes > 0 && size > s.maxBytes) {
 		return &sessionstore.TooLargeError{Size: int(size), Max: int(max(s.maxBytes, 0))}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t := s.tombstones[token]; t != nil {
-		if t.expiry > now {
-			return nil // deleted: a late commit must not resurrect it
+	if len(s.tombstones) > 0 {
+		if t, ok := s.tombstones[token]; ok {
+			if t > now() {
+				return nil // deleted: a late commit must not resurrect it
+			}
+			delete(s.tombstones, token) // its heap record is now stale
 		}
-		s.tombHeap.remove(t)
-		delete(s.tombstones, token)
 	}
-	if e := s.sessions[token]; e != nil {
-		s.bytes += size - e.size()
-		e.data = data
-		if e.expiry != expiry {
-			e.expiry = expiry
-			s.byExpiry.fix(e)
-		}
-		s.evict(e)
+	old, exists := s.sessions[token]
+	if !exists {
+		token = strings.Clone(token) // do not pin the caller's string
+	}
+	s.sessions[token] = item{data: data, expiry: expiry}
+	if !exists || old.expiry != expiry {
+		s.byExpiry.push(record{expiry, token})
+		s.compact()
+	}
+	if s.maxCount == 0 && s.maxBytes == 0 {
 		return nil
 	}
-	e := &entry{token: strings.Clone(token), data: data, expiry: expiry}
-	s.sessions[e.token] = e
-	s.byExpiry.push(e)
 	s.bytes += size
-	s.evict(e)
+	if exists {
+		s.bytes -= int64(len(token) + len(old.data))
+	}
+	s.evict(token)
 	return nil
+}
+
+// compact rebuilds the heap when stale records outnumber live sessions, so
+// that it stays within twice the number of sessions, amortised O(1).
+func (s *shard) compact() {
+	if len(s.byExpiry) < 2*len(s.sessions)+64 {
+		return
+	}
+	s.byExpiry.rebuild(func(yield func(record)) {
+		for tok, it := range s.sessions {
+			yield(record{it.expiry, tok})
+		}
+	})
+}
+
+// nearest returns the live session nearest to expiry, dropping stale
+// records on the way.
+func (s *shard) nearest() (record, bool) {
+	for {
+		r, ok := s.byExpiry.min()
+		if !ok {
+			return r, false
+		}
+		if it, live := s.sessions[r.token]; live && it.expiry == r.expiry {
+			return r, true
+		}
+		s.byExpiry.pop()
+	}
 }
 
 // evict removes the sessions nearest to expiry, never keep, until the shard
 // is within its bounds.
-func (s *shard) evict(keep *entry) {
+func (s *shard) evict(keep string) {
+	var kept []record
 	for (s.maxCount > 0 && len(s.sessions) > s.maxCount) || (s.maxBytes > 0 && s.bytes > s.maxBytes) {
-		victim := s.byExpiry.min()
-		if victim == keep {
-			// keep is nearest to expiry: take the next one instead.
-			s.byExpiry.pop()
-			victim = s.byExpiry.min()
-			s.byExpiry.push(keep)
-			if victim == nil {
-				return
-			}
+		r, ok := s.nearest()
+		if !ok {
+			break
 		}
-		s.removeSession(victim)
+		s.byExpiry.pop()
+		if r.token == keep {
+			kept = append(kept, r)
+			continue
+		}
+		s.remove(r.token)
+	}
+	for _, r := range kept {
+		s.byExpiry.push(r)
 	}
 }
 
-func (s *shard) removeSession(e *entry) {
-	s.byExpiry.remove(e)
-	delete(s.sessions, e.token)
-	s.bytes -= e.size()
+// remove deletes a session; its heap record becomes stale.
+func (s *shard) remove(token string) item {
+	it := s.sessions[token]
+	delete(s.sessions, token)
+	if s.maxCount != 0 || s.maxBytes != 0 {
+		s.bytes -= int64(len(token) + len(it.data))
+	}
+	return it
 }
 
 func (s *shard) delete(token string, now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.sessions[token]
-	if e == nil {
+	if _, ok := s.sessions[token]; !ok {
 		return
 	}
-	s.removeSession(e)
-	if e.expiry > now && s.tombstones[token] == nil {
-		e.data = nil
-		s.tombstones[e.token] = e
-		s.tombHeap.push(e)
+	it := s.remove(token)
+	if it.expiry > now {
+		token = strings.Clone(token)
+		s.tombstones[token] = it.expiry
+		s.tombHeap.push(record{it.expiry, token})
 	}
 }
 
 // deleteExpired removes up to limit expired sessions and tombstones, and
-// reports how many it removed.
+// reports how many it removed. Stale heap records it drops do not count.
 func (s *shard) deleteExpired(now int64, limit int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for ; n < limit; n++ {
-		e := s.byExpiry.min()
-		if e == nil || e.expiry > now {
+	for n < limit {
+		r, ok := s.nearest()
+		if !ok || r.expiry > now {
 			break
 		}
-		s.removeSession(e)
+		s.byExpiry.pop()
+		s.remove(r.token)
+		n++
 	}
-	for ; n < limit; n++ {
-		t := s.tombHeap.min()
-		if t == nil || t.expiry > now {
+	for n < limit {
+		r, ok := s.tombHeap.min()
+		if !ok || r.expiry > now {
 			break
 		}
 		s.tombHeap.pop()
-		delete(s.tombstones, t.token)
+		if t, live := s.tombstones[r.token]; live && t == r.expiry {
+			delete(s.tombstones, r.token)
+			n++
+		}
 	}
 	return n
 }

@@ -132,6 +132,8 @@ func share64(total int64, i int) int64 {
 	return n
 }
 
+func (m *MemStore) nowNano() int64 { return unixNano(m.now()) }
+
 func (m *MemStore) shard(token string) *shard {
 	return &m.shards[maphash.String(m.seed, token)&(numShards-1)]
 }
@@ -139,10 +141,11 @@ func (m *MemStore) shard(token string) *shard {
 // unixNano converts t for the expiry index, saturating outside the range of
 // an int64 so that far-future expiries stay far in the future.
 func unixNano(t time.Time) int64 {
-	switch {
-	case t.Year() >= 2262:
+	const limit = math.MaxInt64/int64(time.Second) - 1 // seconds either side of 1970
+	switch sec := t.Unix(); {
+	case sec >= limit:
 		return math.MaxInt64
-	case t.Year() < 1678:
+	case sec <= -limit:
 		return math.MinInt64
 	}
 	return t.UnixNano()
@@ -151,12 +154,17 @@ func unixNano(t time.Time) int64 {
 // Find returns a copy of the data of the session token, if it exists and
 // expires strictly after now. Unknown, expired, deleted and malformed
 // tokens give found == false and a nil error.
-func (m *MemStore) Find(token string) (data []byte, found bool, err error) {
+func (m *MemStore) Find(token string) ([]byte, bool, error) {
 	if !sessionstore.ValidToken(token) {
 		return nil, false, nil
 	}
-	data, found = m.shard(token).find(token, unixNano(m.now()))
-	return data, found, nil
+	data, expiry, found := m.shard(token).find(token)
+	if !found || expiry <= unixNano(m.now()) {
+		return nil, false, nil
+	}
+	// Stored slices are never written after Commit, but the caller may write
+	// to what it gets: hand out a copy.
+	return append(make([]byte, 0, len(data)), data...), true, nil
 }
 
 // FindCtx is Find with a context; it fails only if ctx is already done.
@@ -179,7 +187,7 @@ func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
 	data = append(make([]byte, 0, len(data)), data...) // copied outside the lock
-	if err := m.shard(token).commit(token, data, unixNano(expiry), unixNano(m.now())); err != nil {
+	if err := m.shard(token).commit(token, data, unixNano(expiry), m.nowNano); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
 	return nil
