@@ -11,6 +11,7 @@ package sessionstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -62,11 +63,17 @@ func ValidToken(token string) bool {
 		return false
 	}
 	for i := 0; i < len(token); i++ {
-		if token[i] == 0 {
+		c := token[i]
+		if c == 0 {
 			return false
 		}
+		if c >= utf8.RuneSelf {
+			// Not ASCII: check the rest for NUL and valid UTF-8.
+			rest := token[i:]
+			return utf8.ValidString(rest) && !strings.Contains(rest, "\x00")
+		}
 	}
-	return utf8.ValidString(token)
+	return true
 }
 
 // ErrInvalidToken is returned (wrapped) by Commit when the token could not

@@ -1,0 +1,171 @@
+package memstore_test
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	scsmem "github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/sessionstore/sessionstore/memstore"
+)
+
+const scaleSessions = 1_000_000
+
+// BenchmarkHeapPerSession reports the heap bytes each 1 KiB session with a
+// 43-byte token costs at one million sessions (metric B/session). Run it
+// with -benchtime 1x.
+func BenchmarkHeapPerSession(b *testing.B) {
+	toks := benchTokens(scaleSessions)
+	data := make([]byte, benchDataSize)
+	stores := []struct {
+		name string
+		fill func() any
+	}{
+		{"plainmap", func() any {
+			p := newPlainMap()
+			for _, t := range toks {
+				p.Commit(t, data, time.Now().Add(time.Hour))
+			}
+			return p
+		}},
+		{"scsmemstore", func() any {
+			s := scsmem.NewWithCleanupInterval(0)
+			for _, t := range toks {
+				// SCS's memstore keeps the caller's slice instead of a
+				// copy; give it its own, as SCS's codec would.
+				s.Commit(t, bytes.Clone(data), time.Now().Add(time.Hour))
+			}
+			return s
+		}},
+		{"memstore", func() any {
+			s := memstore.NewWithCleanupInterval(0)
+			for _, t := range toks {
+				s.Commit(t, data, time.Now().Add(time.Hour))
+			}
+			return s
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			var perSession float64
+			for b.Loop() {
+				before := heapInUse()
+				s := st.fill()
+				perSession = float64(heapInUse()-before) / scaleSessions
+				runtime.KeepAlive(s)
+			}
+			b.ReportMetric(perSession, "B/session")
+		})
+	}
+	runtime.KeepAlive(toks)
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// BenchmarkCleanupPause fills a store with one million sessions, half of
+// them expired, and removes the expired half while a goroutine keeps calling
+// Find on live sessions. It reports the longest and the 99.9th-percentile
+// latency that goroutine saw (max-ns, p999-ns) and how long cleanup took.
+func BenchmarkCleanupPause(b *testing.B) {
+	toks := benchTokens(scaleSessions)
+	data := make([]byte, benchDataSize)
+
+	b.Run("memstore", func(b *testing.B) {
+		for b.Loop() {
+			var clock atomic.Int64
+			clock.Store(time.Now().UnixNano())
+			now := func() time.Time { return time.Unix(0, clock.Load()) }
+			s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, Now: now})
+			for i, t := range toks {
+				ttl := time.Hour
+				if i%2 == 0 {
+					ttl = time.Minute
+				}
+				s.Commit(t, data, now().Add(ttl))
+			}
+			clock.Add(int64(2 * time.Minute))
+			runtime.GC()
+			measurePause(b, toks, s.Find, func() {
+				if n, err := s.DeleteExpired(context.Background()); err != nil || n != scaleSessions/2 {
+					b.Fatalf("DeleteExpired = %d, %v", n, err)
+				}
+			})
+		}
+	})
+	b.Run("plainmap", func(b *testing.B) {
+		for b.Loop() {
+			p := newPlainMap()
+			for i, t := range toks {
+				ttl := time.Hour
+				if i%2 == 0 {
+					ttl = -time.Minute
+				}
+				p.Commit(t, data, time.Now().Add(ttl))
+			}
+			runtime.GC()
+			measurePause(b, toks, p.Find, p.deleteExpired)
+		}
+	})
+	b.Run("scsmemstore", func(b *testing.B) {
+		for b.Loop() {
+			// SCS's cleanup cannot be called directly: let its ticker fire
+			// once the short sessions have expired.
+			start := time.Now()
+			s := scsmem.NewWithCleanupInterval(4 * time.Second)
+			for i, t := range toks {
+				ttl := time.Hour
+				if i%2 == 0 {
+					ttl = 3 * time.Second
+				}
+				s.Commit(t, data, start.Add(ttl))
+			}
+			if time.Since(start) > 3*time.Second {
+				b.Skip("filling took too long for SCS's cleanup tick")
+			}
+			runtime.GC()
+			measurePause(b, toks, s.Find, func() {
+				time.Sleep(time.Until(start.Add(5 * time.Second)))
+			})
+			s.StopCleanup()
+		}
+	})
+}
+
+// measurePause runs cleanup while one goroutine keeps calling find on live
+// tokens (odd indexes), and reports what that goroutine saw.
+func measurePause(b *testing.B, toks []string, find func(string) ([]byte, bool, error), cleanup func()) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var lat []time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 1; !stop.Load(); i += 2 {
+			t0 := time.Now()
+			find(toks[(i*7919)%len(toks)|1])
+			lat = append(lat, time.Since(t0))
+		}
+	}()
+	t0 := time.Now()
+	cleanup()
+	took := time.Since(t0)
+	stop.Store(true)
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)-1]), "max-ns")
+	b.ReportMetric(float64(lat[len(lat)*999/1000]), "p999-ns")
+	b.ReportMetric(float64(took.Milliseconds()), "cleanup-ms")
+	b.Logf("%d finds during cleanup of %v", len(lat), took)
+}

@@ -1,0 +1,16 @@
+// Package memstore is an in-memory session store for SCS
+// (github.com/alexedwards/scs/v2), a drop-in replacement for SCS's own
+// memstore: same constructors (New, NewWithCleanupInterval), same methods.
+//
+// Sessions live only as long as the process: use it for one process where
+// losing every session at a restart is acceptable, and in tests.
+//
+// Beyond SCS's memstore it is sharded (64 independently locked parts), so
+// concurrent requests rarely wait for one another; each shard keeps an index
+// ordered by expiry, so removing expired sessions touches only those and
+// never stalls requests; data is copied in and out; a Commit after Delete of
+// the same token is ignored until the deleted session's expiry, so a request
+// in flight at logout cannot bring the session back; and it can be bounded
+// (Config.MaxSessions, Config.MaxBytes), evicting the sessions nearest to
+// expiry first.
+package memstore

@@ -1,0 +1,87 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/cleanup"
+)
+
+// All returns a copy of every live session's data, by token. The map is
+// never nil. For a large store prefer Sessions, which does not hold every
+// session in one map.
+func (m *MemStore) All() (map[string][]byte, error) {
+	return m.AllCtx(context.Background())
+}
+
+// AllCtx is All with a context, checked between shards.
+func (m *MemStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	all := make(map[string][]byte)
+	for s, err := range m.Sessions(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("memstore: all: %w", err)
+		}
+		all[s.Token] = s.Data
+	}
+	return all, nil
+}
+
+// Sessions yields every live session once, shard by shard; each shard is
+// read under its read lock only while its live entries are listed, so
+// Finds never wait and Commits wait for one shard's listing at most. A
+// session committed or deleted during the iteration may or may not be seen.
+// The yielded Data is the caller's to keep. The iteration stops with ctx's
+// error if ctx is done.
+func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
+	return func(yield func(sessionstore.Session, error) bool) {
+		var page []sessionstore.Session
+		for i := range m.shards {
+			if err := ctx.Err(); err != nil {
+				yield(sessionstore.Session{}, err)
+				return
+			}
+			page = m.shards[i].live(unixNano(m.now()), page[:0])
+			for _, s := range page {
+				s.Data = append(make([]byte, 0, len(s.Data)), s.Data...)
+				if !yield(s, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// live appends the shard's live sessions to page. Their Data shares the
+// stored slices, which are never written after Commit.
+func (s *shard) live(now int64, page []sessionstore.Session) []sessionstore.Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for tok, it := range s.sessions {
+		if it.expiry > now {
+			page = append(page, sessionstore.Session{Token: tok, Data: it.data, Expiry: time.Unix(0, it.expiry)})
+		}
+	}
+	return page
+}
+
+// DeleteExpired removes every expired session and tombstone, in batches of
+// at most CleanupBatchSize entries per shard lock, and returns how many it
+// removed. The background cleanup calls it; call it yourself if you built the
+// store without cleanup.
+func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
+	var total int64
+	for i := range m.shards {
+		s := &m.shards[i]
+		n, err := cleanup.Batches(ctx, m.batch, func(_ context.Context, size int) (int64, error) {
+			return int64(s.deleteExpired(unixNano(m.now()), size)), nil
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("memstore: delete expired: %w", err)
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,51 @@
+package memstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"go.uber.org/goleak"
+
+	"github.com/sessionstore/sessionstore/memstore"
+	"github.com/sessionstore/sessionstore/storetest"
+)
+
+// The store is a drop-in for every SCS store interface.
+var (
+	_ scs.Store            = (*memstore.MemStore)(nil)
+	_ scs.CtxStore         = (*memstore.MemStore)(nil)
+	_ scs.IterableStore    = (*memstore.MemStore)(nil)
+	_ scs.IterableCtxStore = (*memstore.MemStore)(nil)
+)
+
+func TestMain(m *testing.M) {
+	// scs.New starts SCS's own memstore, which the examples replace and
+	// whose cleanup goroutine nobody can stop.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup"))
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		s := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: time.Hour})
+		t.Cleanup(s.StopCleanup)
+		return s
+	})
+}
+
+func TestConformanceRealClock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		s := memstore.New()
+		t.Cleanup(s.StopCleanup)
+		return s
+	})
+}
+
+func TestConformanceBounded(t *testing.T) {
+	// Bounds far above what the suite stores change nothing it can see.
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		s := memstore.NewWithConfig(memstore.Config{Now: now, MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})
+		t.Cleanup(s.StopCleanup)
+		return s
+	})
+}
