@@ -1,0 +1,46 @@
+package gorillastore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessionstore/sessionstore/memstore"
+)
+
+func init() {
+	kinds = append(kinds, backendKind{"Adapter/memstore", func(t *testing.T, now func() time.Time) storeMaker {
+		m := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1})
+		t.Cleanup(m.StopCleanup)
+		return adapterMaker(m, now)
+	}})
+}
+
+func TestNewErrors(t *testing.T) {
+	if _, err := New(nil, key1); err == nil {
+		t.Error("New(nil store) succeeded")
+	}
+	if _, err := New(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})); err == nil {
+		t.Error("New without keys succeeded")
+	}
+}
+
+func TestAdapterStoresDigestNotID(t *testing.T) {
+	m := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s, err := New(m, key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, r := load(t, s, "sid")
+	sess.Values["user"] = "alice"
+	save(t, s, r, sess)
+	all, err := m.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[token(sess.ID)] == nil {
+		t.Fatalf("memstore holds %d sessions, want one under the digest of the ID", len(all))
+	}
+	if _, ok := all[sess.ID]; ok {
+		t.Error("memstore holds the session ID itself")
+	}
+}
