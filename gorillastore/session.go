@@ -78,15 +78,21 @@ func validID(id string) bool {
 // token derives the backend key of a session ID: base64url(SHA-256(id)). The
 // backend never sees the ID itself, so a dump of it holds no usable cookie.
 func token(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return tokenOf([]byte(id))
+}
+
+// tokenOf is token for an ID held in a byte slice.
+func tokenOf(id []byte) string {
+	sum := sha256.Sum256(id)
+	var buf [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(buf[:], sum[:])
+	return string(buf[:])
 }
 
 // newSession implements sessions.Store.New for store.
 func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, opts *sessions.Options, r *http.Request, name string) (*sessions.Session, error) {
 	s := sessions.NewSession(store, name)
-	o := *opts
-	s.Options = &o
+	*s.Options = *opts // NewSession allocated a zero Options for us
 	s.IsNew = true
 	c, err := r.Cookie(name)
 	if err != nil {
@@ -99,8 +105,7 @@ func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, o
 		s.ID = newID()
 		return s, nil
 	}
-	id := string(raw)
-	data, found, err := e.backend.FindCtx(r.Context(), token(id))
+	data, found, err := e.backend.FindCtx(r.Context(), tokenOf(raw))
 	if err != nil {
 		s.ID = newID()
 		return s, fmt.Errorf("gorillastore: load session: %w", err)
@@ -109,13 +114,12 @@ func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, o
 		s.ID = newID()
 		return s, nil
 	}
-	values, err := decodeValues(data)
-	if err != nil {
+	if err := decodeValues(s.Values, data); err != nil {
+		clear(s.Values)
 		s.ID = newID()
 		return s, fmt.Errorf("gorillastore: load session: %w", err)
 	}
-	s.ID = id
-	s.Values = values
+	s.ID = string(raw)
 	s.IsNew = false
 	return s, nil
 }

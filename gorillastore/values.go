@@ -108,109 +108,117 @@ func appendValue(buf []byte, v any) ([]byte, bool) {
 	return buf, false
 }
 
-// decodeValues decodes data written by encodeValues. It never panics, on any
+// decodeValues decodes data written by encodeValues into values, an empty
+// map. On error values may hold part of the data. It never panics, on any
 // input.
-func decodeValues(data []byte) (map[any]any, error) {
+func decodeValues(values map[any]any, data []byte) error {
 	if len(data) == 0 {
-		return nil, errCorrupt
+		return errCorrupt
 	}
 	switch data[0] {
 	case formatCompact:
-		return decodeCompact(data[1:])
+		return decodeCompact(values, data[1:])
 	case formatGob:
-		values := make(map[any]any)
-		if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&values); err != nil {
-			return nil, fmt.Errorf("decode session values: %w", err)
-		}
-		return values, nil
+		return decodeGob(values, data[1:])
 	}
-	return nil, errCorrupt
+	return errCorrupt
 }
 
-func decodeCompact(data []byte) (map[any]any, error) {
-	n, w := binary.Uvarint(data)
-	// Every entry takes at least 4 bytes; a count above that is corrupt and
-	// must not size the map.
-	if w <= 0 || n > uint64(len(data)/4) {
-		return nil, errCorrupt
+// decodeGob is apart from decodeValues so that the compact path does not
+// pay for the map pointer escaping to the heap.
+func decodeGob(values map[any]any, data []byte) error {
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&values); err != nil {
+		return fmt.Errorf("decode session values: %w", err)
 	}
-	data = data[w:]
-	values := make(map[any]any, n)
+	return nil
+}
+
+func decodeCompact(values map[any]any, data []byte) error {
+	n, off := binary.Uvarint(data)
+	// Every entry takes at least 4 bytes; a larger count is corrupt.
+	if off <= 0 || n > uint64(len(data)/4) {
+		return errCorrupt
+	}
+	// One string holds the bytes of every string key and value.
+	str := string(data)
 	for range n {
 		var k, v any
 		var ok bool
-		if k, data, ok = readValue(data); !ok {
-			return nil, errCorrupt
+		if k, off, ok = readValue(data, str, off); !ok {
+			return errCorrupt
 		}
 		if _, unhashable := k.([]byte); unhashable {
-			return nil, errCorrupt
+			return errCorrupt
 		}
-		if v, data, ok = readValue(data); !ok {
-			return nil, errCorrupt
+		if v, off, ok = readValue(data, str, off); !ok {
+			return errCorrupt
 		}
 		values[k] = v
 	}
-	if len(data) != 0 {
-		return nil, errCorrupt
+	if off != len(data) {
+		return errCorrupt
 	}
-	return values, nil
+	return nil
 }
 
-// readValue reads one tagged value and returns the rest of data.
-func readValue(data []byte) (any, []byte, bool) {
-	if len(data) == 0 {
-		return nil, nil, false
+// readValue reads the tagged value at data[off:] (str is string(data)) and
+// returns the offset after it.
+func readValue(data []byte, str string, off int) (any, int, bool) {
+	if off >= len(data) {
+		return nil, 0, false
 	}
-	tag, data := data[0], data[1:]
+	tag := data[off]
+	off++
+	rest := data[off:]
 	switch tag {
 	case tagString, tagBytes:
-		n, w := binary.Uvarint(data)
-		if w <= 0 || n > uint64(len(data)-w) {
-			return nil, nil, false
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > uint64(len(rest)-w) {
+			return nil, 0, false
 		}
-		b := data[w : w+int(n)]
+		start, end := off+w, off+w+int(n)
 		if tag == tagString {
-			return string(b), data[w+int(n):], true
+			return str[start:end], end, true
 		}
-		return bytes.Clone(b), data[w+int(n):], true
+		return bytes.Clone(data[start:end]), end, true
 	case tagInt, tagInt64:
-		x, w := binary.Varint(data)
+		x, w := binary.Varint(rest)
 		if w <= 0 {
-			return nil, nil, false
+			return nil, 0, false
 		}
 		if tag == tagInt {
 			if x != int64(int(x)) {
-				return nil, nil, false
+				return nil, 0, false
 			}
-			return int(x), data[w:], true
+			return int(x), off + w, true
 		}
-		return x, data[w:], true
+		return x, off + w, true
 	case tagUint64:
-		x, w := binary.Uvarint(data)
+		x, w := binary.Uvarint(rest)
 		if w <= 0 {
-			return nil, nil, false
+			return nil, 0, false
 		}
-		return x, data[w:], true
+		return x, off + w, true
 	case tagBool:
-		if len(data) < 1 || data[0] > 1 {
-			return nil, nil, false
+		if len(rest) < 1 || rest[0] > 1 {
+			return nil, 0, false
 		}
-		return data[0] == 1, data[1:], true
+		return rest[0] == 1, off + 1, true
 	case tagFloat64:
-		if len(data) < 8 {
-			return nil, nil, false
+		if len(rest) < 8 {
+			return nil, 0, false
 		}
-		return math.Float64frombits(binary.BigEndian.Uint64(data)), data[8:], true
+		return math.Float64frombits(binary.BigEndian.Uint64(rest)), off + 8, true
 	case tagTime:
-		if len(data) < 1 || int(data[0]) > len(data)-1 {
-			return nil, nil, false
+		if len(rest) < 1 || int(rest[0]) > len(rest)-1 {
+			return nil, 0, false
 		}
-		n := int(data[0])
+		n := int(rest[0])
 		var t time.Time
-		if err := t.UnmarshalBinary(data[1 : 1+n]); err != nil {
-			return nil, nil, false
+		if err := t.UnmarshalBinary(rest[1 : 1+n]); err != nil {
+			return nil, 0, false
 		}
-		return t, data[1+n:], true
+		return t, off + 1 + n, true
 	}
-	return nil, nil, false
+	return nil, 0, false
 }
