@@ -75,7 +75,7 @@ func (b *pgBackend) createSchema(ctx context.Context) error {
 		return err
 	}
 	if exists {
-		return nil
+		return b.checkSchema(ctx)
 	}
 	tx, err := b.db.Begin(ctx)
 	if err != nil {
@@ -106,7 +106,27 @@ func (b *pgBackend) createSchema(ctx context.Context) error {
 			return err
 		}
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	return b.checkSchema(ctx)
+}
+
+// checkSchema verifies that the session table has a unique key column, which
+// the upsert needs. An antonlindstrom/pgstore table has not.
+func (b *pgBackend) checkSchema(ctx context.Context) error {
+	var ok bool
+	err := b.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = 'key')`, b.table).Scan(&ok)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("table %s has no unique key column (is it an antonlindstrom/pgstore table?): "+
+			"drop it, or choose another PGConfig.TableName", b.table)
+	}
+	return nil
 }
 
 // dropSchema drops both tables; tests use it.

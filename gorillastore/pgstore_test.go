@@ -254,3 +254,20 @@ func TestPGStoreOnConnAndTx(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestPGStoreRejectsLegacyTable(t *testing.T) {
+	pool := testPool(t)
+	table := tableName()
+	ctx := context.Background()
+	// The schema of antonlindstrom/pgstore: no unique key.
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+table+` (id BIGSERIAL PRIMARY KEY, key BYTEA, data BYTEA,
+created_on TIMESTAMPTZ DEFAULT NOW(), modified_on TIMESTAMPTZ, expires_on TIMESTAMPTZ);
+CREATE TABLE `+table+`_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(ctx, `DROP TABLE `+table+`, `+table+`_tombstones`) })
+	_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	if err == nil || !strings.Contains(err.Error(), "no unique key column") {
+		t.Fatalf("store on a legacy table: %v, want an error naming the problem", err)
+	}
+}

@@ -1,0 +1,67 @@
+// Package gorillastore serves github.com/gorilla/sessions from server-side
+// stores: PGStore keeps sessions in PostgreSQL through pgx, with the API of
+// github.com/antonlindstrom/pgstore, and New adapts any store with the SCS
+// context methods (memstore, pgstore, gormstore, bunstore, or an SCS store)
+// to gorilla's sessions.Store.
+//
+// # Cookies and storage
+//
+// The cookie carries only a random 256-bit session ID, signed (and, with a
+// block key, encrypted) by gorilla/securecookie with the store's key pairs.
+// The first pair signs; every pair is tried when a cookie is read, so keys
+// rotate by prepending a new pair and dropping the old one after the cookie
+// lifetime. The backend never sees the ID: sessions are stored under
+// base64url(SHA-256(ID)), so a dump of the table, or of any backend, yields no
+// cookie that works.
+//
+// Session values stay on the server. They are stored unsigned: the database
+// is trusted, and a key rotation therefore never makes stored data
+// undecodable. Maps whose keys and values are strings, ints, int64s,
+// uint64s, bools, float64s, []bytes and time.Times use a compact binary
+// format that decodes with a few allocations; anything else is encoded with
+// encoding/gob, as gorilla's own stores do (register custom types with
+// gob.Register).
+//
+// # Semantics
+//
+// Get and New never write. A request without a valid cookie, or whose
+// session is unknown, expired or deleted, gets a new session with a fresh ID
+// and IsNew set, never the ID the client sent, and a nil error: an old or
+// tampered cookie is not a server error. A backend failure, or stored data
+// that no longer decodes, also gives a fresh session, together with an
+// error; don't Save it, or the client loses its session.
+//
+// Save uses the request's context. Options.MaxAge < 0 deletes the session and
+// its cookie. Options.MaxAge > 0 keeps the session that many seconds after
+// the last Save; Options.MaxAge == 0 sets a browser-session cookie and keeps
+// the session Config.BrowserSessionLifetime (24 hours by default) after the
+// last Save. A Save of a session that another request deleted meanwhile (a
+// logout) is a no-op, so a slow request cannot log the user back in. Values
+// that encode to more than MaxLength bytes (4096 by default) give an error
+// matching sessionstore.ErrTooLarge, and nothing is written, not even the
+// cookie.
+//
+// # PostgreSQL
+//
+// PGStore creates its tables when they are missing:
+//
+//	CREATE TABLE http_sessions (
+//		id BIGSERIAL PRIMARY KEY,
+//		key TEXT NOT NULL UNIQUE,        -- base64url(SHA-256(session ID))
+//		data BYTEA NOT NULL,
+//		created_on TIMESTAMPTZ NOT NULL,
+//		modified_on TIMESTAMPTZ NOT NULL,
+//		expires_on TIMESTAMPTZ NOT NULL);
+//	CREATE INDEX http_sessions_expires_on_idx ON http_sessions (expires_on);
+//	CREATE TABLE http_sessions_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL);
+//
+// A load is one SELECT that filters out expired rows; a Save is one upsert
+// that also checks the tombstones; a delete is one statement that removes
+// the row and records a tombstone until the row's old expiry. Cleanup
+// (StartCleanup, or DeleteExpired from a cron job) deletes expired rows and
+// tombstones in batches of 1,000, one replica at a time.
+//
+// A table of antonlindstrom/pgstore has no unique key and is refused: its
+// sessions cannot be read anyway (they are keyed by the raw ID), so drop it
+// or pick another PGConfig.TableName; users sign in again once.
+package gorillastore
