@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -133,4 +134,16 @@ func save(t *testing.T, s gorillaStore, r *http.Request, sess *sessions.Session)
 		t.Fatal("Save set no cookie")
 	}
 	return c
+}
+
+// sessionsSave saves every session of the request's registry.
+func sessionsSave(r *http.Request, w http.ResponseWriter) error { return sessions.Save(r, w) }
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
