@@ -106,10 +106,7 @@ type gorillaStore interface {
 	MaxLength(l int)
 }
 
-var (
-	key1 = []byte("0123456789abcdef0123456789abcdef")
-	key2 = []byte("fedcba9876543210fedcba9876543210")
-)
+var key1 = []byte("0123456789abcdef0123456789abcdef")
 
 // load runs Get on a request with the given cookies.
 func load(t *testing.T, s gorillaStore, name string, cookies ...*http.Cookie) (*sessions.Session, *http.Request) {

@@ -2,18 +2,9 @@ package gorillastore
 
 import (
 	"testing"
-	"time"
 
 	"github.com/sessionstore/sessionstore/memstore"
 )
-
-func init() {
-	kinds = append(kinds, backendKind{"Adapter/memstore", func(t *testing.T, now func() time.Time) storeMaker {
-		m := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1})
-		t.Cleanup(m.StopCleanup)
-		return adapterMaker(m, now)
-	}})
-}
 
 func TestNewErrors(t *testing.T) {
 	if _, err := New(nil, key1); err == nil {
