@@ -43,9 +43,13 @@ func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout t
 
 	b.findSQL = `SELECT data FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
 	// The tombstone check is part of the upsert: one statement, no read
-	// before the write. A row that had expired restarts its created_on.
+	// before the write. A Delete that commits after this statement took its
+	// snapshot is caught by the second condition: the row the snapshot sees
+	// is gone once FOR NO KEY UPDATE has waited for the Delete, and nothing
+	// is written. A row that had expired restarts its created_on.
 	b.commitSQL = `INSERT INTO ` + b.table + ` AS s (key, data, created_on, modified_on, expires_on)
 SELECT $1, $2, $3, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)
+AND EXISTS (SELECT 1 FROM ` + b.table + ` WHERE key = $1) = EXISTS (SELECT 1 FROM ` + b.table + ` WHERE key = $1 FOR NO KEY UPDATE)
 ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, modified_on = EXCLUDED.modified_on, expires_on = EXCLUDED.expires_on,
 created_on = CASE WHEN s.expires_on <= EXCLUDED.modified_on THEN EXCLUDED.created_on ELSE s.created_on END`
 	b.deleteSQL = `WITH d AS (DELETE FROM ` + b.table + ` WHERE key = $1 RETURNING expires_on)

@@ -271,3 +271,29 @@ CREATE TABLE `+table+`_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ 
 		t.Fatalf("store on a legacy table: %v, want an error naming the problem", err)
 	}
 }
+
+// TestPGStoreLogoutRacesSave runs a logout and a Save of the same session at
+// the same time, many times: whichever runs first, the session must end up
+// deleted.
+func TestPGStoreLogoutRacesSave(t *testing.T) {
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	for i := range 60 {
+		sess, r := load(t, s, "sid")
+		c := save(t, s, r, sess)
+		slow, slowReq := load(t, s, "sid", c)
+		logout, logoutReq := load(t, s, "sid", c)
+		logout.Options.MaxAge = -1
+		slow.Values["i"] = i
+		errs := make(chan error, 2)
+		go func() { errs <- s.Save(slowReq, httptest.NewRecorder(), slow) }()
+		go func() { errs <- s.Save(logoutReq, httptest.NewRecorder(), logout) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := load(t, s, "sid", c); !got.IsNew {
+			t.Fatalf("iteration %d: a Save racing the logout brought the session back", i)
+		}
+	}
+}
