@@ -32,7 +32,7 @@ services:
 
 ## demo: run the demo web app.
 demo:
-	$(GO) run ./examples/memdemo
+	$(GO) run ./cmd/sessiondemo
 
 ## bench: run every module's benchmarks (compare runs with benchstat).
 bench:

@@ -1,0 +1,10 @@
+module github.com/sessionstore/sessionstore/cmd/sessiondemo
+
+go 1.25
+
+require (
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/sessionstore/sessionstore v0.0.0
+)
+
+replace github.com/sessionstore/sessionstore => ../../
