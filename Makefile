@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 6
 
-.PHONY: test lint vet staticcheck fmt-check unit services demo bench
+.PHONY: test lint vet staticcheck fmt-check unit services demo bench soak
 
 ## test: everything CI runs: formatting, vet, staticcheck, and the tests under -race.
 test: services lint unit
@@ -37,3 +37,7 @@ demo:
 ## bench: run every module's benchmarks (compare runs with benchstat).
 bench:
 	@for d in $(MODULES); do (cd $$d && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...) || exit 1; done
+
+## soak: the demo under concurrent clients for SOAK_DURATION (default 10m).
+soak:
+	cd cmd/sessiondemo && SOAK_DURATION=$${SOAK_DURATION:-10m} $(GO) test -count=1 -run TestSoak -v -timeout 0 .

@@ -14,3 +14,6 @@ func e2eStores(t *testing.T) []e2eCase {
 		{name: "memory", cfg: config{addr: "127.0.0.1:0", store: "memory", framework: "scs"}},
 	}
 }
+
+// soakStores are the stores the load soak runs on.
+func soakStores(t *testing.T) []e2eCase { return e2eStores(t) }
