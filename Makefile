@@ -7,10 +7,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 6
 
-.PHONY: test lint vet staticcheck fmt-check unit services demo bench
+.PHONY: test lint vet staticcheck fmt-check unit fuzz services demo bench soak
 
-## test: everything CI runs: formatting, vet, staticcheck, and the tests under -race.
-test: services lint unit
+## test: everything CI runs: formatting, vet, staticcheck, the tests under -race, and brief fuzzing.
+test: services lint unit fuzz
 
 lint: fmt-check vet staticcheck
 
@@ -32,8 +32,19 @@ services:
 
 ## demo: run the demo web app.
 demo:
-	$(GO) run ./examples/memdemo
+	$(GO) run ./cmd/sessiondemo
 
 ## bench: run every module's benchmarks (compare runs with benchstat).
 bench:
 	@for d in $(MODULES); do (cd $$d && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...) || exit 1; done
+
+## soak: the demo under concurrent clients for SOAK_DURATION (default 10m).
+soak:
+	cd cmd/sessiondemo && SOAK_DURATION=$${SOAK_DURATION:-10m} $(GO) test -count=1 -run TestSoak -v -timeout 0 .
+
+## fuzz: run every fuzz target for FUZZTIME (10s in make test; longer by hand).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := .:FuzzValidToken hardening:FuzzToken hardening:FuzzPayload
+fuzz:
+	@for t in $(FUZZ_TARGETS); do dir=$${t%%:*}; name=$${t##*:}; echo "fuzz $$dir $$name"; \
+		(cd $$dir && CI=$${CI:-true} $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) .) || exit 1; done

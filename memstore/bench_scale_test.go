@@ -148,7 +148,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 func measurePause(b *testing.B, toks []string, find func(string) ([]byte, bool, error), cleanup func()) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	var lat []time.Duration
+	lat := make([]time.Duration, 0, 1<<22)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

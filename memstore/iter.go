@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sessionstore/sessionstore"
-	"github.com/sessionstore/sessionstore/internal/cleanup"
 )
 
 // All returns a copy of every live session's data, by token. The map is
@@ -74,13 +73,13 @@ func (s *shard) live(now int64, page []sessionstore.Session) []sessionstore.Sess
 func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for i := range m.shards {
-		s := &m.shards[i]
-		n, err := cleanup.Batches(ctx, m.batch, func(_ context.Context, size int) (int64, error) {
-			return int64(s.deleteExpired(unixNano(m.now()), size)), nil
-		})
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("memstore: delete expired: %w", err)
+		for more := true; more; {
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("memstore: delete expired: %w", err)
+			}
+			var n int
+			n, more = m.shards[i].deleteExpired(unixNano(m.now()), m.batch)
+			total += int64(n)
 		}
 	}
 	return total, nil

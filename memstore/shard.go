@@ -15,14 +15,14 @@ type item struct {
 
 // shard is one independently locked part of a MemStore. Its sessions and
 // its tombstones (tokens deleted before their expiry) each have a lazy
-// min-heap on expiry, so the entries due for cleanup or eviction are found
-// without scanning.
+// expiry index, so the entries due for cleanup or eviction are found without
+// scanning.
 type shard struct {
 	mu         sync.RWMutex
 	sessions   map[string]item
-	byExpiry   expiryHeap
+	byExpiry   expiryIndex
 	tombstones map[string]int64 // token -> expiry of the deleted session
-	tombHeap   expiryHeap
+	tombIndex  expiryIndex
 	bytes      int64 // tokens and data held, counted only when bounded
 	maxCount   int   // 0: unbounded; -1: accepts nothing
 	maxBytes   int64 // 0: unbounded; -1: accepts nothing
@@ -57,7 +57,7 @@ func (s *shard) commit(token string, data []byte, expiry int64, now func() int64
 			if t > now() {
 				return nil // deleted: a late commit must not resurrect it
 			}
-			delete(s.tombstones, token) // its heap record is now stale
+			delete(s.tombstones, token) // its index record is now stale
 		}
 	}
 	old, exists := s.sessions[token]
@@ -66,7 +66,7 @@ func (s *shard) commit(token string, data []byte, expiry int64, now func() int64
 	}
 	s.sessions[token] = item{data: data, expiry: expiry}
 	if !exists || old.expiry != expiry {
-		s.byExpiry.push(record{expiry, token})
+		s.byExpiry.add(record{expiry, token})
 		s.compact()
 	}
 	if s.maxCount == 0 && s.maxBytes == 0 {
@@ -80,31 +80,30 @@ func (s *shard) commit(token string, data []byte, expiry int64, now func() int64
 	return nil
 }
 
-// compact rebuilds the heap when stale records outnumber live sessions, so
-// that it stays within twice the number of sessions, amortised O(1).
+// compact rebuilds the index when stale records outnumber live sessions,
+// so that it stays within twice the number of sessions, amortised O(1).
 func (s *shard) compact() {
-	if len(s.byExpiry) < 2*len(s.sessions)+64 {
+	if s.byExpiry.len() < 2*len(s.sessions)+64 {
 		return
 	}
-	s.byExpiry.rebuild(func(yield func(record)) {
-		for tok, it := range s.sessions {
-			yield(record{it.expiry, tok})
-		}
-	})
+	s.byExpiry.reset()
+	for tok, it := range s.sessions {
+		s.byExpiry.add(record{it.expiry, tok})
+	}
 }
 
-// nearest returns the live session nearest to expiry, dropping stale
-// records on the way.
+// nearest returns a session nearest to expiry (to within the index's
+// bucket width), dropping stale records on the way.
 func (s *shard) nearest() (record, bool) {
 	for {
-		r, ok := s.byExpiry.min()
+		r, ok := s.byExpiry.earliest()
 		if !ok {
 			return r, false
 		}
 		if it, live := s.sessions[r.token]; live && it.expiry == r.expiry {
 			return r, true
 		}
-		s.byExpiry.pop()
+		s.byExpiry.take()
 	}
 }
 
@@ -117,7 +116,7 @@ func (s *shard) evict(keep string) {
 		if !ok {
 			break
 		}
-		s.byExpiry.pop()
+		s.byExpiry.take()
 		if r.token == keep {
 			kept = append(kept, r)
 			continue
@@ -125,11 +124,11 @@ func (s *shard) evict(keep string) {
 		s.remove(r.token)
 	}
 	for _, r := range kept {
-		s.byExpiry.push(r)
+		s.byExpiry.add(r)
 	}
 }
 
-// remove deletes a session; its heap record becomes stale.
+// remove deletes a session; its index record becomes stale.
 func (s *shard) remove(token string) item {
 	it := s.sessions[token]
 	delete(s.sessions, token)
@@ -149,35 +148,53 @@ func (s *shard) delete(token string, now int64) {
 	if it.expiry > now {
 		token = strings.Clone(token)
 		s.tombstones[token] = it.expiry
-		s.tombHeap.push(record{it.expiry, token})
+		s.tombIndex.add(record{it.expiry, token})
 	}
 }
 
-// deleteExpired removes up to limit expired sessions and tombstones, and
-// reports how many it removed. Stale heap records it drops do not count.
-func (s *shard) deleteExpired(now int64, limit int) int {
+// deleteExpired removes up to limit expired sessions and tombstones and
+// reports how many it removed, and whether it stopped before it was done. It
+// examines at most 2*limit index records (stale ones are dropped uncounted),
+// so that the lock is held for a bounded time.
+func (s *shard) deleteExpired(now int64, limit int) (n int, more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for n < limit {
-		r, ok := s.nearest()
-		if !ok || r.expiry > now {
+	seen := 0
+	for ; n < limit && seen < 2*limit; seen++ {
+		r, ok := s.byExpiry.earliest()
+		if !ok || r.expiry>>bucketShift > now>>bucketShift {
+			break // every record left expires after now
+		}
+		if r.expiry > now {
+			// This bucket straddles now: sort it once, so that its
+			// expired records come first, and look again.
+			if s.byExpiry.sortEarliest() {
+				continue
+			}
 			break
 		}
-		s.byExpiry.pop()
-		s.remove(r.token)
-		n++
+		s.byExpiry.take()
+		if it, live := s.sessions[r.token]; live && it.expiry == r.expiry {
+			s.remove(r.token)
+			n++
+		}
 	}
-	for n < limit {
-		r, ok := s.tombHeap.min()
-		if !ok || r.expiry > now {
+	for ; n < limit && seen < 2*limit; seen++ {
+		r, ok := s.tombIndex.earliest()
+		if !ok || r.expiry>>bucketShift > now>>bucketShift {
 			break
 		}
-		s.tombHeap.pop()
+		if r.expiry > now {
+			if s.tombIndex.sortEarliest() {
+				continue
+			}
+			break
+		}
+		s.tombIndex.take()
 		if t, live := s.tombstones[r.token]; live && t == r.expiry {
 			delete(s.tombstones, r.token)
 			n++
 		}
 	}
-	return n
+	return n, n == limit || seen == 2*limit
 }

@@ -1,0 +1,112 @@
+// Command sessiondemo is a small web app that keeps its sessions in any
+// sessionstore store, through SCS or gorilla/sessions: sign in, count, see
+// and sign out your sessions on other devices.
+//
+//	go run ./cmd/sessiondemo                      # SQLite under your cache directory
+//	go run ./cmd/sessiondemo -store memory
+//	go run ./cmd/sessiondemo -store postgres -dsn postgres://localhost/test
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	addr, store, dsn, framework string
+	verbose                     bool
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.addr, "addr", envOr("DEMO_ADDR", "127.0.0.1:8080"), "address to listen on")
+	flag.StringVar(&cfg.store, "store", envOr("DEMO_STORE", defaultStore), "session store: "+storeNames)
+	flag.StringVar(&cfg.dsn, "dsn", os.Getenv("DEMO_DSN"), "data source name for the store (default depends on -store)")
+	flag.StringVar(&cfg.framework, "framework", envOr("DEMO_FRAMEWORK", "scs"), "session framework: "+frameworkNames)
+	flag.BoolVar(&cfg.verbose, "v", false, "log every request")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("sessiondemo", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the demo until ctx is done, then shuts down gracefully. If
+// ready is not nil, it receives the listening address.
+func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
+	st, err := openStore(ctx, cfg.store, cfg.dsn, log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	sessions, err := newSessions(cfg.framework, st, log)
+	if err != nil {
+		return err
+	}
+	a := newApp(st.store, sessions, st.describe, cfg.framework, st.health, log)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("sessiondemo listening", "url", "http://"+ln.Addr().String(), "store", st.describe, "framework", cfg.framework)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newSessions(framework string, st *openedStore, log *slog.Logger) (Sessions, error) {
+	switch framework {
+	case "scs":
+		return newSCS(st.store, false, log), nil
+	}
+	return nil, fmt.Errorf("unknown framework %q (want %s)", framework, frameworkNames)
+}
+
+const frameworkNames = "scs"
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/gob"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// scsSessions serves the demo's sessions through an scs.SessionManager.
+type scsSessions struct {
+	sm *scs.SessionManager
+}
+
+func init() {
+	gob.Register(time.Time{}) // stored as "signedIn"
+}
+
+func newSCS(store Store, secure bool, log *slog.Logger) *scsSessions {
+	sm := scs.New()
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.Error("session", "path", r.URL.Path, "err", err)
+		http.Error(w, "session error; please try again", http.StatusInternalServerError)
+	}
+	sm.Store = store
+	sm.Lifetime = 30 * 24 * time.Hour
+	sm.IdleTimeout = 7 * 24 * time.Hour
+	sm.Cookie.Name = "demo_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secure
+	return &scsSessions{sm: sm}
+}
+
+func (s *scsSessions) Wrap(next http.Handler) http.Handler { return s.sm.LoadAndSave(next) }
+
+func (s *scsSessions) GetString(r *http.Request, key string) string {
+	return s.sm.GetString(r.Context(), key)
+}
+
+func (s *scsSessions) GetInt(r *http.Request, key string) int { return s.sm.GetInt(r.Context(), key) }
+
+func (s *scsSessions) GetTime(r *http.Request, key string) time.Time {
+	return s.sm.GetTime(r.Context(), key)
+}
+
+func (s *scsSessions) Put(_ http.ResponseWriter, r *http.Request, key string, value any) {
+	s.sm.Put(r.Context(), key, value)
+}
+
+func (s *scsSessions) PopString(_ http.ResponseWriter, r *http.Request, key string) string {
+	return s.sm.PopString(r.Context(), key)
+}
+
+func (s *scsSessions) Renew(_ http.ResponseWriter, r *http.Request) error {
+	return s.sm.RenewToken(r.Context())
+}
+
+func (s *scsSessions) Destroy(_ http.ResponseWriter, r *http.Request) error {
+	return s.sm.Destroy(r.Context())
+}
+
+func (s *scsSessions) StoreToken(r *http.Request) string { return s.sm.Token(r.Context()) }
+
+func (s *scsSessions) Decode(data []byte) (map[string]any, error) {
+	_, values, err := s.sm.Codec.Decode(data)
+	return values, err
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	countRE = regexp.MustCompile(`id="count">(\d+)<`)
+)
+
+// soakClient is one user with its own cookie jar, driving the demo with
+// plain HTTP requests: sign in, count, sign out.
+type soakClient struct {
+	base string
+	http *http.Client
+	csrf string
+}
+
+func newSoakClient(base string) *soakClient {
+	jar, _ := cookiejar.New(nil)
+	return &soakClient{base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// get fetches a page and remembers its CSRF token.
+func (c *soakClient) get(path string) (string, error) {
+	res, err := c.http.Get(c.base + path)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", path, res.Status)
+	}
+	if m := csrfRE.FindSubmatch(body); m != nil {
+		c.csrf = string(m[1])
+	}
+	return string(body), nil
+}
+
+// post submits a form with the CSRF token and follows the redirect.
+func (c *soakClient) post(path string, form url.Values) (string, error) {
+	form.Set("csrf", c.csrf)
+	res, err := c.http.PostForm(c.base+path, form)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("POST %s: %s: %s", path, res.Status, body)
+	}
+	if m := csrfRE.FindSubmatch(body); m != nil {
+		c.csrf = string(m[1])
+	}
+	return string(body), nil
+}
+
+// session signs in, counts n times, checks the count and signs out.
+func (c *soakClient) session(name string, n int) error {
+	if _, err := c.get("/"); err != nil {
+		return err
+	}
+	if _, err := c.post("/signin", url.Values{"name": {name}}); err != nil {
+		return err
+	}
+	var page string
+	for range n {
+		var err error
+		if page, err = c.post("/count", url.Values{}); err != nil {
+			return err
+		}
+	}
+	m := countRE.FindStringSubmatch(page)
+	if m == nil {
+		return fmt.Errorf("%s: no count on the page after counting", name)
+	}
+	if got, _ := strconv.Atoi(m[1]); got != n {
+		return fmt.Errorf("%s: count is %d after %d clicks: an update was lost", name, got, n)
+	}
+	if _, err := c.post("/signout", url.Values{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestSoak runs concurrent clients against the demo for SOAK_DURATION (20s
+// by default; make soak runs it longer) and checks that no client's count
+// is off, that the heap stays flat and that no goroutine is left growing.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load soak")
+	}
+	duration := 20 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("SOAK_DURATION")); err == nil {
+		duration = d
+	}
+	for _, sc := range soakStores(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			demo := startDemo(t, sc.cfg)
+			const clients, counts = 16, 10
+			var (
+				mu       sync.Mutex
+				sessions int
+				heaps    []uint64
+			)
+			goroutinesBefore := runtime.NumGoroutine()
+			ctx, cancel := context.WithTimeout(context.Background(), duration)
+			defer cancel()
+			round := func() error {
+				var wg sync.WaitGroup
+				errs := make(chan error, clients)
+				for i := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c := newSoakClient(demo.url)
+						defer c.http.CloseIdleConnections()
+						if err := c.session(fmt.Sprintf("soak-%d-%d", i, time.Now().UnixNano()), counts); err != nil {
+							errs <- err
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					return err
+				}
+				mu.Lock()
+				sessions += clients
+				mu.Unlock()
+				return nil
+			}
+			for r := 0; ctx.Err() == nil; r++ {
+				if err := round(); err != nil {
+					t.Fatal(err)
+				}
+				if r%5 == 0 {
+					heaps = append(heaps, heapInUse())
+				}
+			}
+			if len(heaps) < 3 {
+				t.Fatalf("only %d rounds in %v", len(heaps), duration)
+			}
+			// Flat: the heap after warm-up grows by less than 16 MiB whatever
+			// the duration (memstore keeps a small tombstone per sign-out).
+			warm, last := heaps[1], heaps[len(heaps)-1]
+			if last > warm+16<<20 {
+				t.Errorf("heap grew from %d to %d bytes over %d sessions", warm, last, sessions)
+			}
+			http.DefaultClient.CloseIdleConnections()
+			time.Sleep(100 * time.Millisecond)
+			if after := runtime.NumGoroutine(); after > goroutinesBefore+10 {
+				t.Errorf("goroutines grew from %d to %d", goroutinesBefore, after)
+			}
+			t.Logf("%s: %d sessions of %d counts each by %d concurrent clients in %v; heap %d -> %d bytes",
+				sc.name, sessions, counts, clients, duration, warm, last)
+		})
+	}
+}
