@@ -194,7 +194,9 @@ func BenchmarkMixed(b *testing.B) {
 						var err error
 						switch {
 						case kind == "raw" && i%10 == 0:
-							err = e.rawSave(k)
+							if err = e.rawGet(k); err == nil { // as the store: load, then save
+								err = e.rawSave(k)
+							}
 						case kind == "raw":
 							err = e.rawGet(k)
 						case i%10 == 0:
