@@ -57,15 +57,17 @@ INSERT INTO ` + b.tombs + ` AS t (key, expires_on) SELECT $1, expires_on FROM d
 ON CONFLICT (key) DO UPDATE SET expires_on = GREATEST(t.expires_on, EXCLUDED.expires_on)`
 	// One bounded batch per statement (its own transaction), oldest first,
 	// skipping rows another transaction holds, and only while this
-	// connection holds the cleanup lock: one replica cleans at a time.
-	b.cleanSessionsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
-v AS (SELECT id FROM ` + b.table + ` WHERE expires_on <= $1 AND (SELECT ok FROM l)
-ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED)
-DELETE FROM ` + b.table + ` s USING v WHERE s.id = v.id`
-	b.cleanTombsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
-v AS (SELECT key FROM ` + b.tombs + ` WHERE expires_on <= $1 AND (SELECT ok FROM l)
-ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED)
-DELETE FROM ` + b.tombs + ` t USING v WHERE t.key = v.key`
+	// connection holds the cleanup lock: one replica cleans at a time. The
+	// rows are deleted by ctid (a TID scan), not by a join that the planner
+	// may turn into a scan of the whole table per batch.
+	b.cleanSessionsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok)
+DELETE FROM ` + b.table + ` WHERE ctid = ANY (ARRAY(SELECT ctid FROM ` + b.table + `
+WHERE expires_on <= $1 AND (SELECT ok FROM l) ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED))
+AND expires_on <= $1`
+	b.cleanTombsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok)
+DELETE FROM ` + b.tombs + ` WHERE ctid = ANY (ARRAY(SELECT ctid FROM ` + b.tombs + `
+WHERE expires_on <= $1 AND (SELECT ok FROM l) ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED))
+AND expires_on <= $1`
 	b.countExpiredSQL = `SELECT count(*) FROM ` + b.table + ` WHERE expires_on <= $1`
 	return b
 }
