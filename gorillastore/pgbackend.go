@@ -155,7 +155,7 @@ func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, erro
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, false, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("gorillastore: find: %w", err)
+		return nil, false, fmt.Errorf("find in %s: %w", b.table, err)
 	}
 	return data, true, nil
 }
@@ -163,13 +163,13 @@ func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, erro
 // CommitCtx inserts or replaces a session, unless its key was deleted.
 func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(key) {
-		return fmt.Errorf("gorillastore: commit: %w", sessionstore.ErrInvalidToken)
+		return fmt.Errorf("commit to %s: %w", b.table, sessionstore.ErrInvalidToken)
 	}
 	if data == nil {
 		data = []byte{} // the column is NOT NULL
 	}
 	if _, err := b.db.Exec(ctx, b.commitSQL, key, data, micro(b.now()), micro(expiry)); err != nil {
-		return fmt.Errorf("gorillastore: commit: %w", err)
+		return fmt.Errorf("commit to %s: %w", b.table, err)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ func (b *pgBackend) DeleteCtx(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
 	defer cancel()
 	if _, err := b.db.Exec(ctx, b.deleteSQL, key); err != nil {
-		return fmt.Errorf("gorillastore: delete: %w", err)
+		return fmt.Errorf("delete from %s: %w", b.table, err)
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func TestPGStoreDatabaseDown(t *testing.T) {
 	}
 	broken.b.db = down
 	got, err := broken.New(request(c), "sid")
-	if err == nil || !strings.HasPrefix(err.Error(), "gorillastore: load session: gorillastore: find:") || got.ID == sess.ID || !got.IsNew {
+	if err == nil || !strings.HasPrefix(err.Error(), "gorillastore: load session: find in "+s.b.table+": ") || got.ID == sess.ID || !got.IsNew {
 		t.Fatalf("New with the database down: IsNew=%v err=%v, want a fresh session and a wrapped error", got.IsNew, err)
 	}
 	if err := broken.Save(r, httptest.NewRecorder(), got); err == nil {
