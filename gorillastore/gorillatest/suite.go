@@ -207,6 +207,22 @@ func Run(t *testing.T, setup func(t *testing.T, now func() time.Time) Maker) {
 		}
 	})
 
+	t.Run("EncryptedCookie", func(t *testing.T) {
+		mk, _, _ := env(t)
+		blockKey := []byte("0123456789abcdef") // AES-128
+		s := mk(t, gorillastore.Config{KeyPairs: [][]byte{key1, blockKey}})
+		sess, r := load(t, s, "sid")
+		sess.Values["user"] = "alice"
+		c := save(t, s, r, sess)
+		if got, _ := load(t, s, "sid", c); got.IsNew || got.ID != sess.ID || got.Values["user"] != "alice" {
+			t.Fatal("round trip with an encrypted cookie failed")
+		}
+		signedOnly := mk(t, gorillastore.Config{KeyPairs: [][]byte{key1}})
+		if got, _ := load(t, signedOnly, "sid", c); !got.IsNew {
+			t.Error("an encrypted cookie decoded without its block key")
+		}
+	})
+
 	t.Run("TamperedCookie", func(t *testing.T) {
 		_, s, _ := env(t)
 		sess, r := load(t, s, "sid")
