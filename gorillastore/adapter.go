@@ -84,7 +84,7 @@ var _ sessions.Store = (*Store)(nil)
 // cookies signed by keyPairs (see Config.KeyPairs) and the other defaults of
 // Config. It is the adapter to use for memstore or any SQL store:
 //
-//	sessions := gorillastore.New(memstore.New(), hashKey)
+//	store, err := gorillastore.New(memstore.New(), hashKey)
 func New(store CtxStore, keyPairs ...[]byte) (*Store, error) {
 	return NewWithConfig(store, Config{KeyPairs: keyPairs})
 }

@@ -54,6 +54,7 @@
 //		expires_on TIMESTAMPTZ NOT NULL);
 //	CREATE INDEX http_sessions_expires_on_idx ON http_sessions (expires_on);
 //	CREATE TABLE http_sessions_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL);
+//	CREATE INDEX http_sessions_tombstones_expires_on_idx ON http_sessions_tombstones (expires_on);
 //
 // A load is one SELECT that filters out expired rows; a Save is one upsert
 // that also checks the tombstones; a delete is one statement that removes

@@ -11,7 +11,7 @@ import (
 // StartCleanup runs a background goroutine that deletes expired sessions
 // (and expired tombstones) about every interval (±20% jitter), in bounded
 // batches, one replica at a time. Stop it with StopCleanup(quit, done), or
-// with Close. An interval <= 0 starts nothing; StopCleanup still works.
+// with Close. An interval <= 0 runs no cleanup; StopCleanup still works.
 func (s *PGStore) StartCleanup(interval time.Duration) (quit chan<- struct{}, done <-chan struct{}) {
 	q, d := make(chan struct{}), make(chan struct{})
 	s.mu.Lock()
