@@ -27,14 +27,14 @@ func BenchmarkHeapPerSession(b *testing.B) {
 		name string
 		fill func() any
 	}{
-		{"plainmap", func() any {
+		{"impl=plainmap", func() any {
 			p := newPlainMap()
 			for _, t := range toks {
 				p.Commit(t, data, time.Now().Add(time.Hour))
 			}
 			return p
 		}},
-		{"scsmemstore", func() any {
+		{"impl=scsmemstore", func() any {
 			s := scsmem.NewWithCleanupInterval(0)
 			for _, t := range toks {
 				// SCS's memstore keeps the caller's slice instead of a
@@ -43,7 +43,7 @@ func BenchmarkHeapPerSession(b *testing.B) {
 			}
 			return s
 		}},
-		{"memstore", func() any {
+		{"impl=memstore", func() any {
 			s := memstore.NewWithCleanupInterval(0)
 			for _, t := range toks {
 				s.Commit(t, data, time.Now().Add(time.Hour))
@@ -82,7 +82,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 	toks := benchTokens(scaleSessions)
 	data := make([]byte, benchDataSize)
 
-	b.Run("memstore", func(b *testing.B) {
+	b.Run("impl=memstore", func(b *testing.B) {
 		for b.Loop() {
 			var clock atomic.Int64
 			clock.Store(time.Now().UnixNano())
@@ -104,7 +104,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 			})
 		}
 	})
-	b.Run("plainmap", func(b *testing.B) {
+	b.Run("impl=plainmap", func(b *testing.B) {
 		for b.Loop() {
 			p := newPlainMap()
 			for i, t := range toks {
@@ -118,7 +118,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 			measurePause(b, toks, p.Find, p.deleteExpired)
 		}
 	})
-	b.Run("scsmemstore", func(b *testing.B) {
+	b.Run("impl=scsmemstore", func(b *testing.B) {
 		for b.Loop() {
 			// SCS's cleanup cannot be called directly: let its ticker fire
 			// once the short sessions have expired.
