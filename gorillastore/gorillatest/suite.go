@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 // Maker over a fresh, empty backend that reads the time from now; release
 // what it allocates with t.Cleanup.
 func Run(t *testing.T, setup func(t *testing.T, now func() time.Time) Maker) {
-	env := func(t *testing.T) (Maker, Store, *clock) {
+	var env envFunc = func(t *testing.T) (Maker, Store, *clock) {
 		c := newClock()
 		setupMk := setup(t, c.Now)
 		mk := func(t *testing.T, cfg gorillastore.Config) Store {
@@ -278,41 +277,5 @@ func Run(t *testing.T, setup func(t *testing.T, now func() time.Time) Maker) {
 		}
 	})
 
-	t.Run("Concurrent", func(t *testing.T) {
-		_, s, _ := env(t)
-		sess, r := load(t, s, "sid")
-		c := save(t, s, r, sess)
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := range 5 {
-					r := request(c)
-					got, err := s.Get(r, "sid")
-					if err != nil || got.IsNew {
-						t.Errorf("Get: IsNew=%v err=%v", got.IsNew, err)
-						return
-					}
-					got.Values["last"] = i*10 + j
-					if err := got.Save(r, httptest.NewRecorder()); err != nil {
-						t.Errorf("Save: %v", err)
-					}
-					r2 := request() // and new sessions alongside
-					other, err := s.New(r2, "sid")
-					if err != nil {
-						t.Errorf("New: %v", err)
-						return
-					}
-					if err := s.Save(r2, httptest.NewRecorder(), other); err != nil {
-						t.Errorf("Save: %v", err)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if got, _ := load(t, s, "sid", c); got.IsNew || got.Values["last"] == nil {
-			t.Errorf("after concurrent saves: IsNew=%v values=%v", got.IsNew, got.Values)
-		}
-	})
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, env) })
 }
