@@ -195,3 +195,20 @@ func setCodecMaxAge(codecs []securecookie.Codec, maxAge int) {
 		}
 	}
 }
+
+// StoreToken returns the token under which the adapter keeps the session
+// with ID id in its backing store: base64url(SHA-256(id)). Use it to act on
+// a session through the backing store, for example to delete every session
+// of a user found by streaming the store's sessions.
+func StoreToken(id string) string { return token(id) }
+
+// DecodeValues decodes the data the adapter stored for a session into a
+// fresh Values map, as Get would. Use it to read sessions streamed from the
+// backing store (for a "your devices" page, say).
+func DecodeValues(data []byte) (map[any]any, error) {
+	values := make(map[any]any)
+	if err := decodeValues(values, data); err != nil {
+		return nil, fmt.Errorf("gorillastore: decode values: %w", err)
+	}
+	return values, nil
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/gob"
 	"encoding/hex"
 	"html/template"
 	"iter"
@@ -21,6 +22,10 @@ import (
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+func init() {
+	gob.Register(time.Time{}) // the session value "signedIn", for both frameworks' gob codecs
+}
 
 // Store is what the demo needs of a session store: the SCS methods and
 // streaming iteration, for the "your sessions" page.

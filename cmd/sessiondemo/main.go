@@ -22,8 +22,8 @@ import (
 )
 
 type config struct {
-	addr, store, dsn, framework string
-	verbose                     bool
+	addr, store, dsn, framework, key string
+	verbose                          bool
 }
 
 func main() {
@@ -32,6 +32,7 @@ func main() {
 	flag.StringVar(&cfg.store, "store", envOr("DEMO_STORE", defaultStore), "session store: "+storeNames)
 	flag.StringVar(&cfg.dsn, "dsn", os.Getenv("DEMO_DSN"), "data source name for the store (default depends on -store)")
 	flag.StringVar(&cfg.framework, "framework", envOr("DEMO_FRAMEWORK", "scs"), "session framework: "+frameworkNames)
+	flag.StringVar(&cfg.key, "key", os.Getenv("DEMO_SESSION_KEY"), "gorilla: cookie signing key, 32 bytes or more (default: random for this run)")
 	flag.BoolVar(&cfg.verbose, "v", false, "log every request")
 	flag.Parse()
 
@@ -59,7 +60,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	}
 	defer st.close()
 
-	sessions, err := newSessions(cfg.framework, st, log)
+	sessions, err := newSessions(cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -94,15 +95,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	return nil
 }
 
-func newSessions(framework string, st *openedStore, log *slog.Logger) (Sessions, error) {
-	switch framework {
+func newSessions(cfg config, st *openedStore, log *slog.Logger) (Sessions, error) {
+	switch cfg.framework {
 	case "scs":
 		return newSCS(st.store, false, log), nil
+	case "gorilla":
+		return newGorilla(st.store, []byte(cfg.key), log)
 	}
-	return nil, fmt.Errorf("unknown framework %q (want %s)", framework, frameworkNames)
+	return nil, fmt.Errorf("unknown framework %q (want %s)", cfg.framework, frameworkNames)
 }
 
-const frameworkNames = "scs"
+const frameworkNames = "scs|gorilla"
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

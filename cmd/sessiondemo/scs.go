@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/gob"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,10 +11,6 @@ import (
 // scsSessions serves the demo's sessions through an scs.SessionManager.
 type scsSessions struct {
 	sm *scs.SessionManager
-}
-
-func init() {
-	gob.Register(time.Time{}) // stored as "signedIn"
 }
 
 func newSCS(store Store, secure bool, log *slog.Logger) *scsSessions {

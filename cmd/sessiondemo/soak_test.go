@@ -110,14 +110,14 @@ func heapInUse() uint64 {
 	return ms.HeapInuse
 }
 
-// TestSoak runs concurrent clients against the demo for SOAK_DURATION (20s
+// TestSoak runs concurrent clients against the demo for SOAK_DURATION (10s
 // by default; make soak runs it longer) and checks that no client's count
 // is off, that the heap stays flat and that no goroutine is left growing.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load soak")
 	}
-	duration := 20 * time.Second
+	duration := 10 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("SOAK_DURATION")); err == nil {
 		duration = d
 	}
