@@ -1,0 +1,130 @@
+package hardening
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/sessionstore/sessionstore/gorillastore"
+)
+
+const gorillaKey = "hardening-test-key-0123456789abcdef"
+
+// gorillaApp is a minimal gorilla/sessions application over store: sign in,
+// a slow request that saves after waiting on a channel, sign out (MaxAge -1)
+// and whoami.
+type gorillaApp struct {
+	handler http.Handler
+	loaded  chan struct{}
+	release chan struct{}
+}
+
+func newGorillaApp(t *testing.T, store sessions.Store) *gorillaApp {
+	a := &gorillaApp{loaded: make(chan struct{}), release: make(chan struct{})}
+	get := func(w http.ResponseWriter, r *http.Request) *sessions.Session {
+		s, err := store.Get(r, "sid")
+		if err != nil {
+			t.Errorf("Get: %v", err)
+		}
+		return s
+	}
+	save := func(w http.ResponseWriter, r *http.Request, s *sessions.Session) {
+		if err := s.Save(r, w); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) {
+		s := get(w, r)
+		s.Values["user"] = "alice"
+		save(w, r, s)
+	})
+	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
+		s := get(w, r)
+		a.loaded <- struct{}{}
+		<-a.release
+		n, _ := s.Values["visits"].(int)
+		s.Values["visits"] = n + 1
+		save(w, r, s)
+	})
+	mux.HandleFunc("POST /signout", func(w http.ResponseWriter, r *http.Request) {
+		s := get(w, r)
+		s.Options.MaxAge = -1
+		save(w, r, s)
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		s := get(w, r)
+		user, _ := s.Values["user"].(string)
+		w.Write([]byte(user))
+	})
+	a.handler = mux
+	return a
+}
+
+func (a *gorillaApp) do(t *testing.T, method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// logoutRacesGorilla runs reps logout races through store and returns how
+// many sessions came back.
+func logoutRacesGorilla(t *testing.T, store sessions.Store, reps int) int {
+	app := newGorillaApp(t, store)
+	resurrected := 0
+	for range reps {
+		cookies := app.do(t, "POST", "/signin", nil).Result().Cookies()
+		if len(cookies) != 1 {
+			t.Fatalf("sign-in set %d cookies", len(cookies))
+		}
+		cookie := cookies[0]
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			app.do(t, "POST", "/slow", cookie)
+		}()
+		<-app.loaded
+		app.do(t, "POST", "/signout", cookie)
+		app.release <- struct{}{}
+		<-done
+		if app.do(t, "GET", "/whoami", cookie).Body.String() != "" {
+			resurrected++
+		}
+	}
+	return resurrected
+}
+
+// TestLogoutRaceGorilla: the logout race through gorilla/sessions, on the
+// adapter over every store.
+func TestLogoutRaceGorilla(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			store, err := gorillastore.New(b.open(t), []byte(gorillaKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const reps = 1000
+			if n := logoutRacesGorilla(t, store, reps); n > 0 {
+				t.Fatalf("%d of %d sessions came back after sign-out", n, reps)
+			}
+			t.Logf("%s: 0 resurrections in %d logout races through gorilla/sessions", b.name, reps)
+		})
+	}
+}
+
+// The race is real: gorilla's own FilesystemStore keeps no tombstones and
+// loses it.
+func TestLogoutRaceGorillaCatchesResurrection(t *testing.T) {
+	fs := sessions.NewFilesystemStore(t.TempDir(), []byte(gorillaKey))
+	if n := logoutRacesGorilla(t, fs, 20); n != 20 {
+		t.Fatalf("FilesystemStore resurrected %d of 20 sessions, want all: the harness does not reproduce the race", n)
+	}
+}
