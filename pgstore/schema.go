@@ -47,7 +47,7 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
-		page: r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
+		page:     r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
 		tryLock: `SELECT pg_try_advisory_xact_lock(hashtextextended('pgstore cleanup ' || ` +
 			quoteLiteral(n.sessions) + `::regclass::oid::text, 0))`,
 		cleanSessions: r.Replace(`DELETE FROM {t} WHERE ctid = ANY (ARRAY(
