@@ -57,7 +57,7 @@ func (s *PostgresStore) cleanBatch(ctx context.Context, table, stmt string, now 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
 	var locked bool
-	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked); err != nil {
+	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked, nil); err != nil {
 		return 0, err
 	}
 	if !locked {

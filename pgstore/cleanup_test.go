@@ -74,7 +74,7 @@ func TestDeleteExpiredAdvisoryLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	var locked bool
-	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked); err != nil || !locked {
+	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked, nil); err != nil || !locked {
 		t.Fatalf("taking the cleanup lock: %v, %v", locked, err)
 	}
 	if n, err := s.DeleteExpired(ctx); n != 0 || err != nil {

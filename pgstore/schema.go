@@ -48,8 +48,11 @@ INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
 		page:     r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
+		// A cleanup batch need not be durable (after a crash it is simply
+		// done again), so it does not wait for its WAL to reach disk and
+		// does not queue behind the requests' own commits.
 		tryLock: `SELECT pg_try_advisory_xact_lock(hashtextextended('pgstore cleanup ' || ` +
-			quoteLiteral(n.sessions) + `::regclass::oid::text, 0))`,
+			quoteLiteral(n.sessions) + `::regclass::oid::text, 0)), set_config('synchronous_commit', 'off', true)`,
 		cleanSessions: r.Replace(`DELETE FROM {t} WHERE ctid = ANY (ARRAY(
 SELECT ctid FROM {t} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`),
 		cleanTombstones: r.Replace(`DELETE FROM {tt} WHERE ctid = ANY (ARRAY(
