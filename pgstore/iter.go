@@ -16,14 +16,32 @@ func (s *PostgresStore) All() (map[string][]byte, error) {
 	return s.AllCtx(context.Background())
 }
 
-// AllCtx is All with a context.
+// AllCtx is All with a context. Unlike Sessions it reads the table in one
+// statement, in physical order: the map holds every session anyway, and
+// one sequential scan streams them faster than pages read by index.
 func (s *PostgresStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: all: %w", err)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, s.q.all, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: all: %w", err)
+	}
 	all := make(map[string][]byte)
-	for sess, err := range s.Sessions(ctx) {
-		if err != nil {
-			return nil, err
+	var tok string
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&tok, &data}, func() error {
+		if data == nil {
+			data = []byte{}
 		}
-		all[sess.Token] = sess.Data
+		all[tok] = data
+		data = nil // the next row scans into a fresh slice
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: all: %w", err)
 	}
 	return all, nil
 }
@@ -37,9 +55,12 @@ func (s *PostgresStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // seen twice. An error is yielded once, and ends the iteration.
 func (s *PostgresStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
 	return func(yield func(sessionstore.Session, error) bool) {
-		after := "" // every valid token sorts after the empty string
-		for {
-			page, err := s.page(ctx, after)
+		page := make([]sessionstore.Session, 0, s.pageSize)
+		for after := ""; ; { // every valid token sorts after ""
+			page = page[:0]
+			n, last, err := s.scanPage(ctx, after, s.pageSize, func(sess *sessionstore.Session) {
+				page = append(page, *sess)
+			})
 			if err != nil {
 				yield(sessionstore.Session{}, fmt.Errorf("pgstore: sessions: %w", err))
 				return
@@ -49,35 +70,38 @@ func (s *PostgresStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Ses
 					return
 				}
 			}
-			if len(page) < s.pageSize {
+			if n < s.pageSize {
 				return
 			}
-			after = page[len(page)-1].Token
+			after = last
 		}
 	}
 }
 
-// page reads the live sessions after the token after, in token order.
-func (s *PostgresStore) page(ctx context.Context, after string) ([]sessionstore.Session, error) {
+// scanPage reads up to limit live sessions after the token after, in token
+// order, calling row for each as it arrives; row must not use the store,
+// whose connection is busy. It returns the number of rows and the last
+// token read.
+func (s *PostgresStore) scanPage(ctx context.Context, after string, limit int, row func(*sessionstore.Session)) (n int, last string, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return 0, "", err
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, s.q.page, after, s.now(), s.pageSize)
+	rows, err := s.pool.Query(ctx, s.q.page, after, s.now(), limit)
 	if err != nil {
-		return nil, err
+		return 0, "", err
 	}
-	page := make([]sessionstore.Session, 0, min(s.pageSize, 64))
 	var sess sessionstore.Session
 	_, err = pgx.ForEachRow(rows, []any{&sess.Token, &sess.Data, &sess.Expiry}, func() error {
 		if sess.Data == nil {
 			sess.Data = []byte{}
 		}
 		sess.Expiry = sess.Expiry.UTC()
-		page = append(page, sess)
+		row(&sess)
+		n++
 		sess.Data = nil // the next row scans into a fresh slice
 		return nil
 	})
-	return page, err
+	return n, sess.Token, err
 }

@@ -20,7 +20,7 @@ type queries struct {
 	commit, commitPlain string
 	// delete removes the row and records its tombstone in one statement.
 	del, delPlain string
-	page          string
+	page, all     string
 	// Cleanup: the per-table advisory lock and one batch per table.
 	tryLock, cleanSessions, cleanTombstones string
 	// Schema.
@@ -47,6 +47,7 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
+		all:      r.Replace(`SELECT token, data FROM {t} WHERE expiry > $1`),
 		page:     r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
 		// A cleanup batch need not be durable (after a crash it is simply
 		// done again), so it does not wait for its WAL to reach disk and
