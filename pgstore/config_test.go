@@ -190,3 +190,46 @@ func TestWithoutTombstonePrivilege(t *testing.T) {
 		t.Errorf("logged the missing tombstone table %d times, want once:\n%s", c, logs.String())
 	}
 }
+
+// TestNoRoundTrip checks, on a closed pool that fails any round trip, that
+// malformed tokens are answered without one, and that a valid token's
+// failure is an error, never "not found".
+func TestNoRoundTrip(t *testing.T) {
+	cfg := sharedPool(t).Config()
+	pool, err := newPoolWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Close()
+	s, err := NewWithConfig(pool, Config{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"", "a\x00b", "\xff\xfe", strings.Repeat("x", sessionstore.MaxTokenLen+1)} {
+		if b, found, err := s.Find(tok); b != nil || found || err != nil {
+			t.Errorf("Find(%.20q) = %q, %v, %v; want nil, false, nil", tok, b, found, err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Errorf("Delete(%.20q) = %v, want nil", tok, err)
+		}
+		if err := s.Commit(tok, []byte("x"), time.Now().Add(time.Hour)); !errors.Is(err, sessionstore.ErrInvalidToken) {
+			t.Errorf("Commit(%.20q) = %v, want ErrInvalidToken", tok, err)
+		}
+	}
+	if _, found, err := s.Find("valid-token"); err == nil || found {
+		t.Errorf("Find on a closed pool = %v, %v; want an error", found, err)
+	} else if !strings.HasPrefix(err.Error(), "pgstore: find: ") {
+		t.Errorf("error %q does not name the store and operation", err)
+	}
+	if err := s.Delete("valid-token"); err == nil {
+		t.Error("Delete on a closed pool succeeded")
+	}
+	if _, err := s.All(); err == nil {
+		t.Error("All on a closed pool succeeded")
+	}
+	for _, err := range s.Sessions(context.Background()) {
+		if err == nil {
+			t.Error("Sessions on a closed pool yielded a session")
+		}
+	}
+}
