@@ -125,11 +125,11 @@ func BenchmarkPaired(b *testing.B) {
 		times := newPairedTimes()
 		d := make([]time.Duration, len(env.impls))
 		n := make([]int64, len(env.impls))
-		i := 0
+		// Each iteration runs every rotation, so that every impl goes first,
+		// second and third equally often even when b.Loop runs once.
 		for b.Loop() {
-			i++
-			for j := range env.impls {
-				k := (i + j) % len(env.impls)
+			for i := range len(env.impls) * len(env.impls) {
+				k := (i/len(env.impls) + i) % len(env.impls)
 				runtime.GC() // each starts with the previous map collected
 				start := time.Now()
 				all, err := env.impls[k].all(ctx)
