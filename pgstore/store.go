@@ -42,13 +42,15 @@ type PostgresStore struct {
 // goroutine that deletes expired sessions every 5 minutes. The table must
 // exist (see Migrate); the tombstone table is created on first use if the
 // role may. An application on SCS's pgxstore switches by changing its import.
+// New panics if pool is nil.
 func New(pool *pgxpool.Pool) *PostgresStore {
 	return NewWithCleanupInterval(pool, DefaultCleanupInterval)
 }
 
 // NewWithCleanupInterval is New with another cleanup interval. An interval
 // of 0 starts no cleanup goroutine (expired sessions are then never deleted,
-// unless you call DeleteExpired yourself).
+// unless you call DeleteExpired yourself). Like New, it panics if pool is
+// nil; NewWithConfig returns an error instead.
 func NewWithCleanupInterval(pool *pgxpool.Pool, cleanupInterval time.Duration) *PostgresStore {
 	if cleanupInterval <= 0 {
 		cleanupInterval = -1
