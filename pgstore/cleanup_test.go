@@ -1,0 +1,159 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fill inserts n sessions expiring at expiry, with a server-side statement.
+func fill(t testing.TB, s *PostgresStore, prefix string, n int, expiry time.Time) {
+	t.Helper()
+	_, err := s.pool.Exec(context.Background(), `INSERT INTO `+s.names.sessions+` (token, data, expiry)
+SELECT $1 || g, '\x00ff'::bytea, $2 FROM generate_series(1, $3) g`, prefix, expiry, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleteExpiredBatches(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	s := newTestStore(t, Config{CleanupInterval: -1, CleanupBatchSize: 100, Now: func() time.Time { return now }})
+	var mu sync.Mutex
+	batches := map[string][]int64{}
+	s.onBatch = func(table string, n int64) {
+		mu.Lock()
+		batches[table] = append(batches[table], n)
+		mu.Unlock()
+	}
+	fill(t, s, "expired-", 450, now.Add(-time.Minute))
+	fill(t, s, "live-", 30, now.Add(time.Hour))
+	for i := range 120 { // 120 tombstones, which expire with their sessions
+		tok := fmt.Sprintf("deleted-%03d", i)
+		if err := s.Commit(tok, []byte("x"), now.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2 * time.Second)
+	n, err := s.DeleteExpired(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 450+120 {
+		t.Errorf("DeleteExpired = %d, want %d", n, 450+120)
+	}
+	want := map[string][]int64{"sessions": {100, 100, 100, 100, 50}, "tombstones": {100, 20}}
+	if fmt.Sprint(batches) != fmt.Sprint(want) {
+		t.Errorf("batches = %v, want %v", batches, want)
+	}
+	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions); c != 30 {
+		t.Errorf("%d sessions left, want the 30 live ones", c)
+	}
+	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.tombstones); c != 0 {
+		t.Errorf("%d tombstones left, want 0", c)
+	}
+}
+
+// TestDeleteExpiredAdvisoryLock checks that only one process cleans a table
+// at a time: while another session holds the table's cleanup lock,
+// DeleteExpired deletes nothing and reports no error.
+func TestDeleteExpiredAdvisoryLock(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	s := newTestStore(t, Config{CleanupInterval: -1, Now: func() time.Time { return now }})
+	fill(t, s, "expired-", 10, now.Add(-time.Minute))
+	ctx := context.Background()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locked bool
+	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked, nil); err != nil || !locked {
+		t.Fatalf("taking the cleanup lock: %v, %v", locked, err)
+	}
+	if n, err := s.DeleteExpired(ctx); n != 0 || err != nil {
+		t.Errorf("DeleteExpired while another process cleans = %d, %v; want 0, nil", n, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpired(ctx); n != 10 || err != nil {
+		t.Errorf("DeleteExpired after the lock is released = %d, %v; want 10, nil", n, err)
+	}
+}
+
+// TestCleanupCommitRace revives expired sessions while cleanup deletes them:
+// every revival that returned nil must survive.
+func TestCleanupCommitRace(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1, CleanupBatchSize: 7})
+	const n = 300
+	fill(t, s, "tok-", n, time.Now().Add(-time.Minute))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for range 20 {
+			if _, err := s.DeleteExpired(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 1; i <= n; i++ {
+			if err := s.Commit(fmt.Sprint("tok-", i), []byte("revived"), time.Now().Add(time.Hour)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	for i := 1; i <= n; i++ {
+		if b, found, err := s.Find(fmt.Sprint("tok-", i)); err != nil || !found || string(b) != "revived" {
+			t.Fatalf("Find(tok-%d) = %q, %v, %v after a revival raced cleanup", i, b, found, err)
+		}
+	}
+}
+
+// TestCleanupLoop checks that the background loop deletes expired sessions
+// and reports each run to OnCleanup.
+func TestCleanupLoop(t *testing.T) {
+	t.Parallel()
+	runs := make(chan int64, 100)
+	s := newTestStore(t, Config{
+		CleanupInterval: 20 * time.Millisecond,
+		OnCleanup: func(n int64, _ time.Duration, err error) {
+			if err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+			select {
+			case runs <- n:
+			default:
+			}
+		},
+	})
+	fill(t, s, "expired-", 25, time.Now().Add(-time.Minute))
+	timeout := time.After(10 * time.Second)
+	var total int64
+	for total < 25 {
+		select {
+		case n := <-runs:
+			total += n
+		case <-timeout:
+			t.Fatalf("cleanup loop deleted %d rows in 10s, want 25", total)
+		}
+	}
+	s.StopCleanup()
+	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions); c != 0 {
+		t.Errorf("%d rows left", c)
+	}
+}

@@ -1,0 +1,122 @@
+package pgstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Defaults used where a Config field is left at its zero value.
+const (
+	// DefaultTable is SCS's own table name, so that an application already
+	// on SCS's pgxstore or postgresstore keeps its sessions.
+	DefaultTable = "sessions"
+	// DefaultCleanupInterval is how often New cleans up expired sessions.
+	DefaultCleanupInterval = 5 * time.Minute
+	// DefaultTimeout bounds operations that cannot rely on the caller's
+	// context: Delete (which ignores cancellation, so that a logout always
+	// completes), each cleanup batch and the schema check.
+	DefaultTimeout = 10 * time.Second
+	// DefaultPageSize is the number of sessions Sessions and All read per
+	// query.
+	DefaultPageSize = 1000
+	// maxTableLen leaves room for the "_tombstones_expiry_idx" suffix within
+	// PostgreSQL's 63-byte identifier limit.
+	maxTableLen = 63 - len("_tombstones_expiry_idx")
+)
+
+// Config configures a store made with NewWithConfig. The zero value of every
+// field means its default, so Config{} gives the same store as New.
+type Config struct {
+	// Table is the sessions table, optionally schema-qualified
+	// ("app.sessions"). Each part must be a plain identifier (letters,
+	// digits, underscores, at most 41 bytes); it is quoted, so it is used
+	// with its case as given. Tombstones live in Table + "_tombstones".
+	// Default: "sessions".
+	Table string
+
+	// CreateTable makes NewWithConfig create the tables and indexes if they
+	// do not exist (see Migrate). Leave it false when the schema is managed
+	// by migrations.
+	CreateTable bool
+
+	// CleanupInterval is how often the background goroutine deletes expired
+	// sessions and tombstones. Zero means DefaultCleanupInterval; a negative
+	// value starts no goroutine (run DeleteExpired yourself, from cron).
+	CleanupInterval time.Duration
+
+	// CleanupBatchSize is the most rows one cleanup transaction deletes.
+	// Default: 1000.
+	CleanupBatchSize int
+
+	// Timeout, if positive, bounds every database operation. Zero leaves
+	// Find, Commit and iteration to the caller's context and bounds Delete
+	// and cleanup batches by DefaultTimeout.
+	Timeout time.Duration
+
+	// MaxDataSize, if positive, is the largest session (in bytes) Commit
+	// accepts; larger data gives an error matching sessionstore.ErrTooLarge
+	// and writes nothing.
+	MaxDataSize int
+
+	// Logger receives cleanup results and the one-time warning when the
+	// tombstone table cannot be created. Default: slog.Default().
+	Logger *slog.Logger
+
+	// OnCleanup, if set, is called after every background cleanup run with
+	// the number of rows deleted, the time taken and the error, if any. Use
+	// it to export metrics.
+	OnCleanup func(deleted int64, took time.Duration, err error)
+
+	// Now is the clock that decides which sessions have expired. It is
+	// passed to PostgreSQL as a parameter; the database's now() is never
+	// used. Default: time.Now.
+	Now func() time.Time
+}
+
+// identRE is what this package accepts as one part of a table name.
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// tableNames is the quoted names derived from Config.Table.
+type tableNames struct {
+	sessions, tombstones       string // quoted, possibly schema-qualified
+	sessionsIdx, tombstonesIdx string // quoted, never qualified
+	display                    string // as configured, for messages
+}
+
+func parseTable(name string) (tableNames, error) {
+	if name == "" {
+		name = DefaultTable
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return tableNames{}, fmt.Errorf("pgstore: table %q: at most one dot (schema.table)", name)
+	}
+	for _, p := range parts {
+		if !identRE.MatchString(p) || len(p) > maxTableLen {
+			return tableNames{}, fmt.Errorf("pgstore: table %q: each part must be letters, digits and underscores, at most %d bytes", name, maxTableLen)
+		}
+	}
+	base := parts[len(parts)-1]
+	qualify := func(table string) string {
+		id := pgx.Identifier{table}
+		if len(parts) == 2 {
+			id = pgx.Identifier{parts[0], table}
+		}
+		return id.Sanitize()
+	}
+	return tableNames{
+		sessions:      qualify(base),
+		tombstones:    qualify(base + "_tombstones"),
+		sessionsIdx:   pgx.Identifier{base + "_expiry_idx"}.Sanitize(),
+		tombstonesIdx: pgx.Identifier{base + "_tombstones_expiry_idx"}.Sanitize(),
+		display:       name,
+	}, nil
+}
+
+var errNilPool = errors.New("pgstore: nil pool")

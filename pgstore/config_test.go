@@ -1,0 +1,235 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionstore/sessionstore"
+)
+
+func TestTableNames(t *testing.T) {
+	valid := []struct{ in, sessions, tombstones string }{
+		{"", `"sessions"`, `"sessions_tombstones"`},
+		{"web_sessions", `"web_sessions"`, `"web_sessions_tombstones"`},
+		{"app.Sessions", `"app"."Sessions"`, `"app"."Sessions_tombstones"`},
+	}
+	for _, v := range valid {
+		n, err := parseTable(v.in)
+		if err != nil || n.sessions != v.sessions || n.tombstones != v.tombstones {
+			t.Errorf("parseTable(%q) = %s, %s, %v; want %s, %s", v.in, n.sessions, n.tombstones, err, v.sessions, v.tombstones)
+		}
+	}
+	invalid := []string{
+		`sessions; DROP TABLE users`, `a.b.c`, `"quoted"`, `1abc`, `tab le`, `s'`, `.sessions`, `app.`,
+		strings.Repeat("x", maxTableLen+1), "séance",
+	}
+	for _, in := range invalid {
+		if _, err := parseTable(in); err == nil {
+			t.Errorf("parseTable(%q) accepted an invalid name", in)
+		}
+	}
+}
+
+func TestNewWithConfigErrors(t *testing.T) {
+	if _, err := NewWithConfig(nil, Config{}); err == nil {
+		t.Error("NewWithConfig(nil) succeeded")
+	}
+	pool := sharedPool(t)
+	if _, err := NewWithConfig(pool, Config{Table: "bad name"}); err == nil {
+		t.Error("NewWithConfig accepted an invalid table name")
+	}
+}
+
+func TestSchemaQualifiedTable(t *testing.T) {
+	t.Parallel()
+	pool := newSchemaPool(t)
+	var schema string
+	if err := pool.QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	// The shared pool's search_path does not include the schema: the
+	// qualified name alone must find the tables.
+	s, err := NewWithConfig(sharedPool(t), Config{Table: schema + ".web_sessions", CreateTable: true, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if err := s.Commit("tok", []byte("data"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("tok"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM web_sessions_tombstones"); n != 1 {
+		t.Errorf("%d tombstones in %s.web_sessions_tombstones, want 1", n, schema)
+	}
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
+		t.Errorf("DeleteExpired = %d, %v", n, err)
+	}
+}
+
+func TestMaxDataSize(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1, MaxDataSize: 10})
+	if err := s.Commit("small", []byte("0123456789"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Commit("big", []byte("0123456789A"), time.Now().Add(time.Hour))
+	var tl *sessionstore.TooLargeError
+	if !errors.Is(err, sessionstore.ErrTooLarge) || !errors.As(err, &tl) || tl.Size != 11 || tl.Max != 10 {
+		t.Fatalf("Commit of 11 bytes with MaxDataSize 10: %v, want a TooLargeError{11, 10}", err)
+	}
+	if !strings.HasPrefix(err.Error(), "pgstore: commit: ") {
+		t.Errorf("error %q does not name the store and operation", err)
+	}
+	if n := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions+" WHERE token = 'big'"); n != 0 {
+		t.Errorf("too-large Commit wrote %d rows", n)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1, Timeout: 50 * time.Millisecond})
+	// A statement slower than the timeout fails with DeadlineExceeded.
+	ctx, cancel := s.withTimeout(context.Background())
+	defer cancel()
+	_, err := s.pool.Exec(ctx, "SELECT pg_sleep(1)")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow statement under Timeout: %v, want DeadlineExceeded", err)
+	}
+	// A row lock held elsewhere for longer than Timeout makes Commit and
+	// Delete fail rather than wait.
+	if err := s.Commit("locked", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(context.Background(), "SELECT 1 FROM "+s.names.sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("locked", []byte("y"), time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Commit of a locked row: %v, want DeadlineExceeded", err)
+	}
+	if err := s.DeleteCtx(context.Background(), "locked"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Delete of a locked row: %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestWithoutTombstonePrivilege runs the store as a role that may use the
+// sessions table but not create tables: it warns once and keeps working.
+func TestWithoutTombstonePrivilege(t *testing.T) {
+	t.Parallel()
+	admin := sharedPool(t)
+	pool := newSchemaPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, scsSchema); err != nil {
+		t.Fatal(err)
+	}
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	role := uniqueName("pgstore_role_")
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + schema + ".sessions TO " + role,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		// Registered after newSchemaPool's cleanup, so it runs first.
+		if _, err := admin.Exec(ctx, "DROP OWNED BY "+role); err != nil {
+			t.Error(err)
+		}
+		if _, err := admin.Exec(ctx, "DROP ROLE "+role); err != nil {
+			t.Error(err)
+		}
+	})
+	cfg := pool.Config()
+	cfg.ConnConfig.User = role
+	limited, err := newPoolWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+
+	var logs bytes.Buffer
+	s, err := NewWithConfig(limited, Config{CleanupInterval: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	for _, tok := range []string{"a", "b", "c"} {
+		if err := s.Commit(tok, []byte(tok), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := s.Find(tok); found || err != nil {
+			t.Fatalf("Find after Delete = %v, %v", found, err)
+		}
+	}
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
+		t.Errorf("DeleteExpired = %d, %v", n, err)
+	}
+	if c := strings.Count(logs.String(), "cannot create the tombstone table"); c != 1 {
+		t.Errorf("logged the missing tombstone table %d times, want once:\n%s", c, logs.String())
+	}
+}
+
+// TestNoRoundTrip checks, on a closed pool that fails any round trip, that
+// malformed tokens are answered without one, and that a valid token's
+// failure is an error, never "not found".
+func TestNoRoundTrip(t *testing.T) {
+	cfg := sharedPool(t).Config()
+	pool, err := newPoolWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Close()
+	s, err := NewWithConfig(pool, Config{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"", "a\x00b", "\xff\xfe", strings.Repeat("x", sessionstore.MaxTokenLen+1)} {
+		if b, found, err := s.Find(tok); b != nil || found || err != nil {
+			t.Errorf("Find(%.20q) = %q, %v, %v; want nil, false, nil", tok, b, found, err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Errorf("Delete(%.20q) = %v, want nil", tok, err)
+		}
+		if err := s.Commit(tok, []byte("x"), time.Now().Add(time.Hour)); !errors.Is(err, sessionstore.ErrInvalidToken) {
+			t.Errorf("Commit(%.20q) = %v, want ErrInvalidToken", tok, err)
+		}
+	}
+	if _, found, err := s.Find("valid-token"); err == nil || found {
+		t.Errorf("Find on a closed pool = %v, %v; want an error", found, err)
+	} else if !strings.HasPrefix(err.Error(), "pgstore: find: ") {
+		t.Errorf("error %q does not name the store and operation", err)
+	}
+	if err := s.Delete("valid-token"); err == nil {
+		t.Error("Delete on a closed pool succeeded")
+	}
+	if _, err := s.All(); err == nil {
+		t.Error("All on a closed pool succeeded")
+	}
+	for _, err := range s.Sessions(context.Background()) {
+		if err == nil {
+			t.Error("Sessions on a closed pool yielded a session")
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
+
+	"github.com/sessionstore/sessionstore/internal/testenv"
+)
+
+// testDSN is the shared PostgreSQL server the tests use. Each test works in
+// its own uniquely named table or schema, so tests (and other packages) can
+// run against it at the same time.
+var testDSN = testenv.Getenv("PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+
+var shared struct {
+	once sync.Once
+	pool *pgxpool.Pool
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.pool != nil {
+		shared.pool.Close()
+	}
+	if code == 0 {
+		// scs.New (in Example) starts a memstore that it never stops.
+		ignore := goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup")
+		if err := goleak.Find(ignore); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// sharedPool returns the pool shared by the tests, skipping (or, in CI,
+// failing) the test when PostgreSQL is unreachable.
+func sharedPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	shared.once.Do(func() {
+		cfg, err := pgxpool.ParseConfig(testDSN)
+		if err != nil {
+			shared.err = err
+			return
+		}
+		cfg.MaxConns = 8
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err == nil {
+			err = pool.Ping(ctx)
+		}
+		if err != nil {
+			if pool != nil {
+				pool.Close()
+			}
+			shared.err = err
+			return
+		}
+		shared.pool = pool
+	})
+	if shared.err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", shared.err)
+	}
+	return shared.pool
+}
+
+// uniqueName returns prefix followed by a random suffix.
+func uniqueName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// newTestStore returns a store on a fresh table of the shared database; the
+// table is dropped when the test ends. cfg.Table, if set, is ignored.
+func newTestStore(t testing.TB, cfg Config) *PostgresStore {
+	t.Helper()
+	pool := sharedPool(t)
+	cfg.Table = uniqueName("pgstore_test_")
+	cfg.CreateTable = true
+	s, err := NewWithConfig(pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.StopCleanup()
+		dropTables(t, pool, s)
+	})
+	return s
+}
+
+func dropTables(t testing.TB, pool *pgxpool.Pool, s *PostgresStore) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+s.names.sessions+", "+s.names.tombstones); err != nil {
+		t.Errorf("dropping the test tables: %v", err)
+	}
+}
+
+// newSchemaPool creates a fresh schema and returns a pool whose search_path
+// is that schema, so that code using the unqualified default table
+// "sessions" (as SCS's tests do) works in isolation. Both are removed when
+// the test ends.
+func newSchemaPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	admin := sharedPool(t)
+	schema := uniqueName("pgstore_schema_")
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	cfg, err := pgxpool.ParseConfig(testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// scsSchema is the DDL of SCS's pgxstore README.
+const scsSchema = `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
+CREATE INDEX sessions_expiry_idx ON sessions (expiry);`
+
+// count returns the result of a count(*) query.
+func count(t testing.TB, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func newPoolWithConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}

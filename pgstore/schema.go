@@ -1,0 +1,146 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// queries holds every statement the store runs, built once from the table
+// names. pgx prepares each one once per connection.
+type queries struct {
+	find string
+	// commit refuses a tombstoned token and, in the same statement, refuses
+	// to re-insert a row that a concurrent Delete removed after this
+	// statement's snapshot was taken (see CommitCtx). commitPlain is the
+	// bare upsert, used when the tombstone table is unavailable.
+	commit, commitPlain string
+	// delete removes the row and records its tombstone in one statement.
+	del, delPlain string
+	page, all     string
+	// Cleanup: the per-table advisory lock and one batch per table.
+	tryLock, cleanSessions, cleanTombstones string
+	// Schema.
+	migrate, tombstonesExist, createTombstones string
+}
+
+func buildQueries(n tableNames) queries {
+	r := strings.NewReplacer("{t}", n.sessions, "{tt}", n.tombstones, "{ti}", n.sessionsIdx, "{tti}", n.tombstonesIdx)
+	createTombstones := r.Replace(`CREATE TABLE IF NOT EXISTS {tt} (token TEXT PRIMARY KEY, expiry TIMESTAMPTZ NOT NULL);
+CREATE INDEX IF NOT EXISTS {tti} ON {tt} (expiry);`)
+	// The advisory lock keys are derived from the table's OID, so that
+	// stores on different tables never contend and replicas on the same
+	// table always do, however they spell its name.
+	const migrateLock = `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0));`
+	return queries{
+		find: r.Replace(`SELECT data FROM {t} WHERE token = $1 AND expiry > $2`),
+		commit: r.Replace(`INSERT INTO {t} (token, data, expiry) SELECT $1, $2, $3
+WHERE NOT EXISTS (SELECT 1 FROM {tt} WHERE token = $1)
+AND EXISTS (SELECT 1 FROM {t} WHERE token = $1) = EXISTS (SELECT 1 FROM {t} WHERE token = $1 FOR NO KEY UPDATE)
+ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
+		commitPlain: r.Replace(`INSERT INTO {t} (token, data, expiry) VALUES ($1, $2, $3)
+ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
+		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING token, expiry)
+INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
+ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
+		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
+		all:      r.Replace(`SELECT token, data FROM {t} WHERE expiry > $1`),
+		page:     r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
+		// A cleanup batch need not be durable (after a crash it is simply
+		// done again), so it does not wait for its WAL to reach disk and
+		// does not queue behind the requests' own commits.
+		tryLock: `SELECT pg_try_advisory_xact_lock(hashtextextended('pgstore cleanup ' || ` +
+			quoteLiteral(n.sessions) + `::regclass::oid::text, 0)), set_config('synchronous_commit', 'off', true)`,
+		cleanSessions: r.Replace(`DELETE FROM {t} WHERE ctid = ANY (ARRAY(
+SELECT ctid FROM {t} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`),
+		cleanTombstones: r.Replace(`DELETE FROM {tt} WHERE ctid = ANY (ARRAY(
+SELECT ctid FROM {tt} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`),
+		migrate: migrateLock + r.Replace(`
+CREATE TABLE IF NOT EXISTS {t} (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
+CREATE INDEX IF NOT EXISTS {ti} ON {t} (expiry);
+`) + createTombstones,
+		tombstonesExist:  `SELECT to_regclass(` + quoteLiteral(n.tombstones) + `) IS NOT NULL`,
+		createTombstones: migrateLock + "\n" + createTombstones,
+	}
+}
+
+// quoteLiteral quotes s as an SQL string literal. Table names are validated
+// identifiers, so this only ever has to double single quotes defensively.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// Migrate creates the sessions table, its expiry index, the tombstone table
+// and its index if they do not exist. It is idempotent and safe to run from
+// several replicas at once (an advisory lock serialises them). NewWithConfig
+// calls it when Config.CreateTable is set; call it yourself from a
+// deployment step otherwise, or apply the same DDL with your migrations.
+func (s *PostgresStore) Migrate(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.bounded())
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, s.q.migrate); err != nil {
+		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
+	}
+	s.tomb.Store(tombOn)
+	return nil
+}
+
+// Tombstone table states.
+const (
+	tombUnknown int32 = iota
+	tombOn
+	tombOff
+)
+
+// tombstones reports whether Commit and Delete can use the tombstone table,
+// finding out (and creating the table) on first use. It returns an error
+// only when the answer is not known yet, so that the operation fails and the
+// next one asks again; a missing privilege is logged once and disables the
+// guarantee for the life of the store.
+func (s *PostgresStore) tombstones(ctx context.Context) (bool, error) {
+	switch s.tomb.Load() {
+	case tombOn:
+		return true, nil
+	case tombOff:
+		return false, nil
+	}
+	s.tombMu.Lock()
+	defer s.tombMu.Unlock()
+	if st := s.tomb.Load(); st != tombUnknown {
+		return st == tombOn, nil
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, s.q.tombstonesExist).Scan(&exists); err != nil {
+		return false, err
+	}
+	if !exists {
+		if _, err := s.pool.Exec(ctx, s.q.createTombstones); err != nil {
+			if !isPermanent(err) {
+				return false, err
+			}
+			s.log.Warn("pgstore: cannot create the tombstone table; a Commit racing a Delete of the same session may bring it back",
+				"table", s.names.display, "err", err)
+			s.tomb.Store(tombOff)
+			return false, nil
+		}
+	}
+	s.tomb.Store(tombOn)
+	return true, nil
+}
+
+// isPermanent reports whether err means the tombstone table can never be
+// created by this role: no privilege, or a read-only transaction.
+func isPermanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42501", "25006": // insufficient_privilege, read_only_sql_transaction
+		return true
+	}
+	return false
+}

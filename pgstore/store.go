@@ -1,0 +1,248 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/cleanup"
+)
+
+// PostgresStore is a session store backed by a PostgreSQL table. It has the
+// name and methods of SCS's pgxstore.PostgresStore, plus DeleteExpired,
+// Sessions and Migrate. It is safe for concurrent use.
+type PostgresStore struct {
+	pool     *pgxpool.Pool
+	names    tableNames
+	q        queries
+	now      func() time.Time
+	log      *slog.Logger
+	timeout  time.Duration
+	maxData  int
+	batch    int
+	pageSize int
+	loop     *cleanup.Loop
+
+	tomb   atomic.Int32 // tombUnknown, tombOn or tombOff
+	tombMu sync.Mutex   // serialises the first tombstone check
+
+	// onBatch, set only by tests, sees the row count of every cleanup batch.
+	onBatch func(table string, n int64)
+}
+
+// New returns a store on SCS's default table "sessions", with a background
+// goroutine that deletes expired sessions every 5 minutes. The table must
+// exist (see Migrate); the tombstone table is created on first use if the
+// role may. An application on SCS's pgxstore switches by changing its import.
+// New panics if pool is nil.
+func New(pool *pgxpool.Pool) *PostgresStore {
+	return NewWithCleanupInterval(pool, DefaultCleanupInterval)
+}
+
+// NewWithCleanupInterval is New with another cleanup interval. An interval
+// of 0 starts no cleanup goroutine (expired sessions are then never deleted,
+// unless you call DeleteExpired yourself). Like New, it panics if pool is
+// nil; NewWithConfig returns an error instead.
+func NewWithCleanupInterval(pool *pgxpool.Pool, cleanupInterval time.Duration) *PostgresStore {
+	if cleanupInterval <= 0 {
+		cleanupInterval = -1
+	}
+	s, err := NewWithConfig(pool, Config{CleanupInterval: cleanupInterval})
+	if err != nil { // only a nil pool: the default table name is valid
+		panic(err)
+	}
+	return s
+}
+
+// NewWithConfig returns a store configured by cfg, whose zero fields mean
+// their defaults. It fails if the table name is invalid or, with
+// cfg.CreateTable, if the tables cannot be created. The cleanup goroutine,
+// if any, is started last; stop it with StopCleanup.
+func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
+	if pool == nil {
+		return nil, errNilPool
+	}
+	names, err := parseTable(cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	s := &PostgresStore{
+		pool:     pool,
+		names:    names,
+		q:        buildQueries(names),
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		timeout:  cfg.Timeout,
+		maxData:  cfg.MaxDataSize,
+		batch:    cfg.CleanupBatchSize,
+		pageSize: DefaultPageSize,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.batch <= 0 {
+		s.batch = cleanup.DefaultBatchSize
+	}
+	if cfg.CreateTable {
+		if err := s.Migrate(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	interval := cfg.CleanupInterval
+	if interval == 0 {
+		interval = DefaultCleanupInterval
+	}
+	s.loop = cleanup.Start(cleanup.Config{
+		Name:      "pgstore",
+		Interval:  interval,
+		Logger:    s.log,
+		OnCleanup: cfg.OnCleanup,
+	}, s.DeleteExpired)
+	return s, nil
+}
+
+// StopCleanup stops the background cleanup goroutine and waits for it to
+// exit, cancelling a run in progress. Stores normally live as long as the
+// program; call it when a store is transient, in tests for example. It is
+// safe to call more than once, concurrently, or on a store without cleanup.
+func (s *PostgresStore) StopCleanup() { s.loop.Stop() }
+
+// withTimeout applies Config.Timeout, if any, to ctx.
+func (s *PostgresStore) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// bounded is the timeout of operations that must not depend on the caller.
+func (s *PostgresStore) bounded() time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return DefaultTimeout
+}
+
+// Find returns the data of a live session. found is false, with a nil error,
+// for an unknown, expired, deleted or malformed token; err is only for
+// failures, which are never reported as "not found".
+func (s *PostgresStore) Find(token string) (b []byte, found bool, err error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// FindCtx is Find with a context.
+func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
+	if !sessionstore.ValidToken(token) {
+		return nil, false, nil // no session manager issued it: no round trip
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	err = s.pool.QueryRow(ctx, s.q.find, token, s.now()).Scan(&b)
+	if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("pgstore: find: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, true, nil
+}
+
+// Commit stores data under token until expiry, replacing any earlier data,
+// in one statement. A Commit of a token deleted earlier is a no-op that
+// returns nil, so that a request still in flight at logout cannot bring the
+// session back.
+func (s *PostgresStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// commitAttempts bounds how often CommitCtx re-runs its statement after it
+// changed no row (see CommitCtx).
+const commitAttempts = 3
+
+// CommitCtx is Commit with a context.
+//
+// The statement inserts or updates the row only if the token has no
+// tombstone and the row it saw at the start, if any, still exists once
+// locked. A row that vanished in between was removed by a concurrent Delete
+// or cleanup: the statement then changes nothing and is run again with a
+// fresh snapshot, which sees the tombstone of a Delete (a no-op, as it must
+// be) and no tombstone after a cleanup (the session is inserted anew).
+func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if !sessionstore.ValidToken(token) {
+		return fmt.Errorf("pgstore: commit: %w", sessionstore.ErrInvalidToken)
+	}
+	if err := sessionstore.CheckSize(b, s.maxData); err != nil {
+		return fmt.Errorf("pgstore: commit: %w", err)
+	}
+	if b == nil {
+		b = []byte{} // pgx sends a nil slice as NULL; data is NOT NULL
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	tomb, err := s.tombstones(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: commit: %w", err)
+	}
+	if !tomb {
+		if _, err := s.pool.Exec(ctx, s.q.commitPlain, token, b, expiry); err != nil {
+			return fmt.Errorf("pgstore: commit: %w", err)
+		}
+		return nil
+	}
+	for range commitAttempts {
+		tag, err := s.pool.Exec(ctx, s.q.commit, token, b, expiry)
+		if err != nil {
+			return fmt.Errorf("pgstore: commit: %w", err)
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+	}
+	return nil // tombstoned
+}
+
+// Delete removes a session and records a tombstone for it, so that a later
+// Commit of the same token is a no-op. It is idempotent.
+func (s *PostgresStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+// DeleteCtx is Delete with a context. The deletion is not abandoned when ctx
+// is cancelled, because a logout that half-happens is a security bug: it
+// runs with the store's own timeout (Config.Timeout or DefaultTimeout).
+func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
+	if !sessionstore.ValidToken(token) {
+		return nil // cannot exist
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+	defer cancel()
+	tomb, err := s.tombstones(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	q := s.q.delPlain
+	if tomb {
+		q = s.q.del
+	}
+	if _, err := s.pool.Exec(ctx, q, token); err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	return nil
+}
