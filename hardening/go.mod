@@ -5,8 +5,10 @@ go 1.25.0
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/gorilla/sessions v1.4.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/sessionstore/sessionstore v0.0.0
 	github.com/sessionstore/sessionstore/gorillastore v0.0.0
+	github.com/sessionstore/sessionstore/pgstore v0.0.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -14,7 +16,6 @@ require (
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
@@ -23,3 +24,5 @@ require (
 replace github.com/sessionstore/sessionstore => ../
 
 replace github.com/sessionstore/sessionstore/gorillastore => ../gorillastore
+
+replace github.com/sessionstore/sessionstore/pgstore => ../pgstore

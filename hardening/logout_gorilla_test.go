@@ -120,6 +120,29 @@ func TestLogoutRaceGorilla(t *testing.T) {
 	}
 }
 
+// TestLogoutRaceGorillaPGStore: the same race on PGStore, the PostgreSQL
+// store with antonlindstrom/pgstore's API.
+func TestLogoutRaceGorillaPGStore(t *testing.T) {
+	pool := postgres(t)
+	table := uniqueName("hardening_http")
+	store, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{
+		Config:    gorillastore.Config{KeyPairs: [][]byte{[]byte(gorillaKey)}},
+		TableName: table,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.Close()
+		dropTables(t, pool, table, table+"_tombstones")
+	})
+	const reps = 1000
+	if n := logoutRacesGorilla(t, store, reps); n > 0 {
+		t.Fatalf("%d of %d sessions came back after sign-out", n, reps)
+	}
+	t.Logf("PGStore: 0 resurrections in %d logout races through gorilla/sessions", reps)
+}
+
 // The race is real: gorilla's own FilesystemStore keeps no tombstones and
 // loses it.
 func TestLogoutRaceGorillaCatchesResurrection(t *testing.T) {

@@ -1,6 +1,16 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionstore/sessionstore/internal/testenv"
+)
 
 // e2eCase is one store the browser test runs the demo on.
 type e2eCase struct {
@@ -13,6 +23,8 @@ func e2eStores(t *testing.T) []e2eCase {
 	return []e2eCase{
 		{name: "memory", cfg: config{addr: "127.0.0.1:0", store: "memory", framework: "scs"}},
 		{name: "memory-gorilla", cfg: config{addr: "127.0.0.1:0", store: "memory", framework: "gorilla", key: testKey}},
+		{name: "postgres", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "scs", dsn: postgresSchema(t)}, persistent: true},
+		{name: "postgres-gorilla", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "gorilla", key: testKey, dsn: postgresSchema(t)}, persistent: true},
 	}
 }
 
@@ -20,3 +32,39 @@ func e2eStores(t *testing.T) []e2eCase {
 func soakStores(t *testing.T) []e2eCase { return e2eStores(t) }
 
 const testKey = "sessiondemo-test-key-0123456789abcdef"
+
+// postgresSchema creates a schema of its own for one test on the local
+// PostgreSQL (DEMO_TEST_POSTGRES_DSN, default the test database) and returns
+// a DSN whose search_path points at it, so that the demo's "sessions" table
+// never meets another test's.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	base := testenv.Getenv("DEMO_TEST_POSTGRES_DSN", defaultPostgresDSN)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL", "set DEMO_TEST_POSTGRES_DSN", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("demo_e2e_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, base); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -7,8 +7,10 @@ require (
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327
 	github.com/chromedp/chromedp v0.14.2
 	github.com/gorilla/sessions v1.4.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/sessionstore/sessionstore v0.0.0
 	github.com/sessionstore/sessionstore/gorillastore v0.0.0
+	github.com/sessionstore/sessionstore/pgstore v0.0.0
 )
 
 require (
@@ -20,7 +22,6 @@ require (
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.34.0 // indirect
@@ -30,3 +31,5 @@ require (
 replace github.com/sessionstore/sessionstore => ../../
 
 replace github.com/sessionstore/sessionstore/gorillastore => ../../gorillastore
+
+replace github.com/sessionstore/sessionstore/pgstore => ../../pgstore
