@@ -113,3 +113,6 @@ func dropTables(t testing.TB, db *gorm.DB, table string) {
 		}
 	}
 }
+
+// gormDB is the database handle the tests share.
+type gormDB = gorm.DB
