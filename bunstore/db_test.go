@@ -110,3 +110,6 @@ func dropTables(t testing.TB, db *bun.DB, table string) {
 		}
 	}
 }
+
+// bunDB is the database handle the tests share.
+type bunDB = bun.DB
