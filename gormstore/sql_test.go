@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -140,6 +141,7 @@ func TestCleanupLoop(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect, db *gormDB) {
 		runs := make(chan int64, 100)
 		s := newStore(t, db, gormstore.Config{
+			Logger:          slog.New(slog.DiscardHandler),
 			CleanupInterval: 20 * time.Millisecond,
 			OnCleanup: func(n int64, _ time.Duration, err error) {
 				if err != nil {

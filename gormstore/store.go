@@ -47,6 +47,12 @@ type Config struct {
 	// Now is the clock that expiry is compared with; nil means time.Now.
 	// The database's own clock is never used.
 	Now func() time.Time
+	// Callbacks runs every statement through db.Exec and db.Raw, so that
+	// GORM's logger and plugins (tracing, metrics) see them. By default the
+	// store runs its statements on GORM's connection pool directly
+	// (db.Statement.ConnPool, which honours PrepareStmt), which halves the
+	// Go overhead of each call. Either way values are bind parameters.
+	Callbacks bool
 }
 
 // GORMStore represents the session store. It is safe for concurrent use.
@@ -87,7 +93,11 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: %w", err)
 	}
-	st, err := sqlstore.New(d, sqlstore.Question, cfg.TableName)
+	p := sqlstore.Question // what GORM's Exec and Raw expect, and MySQL and SQLite drivers
+	if d == sqlstore.Postgres && !cfg.Callbacks {
+		p = sqlstore.Dollar
+	}
+	st, err := sqlstore.New(d, p, cfg.TableName)
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: %w", err)
 	}
@@ -103,7 +113,7 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 		tomb = db.WithContext(ctx).Exec(st.ProbeTombstones).Error == nil
 	}
 	g := &GORMStore{db: db, st: st}
-	g.store = sqlstore.NewStore(conn{db}, st, sqlstore.Config{
+	g.store = sqlstore.NewStore(conn{db: db, callbacks: cfg.Callbacks}, st, sqlstore.Config{
 		Name:       "gormstore",
 		BatchSize:  cfg.CleanupBatchSize,
 		MaxSize:    cfg.MaxDataSize,
