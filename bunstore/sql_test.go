@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionstore/sessionstore/bunstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -140,6 +142,7 @@ func TestCleanupLoop(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect, db *bunDB) {
 		runs := make(chan int64, 100)
 		s := newStore(t, db, bunstore.Config{
+			Logger:          slog.New(slog.DiscardHandler),
 			CleanupInterval: 20 * time.Millisecond,
 			OnCleanup: func(n int64, _ time.Duration, err error) {
 				if err != nil {
@@ -174,4 +177,98 @@ func TestBadTableName(t *testing.T) {
 			t.Errorf("NewWithConfig(TableName: %q) succeeded, want an error", name)
 		}
 	}
+}
+
+// TestCommitDeleteRace commits one session from many goroutines while it
+// is deleted: every call succeeds, and once Delete has returned no commit
+// brings the session back.
+func TestCommitDeleteRace(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect, db *bunDB) {
+		s := newStore(t, db, bunstore.Config{})
+		for round := range 10 {
+			tok := fmt.Sprintf("race-%d-%d", round, time.Now().UnixNano())
+			if err := s.Commit(tok, []byte("v"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			var deleted sync.WaitGroup
+			deleted.Add(1)
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range 10 {
+						if i == 0 && j == 3 {
+							if err := s.Delete(tok); err != nil {
+								t.Errorf("Delete: %v", err)
+							}
+							deleted.Done()
+						}
+						if err := s.Commit(tok, []byte("v"), time.Now().Add(time.Hour)); err != nil {
+							t.Errorf("Commit: %v", err)
+							return
+						}
+					}
+				}()
+			}
+			deleted.Wait()
+			wg.Wait()
+			if err := s.Commit(tok, []byte("v"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := s.Find(tok); err != nil || ok {
+				t.Fatalf("round %d: Find after Delete = %v, %v; want not found", round, ok, err)
+			}
+		}
+	})
+}
+
+// TestTombstoneWins writes a deleted session back behind the store's back,
+// as a commit racing with its Delete can: reads must not return it, and
+// cleanup deletes it when the tombstone expires.
+func TestTombstoneWins(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect, db *bunDB) {
+		clock := &storetest.Clock{}
+		clock.Set(time.Now().Truncate(time.Microsecond))
+		table := tableName()
+		s := newStore(t, db, bunstore.Config{TableName: table, Now: clock.Now})
+		if err := s.Commit("tok", []byte("x"), clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete("tok"); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := sqlstore.New(dialectOf(d), sqlstore.Question, table)
+		p := sqlstore.Question
+		if d.name == "PostgreSQL" {
+			p = sqlstore.Dollar
+		}
+		st, _ = sqlstore.New(dialectOf(d), p, table)
+		if _, err := db.DB.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.Find("tok"); err != nil || ok {
+			t.Fatalf("Find of a written-back deleted session = %v, %v; want not found", ok, err)
+		}
+		if all, err := s.All(); err != nil || len(all) != 0 {
+			t.Fatalf("All = %d sessions, %v; want none", len(all), err)
+		}
+		clock.Advance(time.Minute)
+		if n, err := s.DeleteExpired(context.Background()); err != nil || n != 2 {
+			t.Fatalf("DeleteExpired = %d, %v; want 2 (the session and its tombstone)", n, err)
+		}
+		if _, ok, err := s.Find("tok"); err != nil || ok {
+			t.Fatalf("Find after cleanup = %v, %v; want not found", ok, err)
+		}
+	})
+}
+
+func dialectOf(d dialect) sqlstore.Dialect {
+	switch d.name {
+	case "PostgreSQL":
+		return sqlstore.Postgres
+	case "MariaDB":
+		return sqlstore.MySQL
+	}
+	return sqlstore.SQLite
 }

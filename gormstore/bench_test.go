@@ -37,12 +37,36 @@ func BenchmarkPostgres(b *testing.B) {
 	})
 }
 
-// BenchmarkMariaDB and BenchmarkSQLite measure gormstore alone.
-func BenchmarkMariaDB(b *testing.B) { benchDialect(b, openMySQL(b), sqlstore.MySQL, benchConns) }
+// BenchmarkMariaDB measures gormstore alone, with and without GORM's
+// PrepareStmt (without it, database/sql prepares, runs and closes every
+// statement: three round trips).
+func BenchmarkMariaDB(b *testing.B) {
+	var targets []sqltest.Target
+	for _, prepare := range []bool{false, true} {
+		db := openMySQL(b)
+		if prepare {
+			db = db.Session(&gorm.Session{PrepareStmt: true})
+		}
+		sqlDB, _ := db.DB()
+		sqlDB.SetMaxOpenConns(benchConns)
+		sqlDB.SetMaxIdleConns(benchConns)
+		table := tableName()
+		s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+		name := "gormstore"
+		if prepare {
+			name = "gormstore+PrepareStmt"
+		}
+		targets = append(targets, sqltest.Target{Name: name, Store: s, Fill: execFill(db, sqlstore.MySQL, table)})
+	}
+	sqltest.Bench(b, targets)
+}
+
+// BenchmarkSQLite measures gormstore alone.
 
 func BenchmarkSQLite(b *testing.B) { benchDialect(b, openSQLite(b), sqlstore.SQLite, 1) }
 
 func benchDialect(b *testing.B, db *gorm.DB, d sqlstore.Dialect, conns int) {
+	b.Helper()
 	sqlDB, _ := db.DB()
 	sqlDB.SetMaxOpenConns(conns)
 	sqlDB.SetMaxIdleConns(conns)

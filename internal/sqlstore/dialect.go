@@ -67,9 +67,14 @@ type Statements struct {
 	Dialect Dialect
 	Table   string // unquoted
 
-	Find        string // token, now
-	Commit      string // token, data, expiry, token  (no-op when tombstoned)
-	CommitPlain string // token, data, expiry         (without tombstones)
+	// Find, All and Page never return a session that has a tombstone, even
+	// one a commit racing with its Delete wrote back; the Plain forms are
+	// for stores without a tombstone table.
+	Find, FindPlain string // token, now
+	All, AllPlain   string // now
+	Page, PagePlain string // now, after token, limit; yields token, data, expiry
+	Commit          string // token, data, expiry, token  (no-op when tombstoned)
+	CommitPlain     string // token, data, expiry         (without tombstones)
 	// DeleteTombstone deletes the row and records its tombstone in one
 	// statement (PostgreSQL only; "" elsewhere): token.
 	DeleteTombstone string
@@ -77,8 +82,14 @@ type Statements struct {
 	// for dialects where Delete is a two-statement transaction: token.
 	Tombstone string
 	Delete    string // token
-	All       string // now
-	Page      string // now, after token, limit; yields token, data, expiry
+	// Claim and Unclaim bracket a MySQL Delete: Claim locks the token's
+	// tombstone key first (writing a placeholder with expiry Epoch), in the
+	// order Commit takes its locks, so that the two cannot deadlock; Unclaim
+	// removes the placeholder if no session existed. Args: token, Epoch.
+	Claim, Unclaim string
+	// Purge deletes the sessions whose tombstones expire now, which only a
+	// commit racing with their Delete can have written back: now.
+	Purge string
 	// ExpireSessions and ExpireTombstones delete one batch: now, limit.
 	ExpireSessions   string
 	ExpireTombstones string
@@ -116,11 +127,17 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	b := builder{p: p}
 	s := &Statements{Dialect: d, Table: table}
 
-	s.Find = b.sql("SELECT data FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
+	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = " + t + ".token)"
+	s.FindPlain = b.sql("SELECT data FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
+	s.Find = s.FindPlain + live
+	s.AllPlain = b.sql("SELECT token, data FROM "+t+" WHERE expiry > ", "?")
+	s.All = s.AllPlain + live
+	page := "SELECT token, data, expiry FROM " + t + " WHERE expiry > ?"
+	order := " AND token > ? ORDER BY token LIMIT ?"
+	s.PagePlain = b.sql(split(page + order)...)
+	s.Page = b.sql(split(page + live + order)...)
 	s.Delete = b.sql("DELETE FROM "+t+" WHERE token = ", "?")
-	s.All = b.sql("SELECT token, data FROM "+t+" WHERE expiry > ", "?")
-	s.Page = b.sql("SELECT token, data, expiry FROM "+t+" WHERE expiry > ", "?",
-		" AND token > ", "?", " ORDER BY token LIMIT ", "?")
+	s.Purge = b.sql("DELETE FROM "+t+" WHERE token IN (SELECT token FROM "+tt+" WHERE expiry <= ", "?", ")")
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
 	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
 	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
@@ -161,6 +178,8 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
 		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM "+t+
 			" WHERE token = ", "?", " ON DUPLICATE KEY UPDATE "+tt+".expiry = GREATEST("+tt+".expiry, VALUES(expiry))")
+		s.Claim = b.sql("INSERT INTO "+tt+" (token, expiry) VALUES (", "?", ", ", "?", ") ON DUPLICATE KEY UPDATE expiry = expiry")
+		s.Unclaim = b.sql("DELETE FROM "+tt+" WHERE token = ", "?", " AND expiry = ", "?")
 		expire := func(table string) string {
 			return b.sql("DELETE FROM "+table+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
 		}
@@ -201,6 +220,19 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	return s, nil
 }
 
+// split cuts q at each "?" into the parts builder.sql takes.
+func split(q string) []string {
+	var parts []string
+	for {
+		i := strings.IndexByte(q, '?')
+		if i < 0 {
+			return append(parts, q)
+		}
+		parts = append(parts, q[:i], "?")
+		q = q[i+1:]
+	}
+}
+
 // builder numbers placeholders: each "?" part becomes the next parameter.
 type builder struct{ p Placeholders }
 
@@ -236,6 +268,9 @@ func (s *Statements) Time(t time.Time) any {
 	}
 	return t
 }
+
+// Epoch is the expiry of a tombstone placeholder (see Statements.Claim).
+var Epoch = time.Unix(0, 0).UTC()
 
 // LockKey is the PostgreSQL advisory lock key of the cleanup of table.
 func LockKey(table string) int64 {

@@ -16,12 +16,13 @@ func TestPlaceholders(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]int{
-				"Find": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "Page": 3,
-				"ExpireSessions": 2, "ExpireTombstones": 2,
+				"Find": 2, "FindPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
+				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "Purge": 1,
 			}
 			got := map[string]string{
-				"Find": st.Find, "Commit": st.Commit, "CommitPlain": st.CommitPlain, "Delete": st.Delete,
-				"All": st.All, "Page": st.Page, "ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones,
+				"Find": st.Find, "FindPlain": st.FindPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
+				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
+				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "Purge": st.Purge,
 			}
 			if d == Postgres {
 				want["DeleteTombstone"], got["DeleteTombstone"] = 1, st.DeleteTombstone

@@ -38,7 +38,11 @@ func (s *Store) page(ctx context.Context, after string) ([]sessionstore.Session,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.conn.Query(ctx, s.st.Page, s.st.Time(s.cfg.Now()), after, pageSize)
+	q := s.st.PagePlain
+	if s.tomb.Load() {
+		q = s.st.Page
+	}
+	rows, err := s.conn.Query(ctx, q, s.st.Time(s.cfg.Now()), after, pageSize)
 	if err != nil {
 		return nil, err
 	}

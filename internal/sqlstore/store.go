@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -104,7 +105,11 @@ func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, s.errorf("find", err)
 	}
-	rows, err := s.conn.Query(ctx, s.st.Find, token, s.st.Time(s.cfg.Now()))
+	q := s.st.FindPlain
+	if s.tomb.Load() {
+		q = s.st.Find
+	}
+	rows, err := s.conn.Query(ctx, q, token, s.st.Time(s.cfg.Now()))
 	if err != nil {
 		return nil, false, s.errorf("find", err)
 	}
@@ -141,12 +146,15 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 		data = []byte{} // NOT NULL column
 	}
 	exp := s.st.Time(expiry)
-	var err error
-	if s.tomb.Load() {
-		_, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
-	} else {
-		_, err = s.conn.Exec(ctx, s.st.CommitPlain, token, data, exp)
-	}
+	err := retry(ctx, func() error {
+		var err error
+		if s.tomb.Load() {
+			_, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
+		} else {
+			_, err = s.conn.Exec(ctx, s.st.CommitPlain, token, data, exp)
+		}
+		return err
+	})
 	if err != nil {
 		return s.errorf("commit", err)
 	}
@@ -161,21 +169,35 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
-	var err error
-	switch {
-	case !s.tomb.Load():
-		_, err = s.conn.Exec(ctx, s.st.Delete, token)
-	case s.st.DeleteTombstone != "":
-		_, err = s.conn.Exec(ctx, s.st.DeleteTombstone, token)
-	default:
-		err = s.conn.InTx(ctx, func(tx Conn) error {
+	err := retry(ctx, func() error {
+		switch {
+		case !s.tomb.Load():
+			_, err := s.conn.Exec(ctx, s.st.Delete, token)
+			return err
+		case s.st.DeleteTombstone != "":
+			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token)
+			return err
+		}
+		return s.conn.InTx(ctx, func(tx Conn) error {
+			epoch := s.st.Time(Epoch)
+			if s.st.Claim != "" {
+				if _, err := tx.Exec(ctx, s.st.Claim, token, epoch); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Exec(ctx, s.st.Tombstone, token); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, s.st.Delete, token)
-			return err
+			if _, err := tx.Exec(ctx, s.st.Delete, token); err != nil {
+				return err
+			}
+			if s.st.Unclaim != "" {
+				_, err := tx.Exec(ctx, s.st.Unclaim, token, epoch)
+				return err
+			}
+			return nil
 		})
-	}
+	})
 	if err != nil {
 		return s.errorf("delete", err)
 	}
@@ -187,7 +209,11 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.errorf("all", err)
 	}
-	rows, err := s.conn.Query(ctx, s.st.All, s.st.Time(s.cfg.Now()))
+	q := s.st.AllPlain
+	if s.tomb.Load() {
+		q = s.st.All
+	}
+	rows, err := s.conn.Query(ctx, q, s.st.Time(s.cfg.Now()))
 	if err != nil {
 		return nil, s.errorf("all", err)
 	}
@@ -215,6 +241,13 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	now := s.st.Time(s.cfg.Now())
 	var total int64
+	if s.tomb.Load() {
+		n, err := s.conn.Exec(ctx, s.st.Purge, now)
+		if err != nil {
+			return 0, s.errorf("delete expired", err)
+		}
+		total += n
+	}
 	for _, q := range []string{s.st.ExpireSessions, s.st.ExpireTombstones} {
 		if q == s.st.ExpireTombstones && !s.tomb.Load() {
 			break
@@ -228,6 +261,27 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// retry runs fn again, up to five times, when the database reports a
+// deadlock or a serialization failure: InnoDB can pick a Commit or a Delete
+// of the same token as a deadlock victim.
+func retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := range 6 {
+		if err = fn(); err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+	}
+	return err
+}
+
+// transient reports whether err is a deadlock or serialization failure:
+// MySQL error 1213 or SQLSTATE 40001 / 40P01.
+func transient(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "40001") || strings.Contains(msg, "40P01")
 }
 
 // errLocked stops a PostgreSQL cleanup batch when another replica holds
