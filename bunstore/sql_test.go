@@ -238,12 +238,11 @@ func TestTombstoneWins(t *testing.T) {
 		if err := s.Delete("tok"); err != nil {
 			t.Fatal(err)
 		}
-		st, _ := sqlstore.New(dialectOf(d), sqlstore.Question, table)
 		p := sqlstore.Question
 		if d.name == "PostgreSQL" {
 			p = sqlstore.Dollar
 		}
-		st, _ = sqlstore.New(dialectOf(d), p, table)
+		st, _ := sqlstore.New(dialectOf(d), p, table)
 		if _, err := db.DB.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(time.Hour))); err != nil {
 			t.Fatal(err)
 		}
