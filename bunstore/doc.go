@@ -19,8 +19,10 @@
 //     PostgreSQL, and panics in its context-free methods.
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
-//     logged out cannot bring the session back. Delete completes even when
-//     the request's context is cancelled.
+//     logged out cannot bring the session back. (A commit already running
+//     when the Delete commits can still write the row back; reads ignore
+//     any session that has a tombstone, and cleanup deletes such rows.)
+//     Delete completes even when the request's context is cancelled.
 //   - Values are bind parameters. Bun's query builder formats values into
 //     the SQL text, so the store runs its statements on the *sql.DB under
 //     the *bun.DB (Bun query hooks do not see them; Migrate's DDL, which

@@ -19,8 +19,10 @@
 //     expiry on every dialect.
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
-//     logged out cannot bring the session back. Delete completes even when
-//     the request's context is cancelled.
+//     logged out cannot bring the session back. (A commit already running
+//     when the Delete commits can still write the row back; reads ignore
+//     any session that has a tombstone, and cleanup deletes such rows.)
+//     Delete completes even when the request's context is cancelled.
 //   - Expiry is compared with the application's clock, passed as a bind
 //     parameter; values never appear in the SQL text.
 //   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
