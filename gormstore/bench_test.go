@@ -116,10 +116,10 @@ func newRawPgx(b *testing.B, pool *pgxpool.Pool) *rawPgx {
 	b.Cleanup(func() { pool.Exec(context.Background(), `DROP TABLE `+table) })
 	return &rawPgx{
 		pool: pool, table: table,
-		find:   st.Find,
+		find:   st.FindPlain,
 		commit: st.CommitPlain,
 		del:    st.Delete,
-		all:    st.All,
+		all:    st.AllPlain,
 	}
 }
 
