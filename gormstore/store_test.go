@@ -27,3 +27,13 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceCallbacks runs the suite with Config.Callbacks, where the
+// statements go through db.Exec and db.Raw (and GORM rewrites the ?
+// placeholders), on PostgreSQL, the dialect whose placeholders differ.
+func TestConformanceCallbacks(t *testing.T) {
+	db := openPostgres(t)
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return newStore(t, db, gormstore.Config{Now: now, Callbacks: true})
+	})
+}
