@@ -267,3 +267,28 @@ func dialectOf(d dialect) sqlstore.Dialect {
 	}
 	return sqlstore.SQLite
 }
+
+// TestCleanupLockedElsewhere holds PostgreSQL's cleanup lock, as another
+// replica cleaning up would: DeleteExpired then deletes nothing, and
+// succeeds.
+func TestCleanupLockedElsewhere(t *testing.T) {
+	db := openPostgres(t)
+	table := tableName()
+	s := newStore(t, db, gormstore.Config{TableName: table})
+	for i := range 3 {
+		if err := s.Commit(fmt.Sprint("old-", i), []byte("x"), time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx := db.Begin()
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", sqlstore.LockKey(table)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
+		t.Errorf("DeleteExpired while another replica cleans = %d, %v; want 0, nil", n, err)
+	}
+	tx.Rollback()
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 3 {
+		t.Errorf("DeleteExpired = %d, %v; want 3, nil", n, err)
+	}
+}
