@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
@@ -17,10 +18,21 @@ type conn struct {
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	}
+	tx    *sql.Tx    // set inside a transaction
+	stmts *stmtCache // nil: no prepared statements
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	r, err := c.db.ExecContext(ctx, query, args...)
+	var r sql.Result
+	stmt, err := c.stmt(ctx, query)
+	switch {
+	case err != nil:
+		return 0, err
+	case stmt != nil:
+		r, err = stmt.ExecContext(ctx, args...)
+	default:
+		r, err = c.db.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -28,7 +40,27 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	stmt, err := c.stmt(ctx, query)
+	switch {
+	case err != nil:
+		return nil, err
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	}
 	return c.db.QueryContext(ctx, query, args...)
+}
+
+// stmt returns the cached prepared statement for query, bound to the
+// transaction if there is one, or nil if query is not cached.
+func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if c.stmts == nil {
+		return nil, nil
+	}
+	stmt, err := c.stmts.get(ctx, query)
+	if err != nil || stmt == nil || c.tx == nil {
+		return stmt, err
+	}
+	return c.tx.StmtContext(ctx, stmt), nil
 }
 
 func (c conn) InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
@@ -40,9 +72,64 @@ func (c conn) InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(conn{tx}); err != nil {
+	if err := fn(conn{db: tx, tx: tx, stmts: c.stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// stmtCache prepares the store's frequent statements once (database/sql
+// then prepares each on a connection the first time it runs there). On
+// MySQL, without it, database/sql prepares, executes and closes every
+// parameterized statement: three round trips instead of one.
+type stmtCache struct {
+	db   *sql.DB
+	hot  map[string]bool // the statements worth caching
+	mu   sync.RWMutex
+	done map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB, queries ...string) *stmtCache {
+	c := &stmtCache{db: db, hot: make(map[string]bool), done: make(map[string]*sql.Stmt)}
+	for _, q := range queries {
+		if q != "" {
+			c.hot[q] = true
+		}
+	}
+	return c
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if !c.hot[query] {
+		return nil, nil
+	}
+	c.mu.RLock()
+	stmt := c.done[query]
+	c.mu.RUnlock()
+	if stmt != nil {
+		return stmt, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if stmt := c.done[query]; stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err // not cached: a missing table may be created later
+	}
+	c.done[query] = stmt
+	return stmt, nil
+}
+
+// close closes the prepared statements. It runs when the store is garbage
+// collected (see NewWithConfig).
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, stmt := range c.done {
+		stmt.Close()
+		delete(c.done, q)
+	}
 }

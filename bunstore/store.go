@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -103,7 +104,15 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		tomb = err == nil
 	}
 	b := &BunStore{db: db, st: st}
-	b.store = sqlstore.NewStore(conn{db.DB}, st, sqlstore.Config{
+	c := conn{db: db.DB}
+	if d == sqlstore.MySQL {
+		// The hot statements only: the cleanup loop, which outlives an
+		// abandoned store, runs its statements unprepared.
+		c.stmts = newStmtCache(db.DB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
+			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
+		runtime.AddCleanup(b, func(c *stmtCache) { c.close() }, c.stmts)
+	}
+	b.store = sqlstore.NewStore(c, st, sqlstore.Config{
 		Name:       "bunstore",
 		BatchSize:  cfg.CleanupBatchSize,
 		MaxSize:    cfg.MaxDataSize,
