@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
 
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
@@ -18,8 +17,8 @@ type conn struct {
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	}
-	tx    *sql.Tx    // set inside a transaction
-	stmts *stmtCache // nil: no prepared statements
+	tx    *sql.Tx             // set inside a transaction
+	stmts *sqlstore.StmtCache // nil: no prepared statements
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -56,7 +55,7 @@ func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if c.stmts == nil {
 		return nil, nil
 	}
-	stmt, err := c.stmts.get(ctx, query)
+	stmt, err := c.stmts.Get(ctx, query)
 	if err != nil || stmt == nil || c.tx == nil {
 		return stmt, err
 	}
@@ -77,59 +76,4 @@ func (c conn) InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// stmtCache prepares the store's frequent statements once (database/sql
-// then prepares each on a connection the first time it runs there). On
-// MySQL, without it, database/sql prepares, executes and closes every
-// parameterized statement: three round trips instead of one.
-type stmtCache struct {
-	db   *sql.DB
-	hot  map[string]bool // the statements worth caching
-	mu   sync.RWMutex
-	done map[string]*sql.Stmt
-}
-
-func newStmtCache(db *sql.DB, queries ...string) *stmtCache {
-	c := &stmtCache{db: db, hot: make(map[string]bool), done: make(map[string]*sql.Stmt)}
-	for _, q := range queries {
-		if q != "" {
-			c.hot[q] = true
-		}
-	}
-	return c
-}
-
-func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
-	if !c.hot[query] {
-		return nil, nil
-	}
-	c.mu.RLock()
-	stmt := c.done[query]
-	c.mu.RUnlock()
-	if stmt != nil {
-		return stmt, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if stmt := c.done[query]; stmt != nil {
-		return stmt, nil
-	}
-	stmt, err := c.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err // not cached: a missing table may be created later
-	}
-	c.done[query] = stmt
-	return stmt, nil
-}
-
-// close closes the prepared statements. It runs when the store is garbage
-// collected (see NewWithConfig).
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for q, stmt := range c.done {
-		stmt.Close()
-		delete(c.done, q)
-	}
 }

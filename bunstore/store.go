@@ -108,9 +108,9 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	if d == sqlstore.MySQL {
 		// The hot statements only: the cleanup loop, which outlives an
 		// abandoned store, runs its statements unprepared.
-		c.stmts = newStmtCache(db.DB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
+		c.stmts = sqlstore.NewStmtCache(db.DB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
 			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
-		runtime.AddCleanup(b, func(c *stmtCache) { c.close() }, c.stmts)
+		runtime.AddCleanup(b, (*sqlstore.StmtCache).Close, c.stmts)
 	}
 	b.store = sqlstore.NewStore(c, st, sqlstore.Config{
 		Name:       "bunstore",

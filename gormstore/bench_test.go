@@ -37,9 +37,8 @@ func BenchmarkPostgres(b *testing.B) {
 	})
 }
 
-// BenchmarkMariaDB measures gormstore alone, with and without GORM's
-// PrepareStmt (without it, database/sql prepares, runs and closes every
-// statement: three round trips).
+// BenchmarkMariaDB measures gormstore alone, with its own prepared
+// statements and with GORM's PrepareStmt.
 func BenchmarkMariaDB(b *testing.B) {
 	var targets []sqltest.Target
 	for _, prepare := range []bool{false, true} {

@@ -51,9 +51,10 @@
 // # Operating notes
 //
 // MySQL and MariaDB: use parseTime=true&loc=UTC in the DSN; expiry is
-// stored in UTC with microseconds. Without interpolateParams, database/sql
-// prepares every statement (three round trips); GORM's PrepareStmt: true
-// caches the prepared statements, and the store uses them.
+// stored in UTC with microseconds. The store prepares its frequent
+// statements once (database/sql would otherwise prepare, run and close each
+// one: three round trips), unless GORM's PrepareStmt already does, and
+// closes them when it is garbage collected.
 //
 // SQLite: SQLite has one writer at a time. Use WAL and a busy timeout
 // (with github.com/glebarez/sqlite:

@@ -83,12 +83,11 @@ func Example_postgres() {
 }
 
 // The store on MySQL or MariaDB through gorm.io/driver/mysql. The DSN must
-// have parseTime=true and loc=UTC. PrepareStmt caches prepared statements,
-// saving two round trips per call. This example is compiled but not run:
-// it needs a server.
+// have parseTime=true and loc=UTC. This example is compiled but not run: it
+// needs a server.
 func Example_mysql() {
 	dsn := "app:secret@tcp(127.0.0.1:3306)/app?parseTime=true&loc=UTC"
-	db, err := gorm.Open(mysql.Open(dsn), &gorm.Config{PrepareStmt: true})
+	db, err := gorm.Open(mysql.Open(dsn), &gorm.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"iter"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"gorm.io/gorm"
@@ -113,7 +115,15 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 		tomb = db.WithContext(ctx).Exec(st.ProbeTombstones).Error == nil
 	}
 	g := &GORMStore{db: db, st: st}
-	g.store = sqlstore.NewStore(conn{db: db, callbacks: cfg.Callbacks}, st, sqlstore.Config{
+	c := conn{db: db, callbacks: cfg.Callbacks}
+	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && d == sqlstore.MySQL && !cfg.Callbacks {
+		// The hot statements only: the cleanup loop, which outlives an
+		// abandoned store, runs its statements unprepared.
+		c.stmts = sqlstore.NewStmtCache(sqlDB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
+			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
+		runtime.AddCleanup(g, (*sqlstore.StmtCache).Close, c.stmts)
+	}
+	g.store = sqlstore.NewStore(c, st, sqlstore.Config{
 		Name:       "gormstore",
 		BatchSize:  cfg.CleanupBatchSize,
 		MaxSize:    cfg.MaxDataSize,
