@@ -4,10 +4,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"go.uber.org/goleak"
 
 	"github.com/sessionstore/sessionstore/bunstore"
 	"github.com/sessionstore/sessionstore/storetest"
+)
+
+// The store is a drop-in for every SCS store interface.
+var (
+	_ scs.Store            = (*bunstore.BunStore)(nil)
+	_ scs.CtxStore         = (*bunstore.BunStore)(nil)
+	_ scs.IterableStore    = (*bunstore.BunStore)(nil)
+	_ scs.IterableCtxStore = (*bunstore.BunStore)(nil)
 )
 
 func TestMain(m *testing.M) {

@@ -4,10 +4,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"go.uber.org/goleak"
 
 	"github.com/sessionstore/sessionstore/gormstore"
 	"github.com/sessionstore/sessionstore/storetest"
+)
+
+// The store is a drop-in for every SCS store interface.
+var (
+	_ scs.Store            = (*gormstore.GORMStore)(nil)
+	_ scs.CtxStore         = (*gormstore.GORMStore)(nil)
+	_ scs.IterableStore    = (*gormstore.GORMStore)(nil)
+	_ scs.IterableCtxStore = (*gormstore.GORMStore)(nil)
 )
 
 func TestMain(m *testing.M) {
