@@ -1,0 +1,89 @@
+// Package bunstore is a Bun-based session store for SCS
+// (github.com/alexedwards/scs/v2), a drop-in replacement for
+// github.com/alexedwards/scs/bunstore on PostgreSQL, MySQL/MariaDB and
+// SQLite.
+//
+// The API is the SCS store's: New(db) and NewWithCleanupInterval(db, d)
+// return a *BunStore with Find, Commit, Delete and All, their context forms
+// (FindCtx, CommitCtx, DeleteCtx, AllCtx) and StopCleanup. NewWithConfig
+// adds the table name, cleanup interval and batch size, a maximum data
+// size, a logger, a cleanup callback and an injectable clock. Sessions
+// streams live sessions page by page, DeleteExpired runs the cleanup on
+// demand, and Migrate creates the tables.
+//
+// What it does better than the SCS store:
+//
+//   - Commit is one upsert statement (INSERT ... ON CONFLICT DO UPDATE, or
+//     ON DUPLICATE KEY UPDATE on MySQL) that updates data and expiry on
+//     every dialect: SCS bunstore never extends a session's expiry on
+//     PostgreSQL, and panics in its context-free methods.
+//   - Delete records a tombstone in <table>_tombstones, and Commit checks it
+//     inside the same statement: a request still in flight when the user
+//     logged out cannot bring the session back. (A commit already running
+//     when the Delete commits can still write the row back; reads ignore
+//     any session that has a tombstone, and cleanup deletes such rows.)
+//     Delete completes even when the request's context is cancelled.
+//   - Values are bind parameters. Bun's query builder formats values into
+//     the SQL text, so the store runs its statements on the *sql.DB under
+//     the *bun.DB (Bun query hooks do not see them; Migrate's DDL, which
+//     holds no values, goes through Bun).
+//   - Expiry is compared with the application's clock, not the database's.
+//   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
+//     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
+//     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
+//     rowid), each batch its own transaction.
+//   - Malformed tokens (empty, over 512 bytes, NUL bytes, invalid UTF-8) are
+//     not found, without a database round trip.
+//
+// # Tables
+//
+// Like the SCS store, New does not create the sessions table: call Migrate
+// once, or create it yourself. New does create the tombstone table if it
+// can; without the privilege it logs a warning once and runs without it.
+// Migrate runs, per dialect (for the default table name):
+//
+//	PostgreSQL:
+//	CREATE TABLE IF NOT EXISTS "sessions" (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
+//	CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" (expiry);
+//	CREATE TABLE IF NOT EXISTS "sessions_tombstones" (token TEXT PRIMARY KEY, expiry TIMESTAMPTZ NOT NULL);
+//	CREATE INDEX IF NOT EXISTS "sessions_tombstones_expiry_idx" ON "sessions_tombstones" (expiry);
+//
+//	MySQL / MariaDB:
+//	CREATE TABLE IF NOT EXISTS `sessions` (
+//		token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+//		data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL,
+//		INDEX `sessions_expiry_idx` (expiry)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+//	CREATE TABLE IF NOT EXISTS `sessions_tombstones` (
+//		token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+//		expiry DATETIME(6) NOT NULL,
+//		INDEX `sessions_tombstones_expiry_idx` (expiry)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+//
+//	SQLite:
+//	CREATE TABLE IF NOT EXISTS "sessions" (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL);
+//	CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" (expiry);
+//	CREATE TABLE IF NOT EXISTS "sessions_tombstones" (token TEXT PRIMARY KEY, expiry DATETIME NOT NULL);
+//	CREATE INDEX IF NOT EXISTS "sessions_tombstones_expiry_idx" ON "sessions_tombstones" (expiry);
+//
+// The PostgreSQL table is SCS pgstore's, so an existing SCS table keeps
+// working. On SQLite, expiry is stored as fixed-width UTC text
+// ("2006-01-02 15:04:05.000000+00:00"), which sorts as time does.
+//
+// # Operating notes
+//
+// PostgreSQL: use pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib)
+// with pgdialect; pgx caches the prepared statements.
+//
+// MySQL and MariaDB: use parseTime=true&loc=UTC in the DSN; expiry is
+// stored in UTC with microseconds. The store prepares its frequent
+// statements once (database/sql would otherwise prepare, run and close each
+// one: three round trips), and closes them when it is garbage collected.
+//
+// SQLite: SQLite has one writer at a time. Use WAL and a busy timeout (with
+// modernc.org/sqlite:
+// "file:app.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"), and
+// a pool of one connection (SetMaxOpenConns(1)) if many goroutines write.
+//
+// Connection pools: database/sql keeps only two idle connections by default;
+// under concurrent load set SetMaxIdleConns to SetMaxOpenConns, or
+// connections are opened and closed on every burst.
+package bunstore

@@ -1,0 +1,51 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+)
+
+// Migrate creates the sessions table, the tombstone table and their expiry
+// indexes where they do not exist (CREATE ... IF NOT EXISTS). It never alters
+// an existing table. The statements per dialect are listed in the package
+// documentation, for deployments that migrate with their own tools.
+func (b *BunStore) Migrate(ctx context.Context) error {
+	if err := execAll(ctx, b.db, b.st.CreateSessions); err != nil {
+		return fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	if err := execAll(ctx, b.db, b.st.CreateTombstones); err != nil {
+		return fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	b.store.EnableTombstones()
+	return nil
+}
+
+// execAll runs DDL through Bun, so that Bun's query hooks see it. The DDL
+// holds no values, only the validated, quoted table name.
+func execAll(ctx context.Context, db *bun.DB, stmts []string) error {
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dialectOf maps Bun's dialect to the store's dialect and placeholders.
+func dialectOf(db *bun.DB) (sqlstore.Dialect, sqlstore.Placeholders, error) {
+	switch name := db.Dialect().Name(); name {
+	case dialect.PG:
+		return sqlstore.Postgres, sqlstore.Dollar, nil
+	case dialect.MySQL:
+		return sqlstore.MySQL, sqlstore.Question, nil
+	case dialect.SQLite:
+		return sqlstore.SQLite, sqlstore.Question, nil
+	default:
+		return 0, 0, fmt.Errorf("unsupported Bun dialect %v (want pg, mysql or sqlite)", name)
+	}
+}

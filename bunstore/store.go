@@ -1,0 +1,212 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+)
+
+// DefaultCleanupInterval is how often New removes expired sessions.
+const DefaultCleanupInterval = 5 * time.Minute
+
+// Config configures a BunStore built with NewWithConfig. The zero value
+// means the defaults, field by field.
+type Config struct {
+	// TableName is the sessions table, "sessions" by default. Tombstones of
+	// deleted sessions live in TableName + "_tombstones". It must be an
+	// identifier of at most 40 letters, digits and underscores; it is quoted
+	// as given.
+	TableName string
+	// CleanupInterval is how often expired sessions are deleted in the
+	// background, jittered by ±20%. Zero means DefaultCleanupInterval; a
+	// negative value starts no cleanup goroutine (call DeleteExpired
+	// yourself, from a cron job say).
+	CleanupInterval time.Duration
+	// CleanupBatchSize is the number of rows one cleanup transaction
+	// deletes; zero means 1,000.
+	CleanupBatchSize int
+	// MaxDataSize, if positive, is the largest session data Commit accepts,
+	// in bytes. Larger data gives an error matching sessionstore.ErrTooLarge
+	// and writes nothing.
+	MaxDataSize int
+	// DeleteTimeout bounds Delete, which runs detached from the caller's
+	// context so that a cancelled request still logs out. Zero means 5s.
+	DeleteTimeout time.Duration
+	// Logger receives cleanup reports and failures; nil means slog.Default().
+	Logger *slog.Logger
+	// OnCleanup, if set, is called after every background cleanup run with
+	// the number of rows deleted, the time it took and its error.
+	OnCleanup func(deleted int64, took time.Duration, err error)
+	// Now is the clock that expiry is compared with; nil means time.Now.
+	// The database's own clock is never used.
+	Now func() time.Time
+}
+
+// BunStore represents the session store. It is safe for concurrent use.
+type BunStore struct {
+	db    *bun.DB
+	st    *sqlstore.Statements
+	store *sqlstore.Store
+}
+
+// New returns a new BunStore instance, with a background cleanup goroutine
+// that runs every 5 minutes to remove expired session data. Like the SCS
+// bunstore, it does not create the sessions table: call Migrate, or create
+// it yourself (see the package documentation). It does create the tombstone
+// table when it can.
+func New(db *bun.DB) (*BunStore, error) {
+	return NewWithConfig(db, Config{})
+}
+
+// NewWithCleanupInterval returns a new BunStore instance. The
+// cleanupInterval parameter controls how frequently expired session data is
+// removed by the background cleanup goroutine. Setting it to 0 prevents the
+// cleanup goroutine from running (i.e. expired sessions will not be removed).
+func NewWithCleanupInterval(db *bun.DB, cleanupInterval time.Duration) (*BunStore, error) {
+	if cleanupInterval == 0 {
+		cleanupInterval = -1
+	}
+	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval})
+}
+
+// NewWithConfig returns a new BunStore configured by cfg. It creates the
+// tombstone table if it does not exist; when that fails (no privilege), it
+// logs a warning once and runs without the protection against a commit
+// resurrecting a deleted session. It does not create the sessions table:
+// see Migrate.
+func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
+	if cfg.TableName == "" {
+		cfg.TableName = "sessions"
+	}
+	d, p, err := dialectOf(db)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: %w", err)
+	}
+	st, err := sqlstore.New(d, p, cfg.TableName)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx := context.Background()
+	tomb := execAll(ctx, db, st.CreateTombstones) == nil
+	if !tomb {
+		_, err := db.DB.ExecContext(ctx, st.ProbeTombstones)
+		tomb = err == nil
+	}
+	b := &BunStore{db: db, st: st}
+	c := conn{db: db.DB}
+	if d == sqlstore.MySQL {
+		// The hot statements only: the cleanup loop, which outlives an
+		// abandoned store, runs its statements unprepared.
+		c.stmts = sqlstore.NewStmtCache(db.DB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
+			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
+		runtime.AddCleanup(b, (*sqlstore.StmtCache).Close, c.stmts)
+	}
+	b.store = sqlstore.NewStore(c, st, sqlstore.Config{
+		Name:       "bunstore",
+		BatchSize:  cfg.CleanupBatchSize,
+		MaxSize:    cfg.MaxDataSize,
+		Timeout:    cfg.DeleteTimeout,
+		Logger:     cfg.Logger,
+		Now:        cfg.Now,
+		Tombstones: tomb,
+	})
+	interval := cfg.CleanupInterval
+	if interval == 0 {
+		interval = DefaultCleanupInterval
+	}
+	b.store.StartCleanup(interval, cfg.OnCleanup)
+	return b, nil
+}
+
+// Find returns the data for a given session token from the BunStore
+// instance. If the session token is not found or is expired, the returned
+// exists flag will be set to false. A token that no session manager could
+// have issued is not found, without a database round trip.
+func (b *BunStore) Find(token string) (bb []byte, exists bool, err error) {
+	return b.store.Find(context.Background(), token)
+}
+
+// FindCtx is Find with a context.
+func (b *BunStore) FindCtx(ctx context.Context, token string) (bb []byte, exists bool, err error) {
+	return b.store.Find(ctx, token)
+}
+
+// Commit adds a session token and data to the BunStore instance with the
+// given expiry time. If the session token already exists, then the data and
+// expiry time are updated, in one statement. A token that was deleted is not
+// brought back: committing it is a no-op that returns nil.
+func (b *BunStore) Commit(token string, bb []byte, expiry time.Time) error {
+	return b.store.Commit(context.Background(), token, bb, expiry)
+}
+
+// CommitCtx is Commit with a context.
+func (b *BunStore) CommitCtx(ctx context.Context, token string, bb []byte, expiry time.Time) error {
+	return b.store.Commit(ctx, token, bb, expiry)
+}
+
+// Delete removes a session token and corresponding data from the BunStore
+// instance, and records a tombstone so that a request still in flight
+// cannot commit the session again.
+func (b *BunStore) Delete(token string) error {
+	return b.store.Delete(context.Background(), token)
+}
+
+// DeleteCtx is Delete with a context. The deletion completes even if ctx is
+// cancelled once it has started (it is bounded by Config.DeleteTimeout): a
+// logout must not half-happen.
+func (b *BunStore) DeleteCtx(ctx context.Context, token string) error {
+	return b.store.Delete(ctx, token)
+}
+
+// All returns a map containing the token and data for all active (i.e. not
+// expired) sessions in the BunStore instance. For large tables prefer
+// Sessions, which does not hold every session in memory.
+func (b *BunStore) All() (map[string][]byte, error) {
+	return b.store.All(context.Background())
+}
+
+// AllCtx is All with a context.
+func (b *BunStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	return b.store.All(ctx)
+}
+
+// Sessions yields every live session in token order, reading the table a
+// page at a time. The loop body may use the store; an error ends the
+// iteration.
+func (b *BunStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
+	return b.store.Sessions(ctx)
+}
+
+// DeleteExpired deletes expired sessions and tombstones in batches of
+// Config.CleanupBatchSize rows, each in its own transaction, and returns
+// how many rows it deleted. The cleanup goroutine calls it; call it
+// yourself if you disabled that goroutine.
+func (b *BunStore) DeleteExpired(ctx context.Context) (int64, error) {
+	return b.store.DeleteExpired(ctx)
+}
+
+// StopCleanup terminates the background cleanup goroutine for the BunStore
+// instance and waits until it has exited. It's rare to terminate this;
+// generally BunStore instances and their cleanup goroutines are intended
+// to be long-lived and run for the lifetime of your application.
+//
+// There may be occasions though when your use of the BunStore is
+// transient. An example is creating a new BunStore instance in a test
+// function. In this scenario, the cleanup goroutine (which will run
+// forever) will prevent the BunStore object from being garbage collected
+// even after the test function has finished. You can prevent this by
+// manually calling StopCleanup. It is safe to call more than once.
+func (b *BunStore) StopCleanup() {
+	b.store.StopCleanup()
+}

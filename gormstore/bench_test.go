@@ -1,0 +1,195 @@
+package gormstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"gorm.io/gorm"
+
+	"github.com/sessionstore/sessionstore/gormstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+	"github.com/sessionstore/sessionstore/internal/sqltest"
+	"github.com/sessionstore/sessionstore/internal/testenv"
+)
+
+// benchConns is the connection pool size of every benchmarked store, the
+// raw pgx baseline included.
+const benchConns = 16
+
+// BenchmarkPostgres compares gormstore with raw pgx running the minimal SQL
+// (plain upsert, plain delete: no tombstones) on the same server.
+func BenchmarkPostgres(b *testing.B) {
+	db := openPostgres(b)
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(benchConns)
+	sqlDB.SetMaxIdleConns(benchConns)
+	pool := openPool(b)
+	raw := newRawPgx(b, pool)
+	table := tableName()
+	s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+	sqltest.Bench(b, []sqltest.Target{
+		{Name: "pgx", Store: raw, Fill: copyFill(pool, raw.table)},
+		{Name: "gormstore", Store: s, Fill: copyFill(pool, table)},
+	})
+}
+
+// BenchmarkMariaDB measures gormstore alone, with its own prepared
+// statements and with GORM's PrepareStmt.
+func BenchmarkMariaDB(b *testing.B) {
+	var targets []sqltest.Target
+	for _, prepare := range []bool{false, true} {
+		db := openMySQL(b)
+		if prepare {
+			db = db.Session(&gorm.Session{PrepareStmt: true})
+		}
+		sqlDB, _ := db.DB()
+		sqlDB.SetMaxOpenConns(benchConns)
+		sqlDB.SetMaxIdleConns(benchConns)
+		table := tableName()
+		s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+		name := "gormstore"
+		if prepare {
+			name = "gormstore+PrepareStmt"
+		}
+		targets = append(targets, sqltest.Target{Name: name, Store: s, Fill: execFill(db, sqlstore.MySQL, table)})
+	}
+	sqltest.Bench(b, targets)
+}
+
+// BenchmarkSQLite measures gormstore alone.
+
+func BenchmarkSQLite(b *testing.B) { benchDialect(b, openSQLite(b), sqlstore.SQLite, 1) }
+
+func benchDialect(b *testing.B, db *gorm.DB, d sqlstore.Dialect, conns int) {
+	b.Helper()
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
+	table := tableName()
+	s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+	sqltest.Bench(b, []sqltest.Target{{Name: "gormstore", Store: s, Fill: execFill(db, d, table)}})
+}
+
+func openPool(b *testing.B) *pgxpool.Pool {
+	dsn := testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = benchConns
+	cfg.MinConns = benchConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err == nil {
+		err = pool.Ping(context.Background())
+	}
+	if err != nil {
+		testenv.Unavailable(b, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", err)
+	}
+	b.Cleanup(pool.Close)
+	return pool
+}
+
+// rawPgx is the baseline: the least SQL a PostgreSQL session store can
+// run, through pgxpool.
+type rawPgx struct {
+	pool                   *pgxpool.Pool
+	table                  string
+	find, commit, del, all string
+}
+
+func newRawPgx(b *testing.B, pool *pgxpool.Pool) *rawPgx {
+	table := tableName()
+	st, err := sqlstore.New(sqlstore.Postgres, sqlstore.Dollar, table)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range st.CreateSessions {
+		if _, err := pool.Exec(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { pool.Exec(context.Background(), `DROP TABLE `+table) })
+	return &rawPgx{
+		pool: pool, table: table,
+		find:   st.FindPlain,
+		commit: st.CommitPlain,
+		del:    st.Delete,
+		all:    st.AllPlain,
+	}
+}
+
+func (r *rawPgx) Find(token string) ([]byte, bool, error) {
+	var data []byte
+	err := r.pool.QueryRow(context.Background(), r.find, token, time.Now()).Scan(&data)
+	if err == pgx.ErrNoRows {
+		return nil, false, nil
+	}
+	return data, err == nil, err
+}
+
+func (r *rawPgx) Commit(token string, b []byte, expiry time.Time) error {
+	_, err := r.pool.Exec(context.Background(), r.commit, token, b, expiry)
+	return err
+}
+
+func (r *rawPgx) Delete(token string) error {
+	_, err := r.pool.Exec(context.Background(), r.del, token)
+	return err
+}
+
+func (r *rawPgx) All() (map[string][]byte, error) {
+	rows, err := r.pool.Query(context.Background(), r.all, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	all := make(map[string][]byte)
+	for rows.Next() {
+		var token string
+		var data []byte
+		if err := rows.Scan(&token, &data); err != nil {
+			return nil, err
+		}
+		all[token] = data
+	}
+	return all, rows.Err()
+}
+
+// copyFill bulk-loads a PostgreSQL table with COPY.
+func copyFill(pool *pgxpool.Pool, table string) func([]string, []byte, time.Time) error {
+	return func(tokens []string, data []byte, expiry time.Time) error {
+		rows := make([][]any, len(tokens))
+		for i, t := range tokens {
+			rows[i] = []any{t, data, expiry}
+		}
+		_, err := pool.CopyFrom(context.Background(), pgx.Identifier{table},
+			[]string{"token", "data", "expiry"}, pgx.CopyFromRows(rows))
+		return err
+	}
+}
+
+// execFill bulk-loads a table with multi-row INSERTs through GORM.
+func execFill(db *gorm.DB, d sqlstore.Dialect, table string) func([]string, []byte, time.Time) error {
+	st, _ := sqlstore.New(d, sqlstore.Question, table)
+	return func(tokens []string, data []byte, expiry time.Time) error {
+		const rows = 500
+		for len(tokens) > 0 {
+			n := min(rows, len(tokens))
+			q := "INSERT INTO " + table + " (token, data, expiry) VALUES " +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+			args := make([]any, 0, 3*n)
+			for _, t := range tokens[:n] {
+				args = append(args, t, data, st.Time(expiry))
+			}
+			if err := db.Exec(q, args...).Error; err != nil {
+				return err
+			}
+			tokens = tokens[n:]
+		}
+		return nil
+	}
+}

@@ -1,0 +1,118 @@
+package gormstore_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/sessionstore/sessionstore/gormstore"
+	"github.com/sessionstore/sessionstore/internal/testenv"
+)
+
+// dialect opens one database that a test's stores share; each store gets
+// its own randomly named tables.
+type dialect struct {
+	name string
+	open func(t testing.TB) *gorm.DB
+}
+
+var dialects = []dialect{
+	{"PostgreSQL", openPostgres},
+	{"MariaDB", openMySQL},
+	{"SQLite", openSQLite},
+}
+
+// quiet returns a fresh config: gorm.Open keeps and changes the one it gets.
+func quiet() *gorm.Config { return &gorm.Config{Logger: logger.Discard} }
+
+func openPostgres(t testing.TB) *gorm.DB {
+	dsn := testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
+	db, err := gorm.Open(postgres.Open(dsn), quiet())
+	return ready(t, db, err, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", 16)
+}
+
+func openMySQL(t testing.TB) *gorm.DB {
+	dsn := testenv.Getenv("GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+	db, err := gorm.Open(mysql.Open(dsn), quiet())
+	return ready(t, db, err, "MariaDB at 127.0.0.1:3306", "set GORMSTORE_MYSQL_DSN", 16)
+}
+
+// openSQLite opens a database file in t.TempDir(). SQLite has one writer at
+// a time: WAL and a busy timeout let readers run beside it, and a pool of
+// one connection makes concurrent writers queue in Go instead of failing
+// with SQLITE_BUSY.
+func openSQLite(t testing.TB) *gorm.DB {
+	dsn := "file:" + filepath.Join(t.TempDir(), "sessions.db") +
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	db, err := gorm.Open(sqlite.Open(dsn), quiet())
+	return ready(t, db, err, "SQLite", "check the file system", 1)
+}
+
+func ready(t testing.TB, db *gorm.DB, err error, what, how string, conns int) *gorm.DB {
+	t.Helper()
+	if err == nil {
+		var sqlDB interface{ Close() error }
+		sqlDB, err = db.DB()
+		if err == nil {
+			t.Cleanup(func() { sqlDB.Close() })
+		}
+	}
+	if err == nil {
+		err = db.Exec("SELECT 1").Error
+	}
+	if err != nil {
+		testenv.Unavailable(t, what, how, err)
+	}
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
+	return db
+}
+
+// tableName returns a fresh table name, so that tests sharing a server do
+// not see each other's rows.
+func tableName() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "gs_" + hex.EncodeToString(b)
+}
+
+// newStore returns a store on a fresh table, dropped with its tombstones
+// when t ends.
+func newStore(t testing.TB, db *gorm.DB, cfg gormstore.Config) *gormstore.GORMStore {
+	t.Helper()
+	if cfg.TableName == "" {
+		cfg.TableName = tableName()
+	}
+	if cfg.CleanupInterval == 0 {
+		cfg.CleanupInterval = time.Hour
+	}
+	s, err := gormstore.NewWithConfig(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.StopCleanup()
+		dropTables(t, db, cfg.TableName)
+	})
+	return s
+}
+
+func dropTables(t testing.TB, db *gorm.DB, table string) {
+	for _, name := range []string{table, table + "_tombstones"} {
+		if err := db.Migrator().DropTable(name); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	}
+}
+
+// gormDB is the database handle the tests share.
+type gormDB = gorm.DB

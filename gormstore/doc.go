@@ -1,0 +1,72 @@
+// Package gormstore is a GORM-based session store for SCS
+// (github.com/alexedwards/scs/v2), a drop-in replacement for
+// github.com/alexedwards/scs/gormstore on PostgreSQL, MySQL/MariaDB and
+// SQLite.
+//
+// The API is the SCS store's: New(db) and NewWithCleanupInterval(db, d)
+// return a *GORMStore with Find, Commit, Delete and All, their context forms
+// (FindCtx, CommitCtx, DeleteCtx, AllCtx) and StopCleanup. NewWithConfig
+// adds the table name, cleanup interval and batch size, a maximum data
+// size, a logger, a cleanup callback and an injectable clock. Sessions
+// streams live sessions page by page, DeleteExpired runs the cleanup on
+// demand, and Migrate creates the tables.
+//
+// What it does better than the SCS store:
+//
+//   - Commit is one upsert statement (INSERT ... ON CONFLICT DO UPDATE, or
+//     ON DUPLICATE KEY UPDATE on MySQL), so concurrent first commits of one
+//     token cannot fail as FirstOrCreate does, and it updates data and
+//     expiry on every dialect.
+//   - Delete records a tombstone in <table>_tombstones, and Commit checks it
+//     inside the same statement: a request still in flight when the user
+//     logged out cannot bring the session back. (A commit already running
+//     when the Delete commits can still write the row back; reads ignore
+//     any session that has a tombstone, and cleanup deletes such rows.)
+//     Delete completes even when the request's context is cancelled.
+//   - Expiry is compared with the application's clock, passed as a bind
+//     parameter; values never appear in the SQL text.
+//   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
+//     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
+//     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
+//     rowid), each batch its own transaction.
+//   - Malformed tokens (empty, over 512 bytes, NUL bytes, invalid UTF-8) are
+//     not found, without a database round trip.
+//
+// # Tables
+//
+// New creates the tables with GORM's migrator when they do not exist, and
+// never alters an existing one (SCS's AutoMigrate drops NOT NULL from data
+// and adds a second expiry index). The columns per dialect:
+//
+//	PostgreSQL: token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL
+//	MySQL:      token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY,
+//	            data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL
+//	SQLite:     token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL
+//
+// with an index sessions_expiry_idx on expiry; the tombstone table has the
+// token and expiry columns. This is SCS pgstore's PostgreSQL schema, so an
+// existing SCS table keeps working. If the tombstone table cannot be created
+// (no privilege), the store logs a warning once and runs without it.
+//
+// # Operating notes
+//
+// MySQL and MariaDB: use parseTime=true&loc=UTC in the DSN; expiry is
+// stored in UTC with microseconds. The store prepares its frequent
+// statements once (database/sql would otherwise prepare, run and close each
+// one: three round trips), unless GORM's PrepareStmt already does, and
+// closes them when it is garbage collected.
+//
+// SQLite: SQLite has one writer at a time. Use WAL and a busy timeout
+// (with github.com/glebarez/sqlite:
+// "file:app.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"), and
+// a pool of one connection (SetMaxOpenConns(1)) if many goroutines write.
+//
+// Connection pools: database/sql keeps only two idle connections by default;
+// under concurrent load set SetMaxIdleConns to SetMaxOpenConns, or
+// connections are opened and closed on every burst.
+//
+// GORM callbacks: the store runs its statements on GORM's connection pool
+// (db.Statement.ConnPool), which halves the Go overhead per call. Set
+// Config.Callbacks to run them through db.Exec and db.Raw instead, so that
+// GORM's logger and plugins see them.
+package gormstore

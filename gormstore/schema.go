@@ -1,0 +1,131 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+)
+
+// Session is the GORM model of the sessions table, for migration tools that
+// work from models. Its column types depend on the dialect: token TEXT
+// (VARCHAR(512) with a binary collation on MySQL, so that tokens are
+// case-sensitive), data BYTEA / LONGBLOB / BLOB, expiry TIMESTAMPTZ /
+// DATETIME(6) / DATETIME, all NOT NULL. The table also has an index on
+// expiry, named <table>_expiry_idx.
+type Session struct {
+	Token  TokenColumn  `gorm:"column:token;primaryKey;not null"`
+	Data   DataColumn   `gorm:"column:data;not null"`
+	Expiry ExpiryColumn `gorm:"column:expiry;not null"`
+}
+
+// TableName is the default name of the sessions table.
+func (Session) TableName() string { return "sessions" }
+
+// Tombstone is the GORM model of the tombstone table (<table>_tombstones):
+// the token of each deleted session, kept until that session would have
+// expired, with an index on expiry named <table>_tombstones_expiry_idx.
+type Tombstone struct {
+	Token  TokenColumn  `gorm:"column:token;primaryKey;not null"`
+	Expiry ExpiryColumn `gorm:"column:expiry;not null"`
+}
+
+// TableName is the default name of the tombstone table.
+func (Tombstone) TableName() string { return "sessions_tombstones" }
+
+// TokenColumn is the type of the token column.
+type TokenColumn string
+
+// GormDBDataType returns the column type for the dialect of db.
+func (TokenColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	if db.Dialector.Name() == "mysql" {
+		return "varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+	}
+	return "text"
+}
+
+// DataColumn is the type of the data column.
+type DataColumn []byte
+
+// GormDBDataType returns the column type for the dialect of db.
+func (DataColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	switch db.Dialector.Name() {
+	case "postgres":
+		return "bytea"
+	case "mysql":
+		return "longblob"
+	}
+	return "blob"
+}
+
+// ExpiryColumn is the type of the expiry column.
+type ExpiryColumn time.Time
+
+// GormDBDataType returns the column type for the dialect of db.
+func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	switch db.Dialector.Name() {
+	case "postgres":
+		return "timestamptz"
+	case "mysql":
+		return "datetime(6)"
+	}
+	return "datetime"
+}
+
+// Migrate creates the sessions table, the tombstone table and their expiry
+// indexes with GORM's migrator, where they do not exist. It never alters an
+// existing table: an SCS table keeps its NOT NULL constraints and its one
+// expiry index. New already calls it; it is exported for deployments that
+// migrate in a separate step.
+func (g *GORMStore) Migrate(ctx context.Context) error {
+	db := g.db.WithContext(ctx)
+	if err := migrateSessions(db, g.st); err != nil {
+		return fmt.Errorf("gormstore: migrate: %w", err)
+	}
+	if err := migrateTombstones(db, g.st); err != nil {
+		return fmt.Errorf("gormstore: migrate: %w", err)
+	}
+	g.store.EnableTombstones()
+	return nil
+}
+
+func migrateSessions(db *gorm.DB, st *sqlstore.Statements) error {
+	return createTable(db, st.Table, &Session{}, st.IndexSessions)
+}
+
+func migrateTombstones(db *gorm.DB, st *sqlstore.Statements) error {
+	return createTable(db, st.Table+"_tombstones", &Tombstone{}, st.IndexTombstones)
+}
+
+// createTable creates table from model and its expiry index, unless the
+// table exists.
+func createTable(db *gorm.DB, table string, model any, index string) error {
+	if db.Migrator().HasTable(table) {
+		return nil
+	}
+	if db.Dialector.Name() == "mysql" {
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
+	if err := db.Table(table).Migrator().CreateTable(model); err != nil {
+		return err
+	}
+	return db.Exec(index).Error
+}
+
+// dialectOf maps GORM's dialector name to the store's dialect.
+func dialectOf(db *gorm.DB) (sqlstore.Dialect, error) {
+	switch name := db.Dialector.Name(); name {
+	case "postgres":
+		return sqlstore.Postgres, nil
+	case "mysql":
+		return sqlstore.MySQL, nil
+	case "sqlite", "sqlite3":
+		return sqlstore.SQLite, nil
+	default:
+		return 0, fmt.Errorf("unsupported GORM dialect %q (want postgres, mysql or sqlite)", name)
+	}
+}

@@ -1,0 +1,223 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+)
+
+// DefaultCleanupInterval is how often New removes expired sessions.
+const DefaultCleanupInterval = 5 * time.Minute
+
+// Config configures a GORMStore built with NewWithConfig. The zero value
+// means the defaults, field by field.
+type Config struct {
+	// TableName is the sessions table, "sessions" by default. Tombstones of
+	// deleted sessions live in TableName + "_tombstones". It must be an
+	// identifier of at most 40 letters, digits and underscores; it is quoted
+	// as given.
+	TableName string
+	// CleanupInterval is how often expired sessions are deleted in the
+	// background, jittered by ±20%. Zero means DefaultCleanupInterval; a
+	// negative value starts no cleanup goroutine (call DeleteExpired
+	// yourself, from a cron job say).
+	CleanupInterval time.Duration
+	// CleanupBatchSize is the number of rows one cleanup transaction
+	// deletes; zero means 1,000.
+	CleanupBatchSize int
+	// MaxDataSize, if positive, is the largest session data Commit accepts,
+	// in bytes. Larger data gives an error matching sessionstore.ErrTooLarge
+	// and writes nothing.
+	MaxDataSize int
+	// DeleteTimeout bounds Delete, which runs detached from the caller's
+	// context so that a cancelled request still logs out. Zero means 5s.
+	DeleteTimeout time.Duration
+	// Logger receives cleanup reports and failures; nil means slog.Default().
+	Logger *slog.Logger
+	// OnCleanup, if set, is called after every background cleanup run with
+	// the number of rows deleted, the time it took and its error.
+	OnCleanup func(deleted int64, took time.Duration, err error)
+	// Now is the clock that expiry is compared with; nil means time.Now.
+	// The database's own clock is never used.
+	Now func() time.Time
+	// Callbacks runs every statement through db.Exec and db.Raw, so that
+	// GORM's logger and plugins (tracing, metrics) see them. By default the
+	// store runs its statements on GORM's connection pool directly
+	// (db.Statement.ConnPool, which honours PrepareStmt), which halves the
+	// Go overhead of each call. Either way values are bind parameters.
+	Callbacks bool
+}
+
+// GORMStore represents the session store. It is safe for concurrent use.
+type GORMStore struct {
+	db    *gorm.DB
+	st    *sqlstore.Statements
+	store *sqlstore.Store
+}
+
+// New returns a new GORMStore instance, with a background cleanup goroutine
+// that runs every 5 minutes to remove expired session data. Like the SCS
+// gormstore, it creates the sessions table if it does not exist (see
+// Migrate).
+func New(db *gorm.DB) (*GORMStore, error) {
+	return NewWithConfig(db, Config{})
+}
+
+// NewWithCleanupInterval returns a new GORMStore instance. The
+// cleanupInterval parameter controls how frequently expired session data is
+// removed by the background cleanup goroutine. Setting it to 0 prevents the
+// cleanup goroutine from running (i.e. expired sessions will not be removed).
+func NewWithCleanupInterval(db *gorm.DB, cleanupInterval time.Duration) (*GORMStore, error) {
+	if cleanupInterval == 0 {
+		cleanupInterval = -1
+	}
+	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval})
+}
+
+// NewWithConfig returns a new GORMStore configured by cfg. It creates the
+// sessions and tombstone tables if they do not exist; when the tombstone
+// table cannot be created (no privilege), it logs a warning once and runs
+// without the protection against a commit resurrecting a deleted session.
+func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
+	if cfg.TableName == "" {
+		cfg.TableName = "sessions"
+	}
+	d, err := dialectOf(db)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
+	}
+	p := sqlstore.Question // what GORM's Exec and Raw expect, and MySQL and SQLite drivers
+	if d == sqlstore.Postgres && !cfg.Callbacks {
+		p = sqlstore.Dollar
+	}
+	st, err := sqlstore.New(d, p, cfg.TableName)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx := context.Background()
+	if err := migrateSessions(db.WithContext(ctx), st); err != nil {
+		return nil, fmt.Errorf("gormstore: migrate: %w", err)
+	}
+	tomb := migrateTombstones(db.WithContext(ctx), st) == nil
+	if !tomb {
+		tomb = db.WithContext(ctx).Exec(st.ProbeTombstones).Error == nil
+	}
+	g := &GORMStore{db: db, st: st}
+	c := conn{db: db, callbacks: cfg.Callbacks}
+	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && d == sqlstore.MySQL && !cfg.Callbacks {
+		// The hot statements only: the cleanup loop, which outlives an
+		// abandoned store, runs its statements unprepared.
+		c.stmts = sqlstore.NewStmtCache(sqlDB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
+			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
+		runtime.AddCleanup(g, (*sqlstore.StmtCache).Close, c.stmts)
+	}
+	g.store = sqlstore.NewStore(c, st, sqlstore.Config{
+		Name:       "gormstore",
+		BatchSize:  cfg.CleanupBatchSize,
+		MaxSize:    cfg.MaxDataSize,
+		Timeout:    cfg.DeleteTimeout,
+		Logger:     cfg.Logger,
+		Now:        cfg.Now,
+		Tombstones: tomb,
+	})
+	interval := cfg.CleanupInterval
+	if interval == 0 {
+		interval = DefaultCleanupInterval
+	}
+	g.store.StartCleanup(interval, cfg.OnCleanup)
+	return g, nil
+}
+
+// Find returns the data for a given session token from the GORMStore
+// instance. If the session token is not found or is expired, the returned
+// exists flag will be set to false. A token that no session manager could
+// have issued is not found, without a database round trip.
+func (g *GORMStore) Find(token string) (b []byte, exists bool, err error) {
+	return g.store.Find(context.Background(), token)
+}
+
+// FindCtx is Find with a context.
+func (g *GORMStore) FindCtx(ctx context.Context, token string) (b []byte, exists bool, err error) {
+	return g.store.Find(ctx, token)
+}
+
+// Commit adds a session token and data to the GORMStore instance with the
+// given expiry time. If the session token already exists, then the data and
+// expiry time are updated, in one statement. A token that was deleted is not
+// brought back: committing it is a no-op that returns nil.
+func (g *GORMStore) Commit(token string, b []byte, expiry time.Time) error {
+	return g.store.Commit(context.Background(), token, b, expiry)
+}
+
+// CommitCtx is Commit with a context.
+func (g *GORMStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	return g.store.Commit(ctx, token, b, expiry)
+}
+
+// Delete removes a session token and corresponding data from the GORMStore
+// instance, and records a tombstone so that a request still in flight
+// cannot commit the session again.
+func (g *GORMStore) Delete(token string) error {
+	return g.store.Delete(context.Background(), token)
+}
+
+// DeleteCtx is Delete with a context. The deletion completes even if ctx is
+// cancelled once it has started (it is bounded by Config.DeleteTimeout): a
+// logout must not half-happen.
+func (g *GORMStore) DeleteCtx(ctx context.Context, token string) error {
+	return g.store.Delete(ctx, token)
+}
+
+// All returns a map containing the token and data for all active (i.e. not
+// expired) sessions in the GORMStore instance. For large tables prefer
+// Sessions, which does not hold every session in memory.
+func (g *GORMStore) All() (map[string][]byte, error) {
+	return g.store.All(context.Background())
+}
+
+// AllCtx is All with a context.
+func (g *GORMStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	return g.store.All(ctx)
+}
+
+// Sessions yields every live session in token order, reading the table a
+// page at a time. The loop body may use the store; an error ends the
+// iteration.
+func (g *GORMStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
+	return g.store.Sessions(ctx)
+}
+
+// DeleteExpired deletes expired sessions and tombstones in batches of
+// Config.CleanupBatchSize rows, each in its own transaction, and returns
+// how many rows it deleted. The cleanup goroutine calls it; call it
+// yourself if you disabled that goroutine.
+func (g *GORMStore) DeleteExpired(ctx context.Context) (int64, error) {
+	return g.store.DeleteExpired(ctx)
+}
+
+// StopCleanup terminates the background cleanup goroutine for the GORMStore
+// instance and waits until it has exited. It's rare to terminate this;
+// generally GORMStore instances and their cleanup goroutines are intended
+// to be long-lived and run for the lifetime of your application.
+//
+// There may be occasions though when your use of the GORMStore is
+// transient. An example is creating a new GORMStore instance in a test
+// function. In this scenario, the cleanup goroutine (which will run
+// forever) will prevent the GORMStore object from being garbage collected
+// even after the test function has finished. You can prevent this by
+// manually calling StopCleanup. It is safe to call more than once.
+func (g *GORMStore) StopCleanup() {
+	g.store.StopCleanup()
+}

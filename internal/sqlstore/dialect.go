@@ -1,0 +1,280 @@
+// Package sqlstore is the session store that gormstore and bunstore share:
+// the SQL of each dialect (PostgreSQL, MySQL/MariaDB, SQLite) and the store
+// logic on top of it, written against a small Conn interface that each ORM
+// module adapts. It uses only the standard library.
+//
+// Every statement carries its values as bind parameters; only the table name,
+// validated and quoted, is part of the SQL text.
+package sqlstore
+
+import (
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is an SQL dialect the store speaks.
+type Dialect int
+
+// The dialects.
+const (
+	Postgres Dialect = iota + 1
+	MySQL            // MySQL and MariaDB
+	SQLite
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	case SQLite:
+		return "sqlite"
+	}
+	return "unknown dialect " + strconv.Itoa(int(d))
+}
+
+// Placeholders is how a statement marks its parameters.
+type Placeholders int
+
+// The placeholder styles.
+const (
+	Question Placeholders = iota // ? for every parameter (GORM rewrites it per dialect)
+	Dollar                       // $1, $2, ... (database/sql on PostgreSQL drivers)
+)
+
+// MaxTableLen is the longest table name accepted, so that the derived names
+// (<table>_tombstones_expiry_idx) stay within every dialect's identifier limit.
+const MaxTableLen = 40
+
+var tableRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// CheckTable reports whether name can be used as a table name.
+func CheckTable(name string) error {
+	if len(name) > MaxTableLen || !tableRE.MatchString(name) {
+		return fmt.Errorf("invalid table name %q: want letters, digits and underscores, at most %d bytes, not starting with a digit", name, MaxTableLen)
+	}
+	return nil
+}
+
+// Statements holds every statement of a store, for one dialect and table.
+// The comment on each field lists its arguments, in order.
+type Statements struct {
+	Dialect Dialect
+	Table   string // unquoted
+
+	// Find, All and Page never return a session that has a tombstone, even
+	// one a commit racing with its Delete wrote back; the Plain forms are
+	// for stores without a tombstone table.
+	Find, FindPlain string // token, now
+	All, AllPlain   string // now
+	Page, PagePlain string // now, after token, limit; yields token, data, expiry
+	Commit          string // token, data, expiry, token  (no-op when tombstoned)
+	CommitPlain     string // token, data, expiry         (without tombstones)
+	// DeleteTombstone deletes the row and records its tombstone in one
+	// statement (PostgreSQL only; "" elsewhere): token.
+	DeleteTombstone string
+	// Tombstone records the tombstone of a row that is about to be deleted,
+	// for dialects where Delete is a two-statement transaction: token.
+	Tombstone string
+	Delete    string // token
+	// Claim and Unclaim bracket a MySQL Delete: Claim locks the token's
+	// tombstone key first (writing a placeholder with expiry Epoch), in the
+	// order Commit takes its locks, so that the two cannot deadlock; Unclaim
+	// removes the placeholder if no session existed. Args: token, Epoch.
+	Claim, Unclaim string
+	// Purge deletes the sessions whose tombstones expire now, which only a
+	// commit racing with their Delete can have written back: now.
+	Purge string
+	// ExpireSessions and ExpireTombstones delete one batch: now, limit.
+	ExpireSessions   string
+	ExpireTombstones string
+	// TryLock takes the cleanup lock for the current transaction
+	// (PostgreSQL only): key. It returns one boolean.
+	TryLock string
+	// CreateSessions and CreateTombstones create the tables and their
+	// expiry indexes if they do not exist yet.
+	CreateSessions   []string
+	CreateTombstones []string
+	// ProbeTombstones succeeds when the tombstone table exists.
+	ProbeTombstones string
+	// IndexSessions and IndexTombstones create the expiry indexes (named
+	// <table>_expiry_idx), for callers that create the tables themselves.
+	IndexSessions, IndexTombstones string
+}
+
+// New builds the statements of dialect d for table, which must pass
+// CheckTable.
+func New(d Dialect, p Placeholders, table string) (*Statements, error) {
+	if err := CheckTable(table); err != nil {
+		return nil, err
+	}
+	tomb := table + "_tombstones"
+	var q func(string) string
+	switch d {
+	case MySQL:
+		q = func(s string) string { return "`" + s + "`" }
+	case Postgres, SQLite:
+		q = func(s string) string { return `"` + s + `"` }
+	default:
+		return nil, fmt.Errorf("unsupported dialect %v", d)
+	}
+	t, tt := q(table), q(tomb)
+	b := builder{p: p}
+	s := &Statements{Dialect: d, Table: table}
+
+	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = " + t + ".token)"
+	s.FindPlain = b.sql("SELECT data FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
+	s.Find = s.FindPlain + live
+	s.AllPlain = b.sql("SELECT token, data FROM "+t+" WHERE expiry > ", "?")
+	s.All = s.AllPlain + live
+	page := "SELECT token, data, expiry FROM " + t + " WHERE expiry > ?"
+	order := " AND token > ? ORDER BY token LIMIT ?"
+	s.PagePlain = b.sql(split(page + order)...)
+	s.Page = b.sql(split(page + live + order)...)
+	s.Delete = b.sql("DELETE FROM "+t+" WHERE token = ", "?")
+	s.Purge = b.sql("DELETE FROM "+t+" WHERE token IN (SELECT token FROM "+tt+" WHERE expiry <= ", "?", ")")
+	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
+	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
+	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
+	ifNotExists := func(create string) string {
+		return strings.Replace(create, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+	}
+
+	switch d {
+	case Postgres:
+		insert := "INSERT INTO " + t + " (token, data, expiry) "
+		upsert := " ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry"
+		s.Commit = b.sql(insert+"SELECT ", "?", "::text, ", "?", "::bytea, ", "?",
+			"::timestamptz WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
+		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
+		s.DeleteTombstone = b.sql("WITH d AS (DELETE FROM "+t+" WHERE token = ", "?",
+			" RETURNING token, expiry) INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM d"+
+				" ON CONFLICT (token) DO UPDATE SET expiry = GREATEST("+tt+".expiry, EXCLUDED.expiry)")
+		expire := func(table string) string {
+			return b.sql("DELETE FROM "+table+" WHERE ctid = ANY (ARRAY (SELECT ctid FROM "+table+
+				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", " FOR UPDATE SKIP LOCKED))")
+		}
+		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.TryLock = b.sql("SELECT pg_try_advisory_xact_lock(", "?", ")")
+		s.CreateSessions = []string{
+			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)",
+			ifNotExists(s.IndexSessions),
+		}
+		s.CreateTombstones = []string{
+			"CREATE TABLE IF NOT EXISTS " + tt + " (token TEXT PRIMARY KEY, expiry TIMESTAMPTZ NOT NULL)",
+			ifNotExists(s.IndexTombstones),
+		}
+
+	case MySQL:
+		insert := "INSERT INTO " + t + " (token, data, expiry) "
+		upsert := " ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
+		s.Commit = b.sql(insert+"SELECT ", "?", ", ", "?", ", ", "?",
+			" FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
+		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
+		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM "+t+
+			" WHERE token = ", "?", " ON DUPLICATE KEY UPDATE "+tt+".expiry = GREATEST("+tt+".expiry, VALUES(expiry))")
+		s.Claim = b.sql("INSERT INTO "+tt+" (token, expiry) VALUES (", "?", ", ", "?", ") ON DUPLICATE KEY UPDATE expiry = expiry")
+		s.Unclaim = b.sql("DELETE FROM "+tt+" WHERE token = ", "?", " AND expiry = ", "?")
+		expire := func(table string) string {
+			return b.sql("DELETE FROM "+table+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		}
+		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		const token = "token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY"
+		const opts = ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+		s.CreateSessions = []string{
+			"CREATE TABLE IF NOT EXISTS " + t + " (" + token + ", data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL, INDEX " +
+				q(table+"_expiry_idx") + " (expiry)" + opts,
+		}
+		s.CreateTombstones = []string{
+			"CREATE TABLE IF NOT EXISTS " + tt + " (" + token + ", expiry DATETIME(6) NOT NULL, INDEX " +
+				q(tomb+"_expiry_idx") + " (expiry)" + opts,
+		}
+
+	case SQLite:
+		insert := "INSERT INTO " + t + " (token, data, expiry) "
+		upsert := " ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry"
+		s.Commit = b.sql(insert+"SELECT ", "?", ", ", "?", ", ", "?",
+			" WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
+		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
+		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM "+t+
+			" WHERE token = ", "?", " ON CONFLICT (token) DO UPDATE SET expiry = max(expiry, excluded.expiry)")
+		expire := func(table string) string {
+			return b.sql("DELETE FROM "+table+" WHERE rowid IN (SELECT rowid FROM "+table+
+				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", ")")
+		}
+		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.CreateSessions = []string{
+			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL)",
+			ifNotExists(s.IndexSessions),
+		}
+		s.CreateTombstones = []string{
+			"CREATE TABLE IF NOT EXISTS " + tt + " (token TEXT PRIMARY KEY, expiry DATETIME NOT NULL)",
+			ifNotExists(s.IndexTombstones),
+		}
+	}
+	return s, nil
+}
+
+// split cuts q at each "?" into the parts builder.sql takes.
+func split(q string) []string {
+	var parts []string
+	for {
+		i := strings.IndexByte(q, '?')
+		if i < 0 {
+			return append(parts, q)
+		}
+		parts = append(parts, q[:i], "?")
+		q = q[i+1:]
+	}
+}
+
+// builder numbers placeholders: each "?" part becomes the next parameter.
+type builder struct{ p Placeholders }
+
+func (b builder) sql(parts ...string) string {
+	var sb strings.Builder
+	n := 0
+	for _, p := range parts {
+		if p == "?" {
+			n++
+			if b.p == Dollar {
+				sb.WriteString("$" + strconv.Itoa(n))
+			} else {
+				sb.WriteByte('?')
+			}
+			continue
+		}
+		sb.WriteString(p)
+	}
+	return sb.String()
+}
+
+// sqliteTime is the text form of a time in SQLite: fixed width, UTC, so that
+// text comparison orders times correctly. SQLite's date functions, GORM's
+// SQLite driver and Bun's SQLite dialect all read it.
+const sqliteTime = "2006-01-02 15:04:05.000000+00:00"
+
+// Time returns t as the parameter the dialect compares expiry with: UTC at
+// microsecond precision, as text on SQLite.
+func (s *Statements) Time(t time.Time) any {
+	t = t.UTC().Truncate(time.Microsecond)
+	if s.Dialect == SQLite {
+		return t.Format(sqliteTime)
+	}
+	return t
+}
+
+// Epoch is the expiry of a tombstone placeholder (see Statements.Claim).
+var Epoch = time.Unix(0, 0).UTC()
+
+// LockKey is the PostgreSQL advisory lock key of the cleanup of table.
+func LockKey(table string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("sessionstore cleanup " + table))
+	return int64(h.Sum64())
+}

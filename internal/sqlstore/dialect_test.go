@@ -1,0 +1,88 @@
+package sqlstore
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPlaceholders checks that every statement takes the arguments its
+// field comment documents, in both placeholder styles.
+func TestPlaceholders(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+		for _, p := range []Placeholders{Question, Dollar} {
+			st, err := New(d, p, "sessions")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int{
+				"Find": 2, "FindPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
+				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "Purge": 1,
+			}
+			got := map[string]string{
+				"Find": st.Find, "FindPlain": st.FindPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
+				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
+				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "Purge": st.Purge,
+			}
+			if d == Postgres {
+				want["DeleteTombstone"], got["DeleteTombstone"] = 1, st.DeleteTombstone
+				want["TryLock"], got["TryLock"] = 1, st.TryLock
+			} else {
+				want["Tombstone"], got["Tombstone"] = 1, st.Tombstone
+			}
+			for name, q := range got {
+				n := strings.Count(q, "?")
+				if p == Dollar {
+					n = strings.Count(q, "$")
+					if want[name] > 0 && !strings.Contains(q, "$"+string(rune('0'+want[name]))) {
+						t.Errorf("%v %s: no $%d in %s", d, name, want[name], q)
+					}
+				}
+				if n != want[name] {
+					t.Errorf("%v/%d %s has %d parameters, want %d: %s", d, p, name, n, want[name], q)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckTable(t *testing.T) {
+	for _, ok := range []string{"sessions", "_s", "S_1", strings.Repeat("t", MaxTableLen)} {
+		if err := CheckTable(ok); err != nil {
+			t.Errorf("CheckTable(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1s", "a b", "a.b", `a"b`, "a`b", "a;b", strings.Repeat("t", MaxTableLen+1), "été"} {
+		if err := CheckTable(bad); err == nil {
+			t.Errorf("CheckTable(%q) = nil, want an error", bad)
+		}
+	}
+}
+
+// TestSQLiteTimeOrder checks that SQLite's text times sort as times do.
+func TestSQLiteTimeOrder(t *testing.T) {
+	st, _ := New(SQLite, Question, "sessions")
+	base := time.Date(2026, 11, 22, 23, 59, 59, 0, time.FixedZone("X", 3600))
+	prev := ""
+	for _, d := range []time.Duration{0, time.Microsecond, 10 * time.Microsecond, time.Millisecond, time.Second, time.Hour} {
+		s := st.Time(base.Add(d)).(string)
+		if s <= prev {
+			t.Errorf("%q sorts before %q", s, prev)
+		}
+		prev = s
+	}
+}
+
+func TestTimeScanner(t *testing.T) {
+	want := time.Date(2026, 11, 22, 21, 0, 0, 123456000, time.UTC)
+	for _, v := range []any{want, "2026-11-22 21:00:00.123456+00:00", []byte("2026-11-22 21:00:00.123456"), "2026-11-22T22:00:00.123456+01:00"} {
+		var ts timeScanner
+		if err := ts.Scan(v); err != nil || !ts.t.Equal(want) {
+			t.Errorf("Scan(%v) = %v, %v; want %v", v, ts.t, err, want)
+		}
+	}
+	var ts timeScanner
+	if err := ts.Scan(42.0); err == nil {
+		t.Error("Scan(42.0) succeeded")
+	}
+}

@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/cleanup"
+)
+
+// Conn runs statements: a connection pool or a transaction, as an ORM
+// exposes it. Implementations pass args to the driver as bind parameters.
+type Conn interface {
+	// Exec runs a statement that returns no rows and reports how many rows
+	// it affected.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// Query runs a statement that returns rows.
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	// InTx runs fn in one transaction, committed if fn returns nil.
+	InTx(ctx context.Context, fn func(tx Conn) error) error
+}
+
+// DefaultTimeout bounds a Delete, which runs detached from the caller's
+// context so that a logout cannot half-happen.
+const DefaultTimeout = 5 * time.Second
+
+// pageSize is the number of sessions one Sessions query reads.
+const pageSize = 1000
+
+// Config configures a Store. Zero fields mean the defaults.
+type Config struct {
+	Name      string // store name, the prefix of errors and logs ("gormstore")
+	BatchSize int    // rows per cleanup batch; 0 means cleanup.DefaultBatchSize
+	MaxSize   int    // largest data accepted in bytes; 0 means no limit
+	Timeout   time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Tombstones reports whether the tombstone table exists.
+	Tombstones bool
+}
+
+// Store is the store logic shared by gormstore and bunstore.
+type Store struct {
+	conn Conn
+	st   *Statements
+	cfg  Config
+	loop *cleanup.Loop
+	tomb atomic.Bool // the tombstone table exists
+}
+
+// NewStore returns a store that runs st's statements on conn.
+func NewStore(conn Conn, st *Statements, cfg Config) *Store {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = cleanup.DefaultBatchSize
+	}
+	if !cfg.Tombstones {
+		cfg.Logger.Warn(cfg.Name+": no tombstone table; a commit in flight during a Delete may bring the session back",
+			"table", st.Table+"_tombstones")
+	}
+	s := &Store{conn: conn, st: st, cfg: cfg}
+	s.tomb.Store(cfg.Tombstones)
+	return s
+}
+
+// EnableTombstones tells the store that its tombstone table now exists.
+func (s *Store) EnableTombstones() { s.tomb.Store(true) }
+
+func (s *Store) errorf(op string, err error) error {
+	return fmt.Errorf("%s: %s: %w", s.cfg.Name, op, err)
+}
+
+// Find returns the data of a live session.
+func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
+	if !sessionstore.ValidToken(token) {
+		return nil, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, s.errorf("find", err)
+	}
+	q := s.st.FindPlain
+	if s.tomb.Load() {
+		q = s.st.Find
+	}
+	rows, err := s.conn.Query(ctx, q, token, s.st.Time(s.cfg.Now()))
+	if err != nil {
+		return nil, false, s.errorf("find", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, false, s.errorf("find", err)
+		}
+		return nil, false, nil
+	}
+	var data []byte
+	if err := rows.Scan(&data); err != nil {
+		return nil, false, s.errorf("find", err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, true, nil
+}
+
+// Commit inserts or replaces a session in one statement, unless the token
+// has been deleted.
+func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	if !sessionstore.ValidToken(token) {
+		return s.errorf("commit", sessionstore.ErrInvalidToken)
+	}
+	if err := sessionstore.CheckSize(data, s.cfg.MaxSize); err != nil {
+		return s.errorf("commit", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.errorf("commit", err)
+	}
+	if data == nil {
+		data = []byte{} // NOT NULL column
+	}
+	exp := s.st.Time(expiry)
+	err := retry(ctx, func() error {
+		var err error
+		if s.tomb.Load() {
+			_, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
+		} else {
+			_, err = s.conn.Exec(ctx, s.st.CommitPlain, token, data, exp)
+		}
+		return err
+	})
+	if err != nil {
+		return s.errorf("commit", err)
+	}
+	return nil
+}
+
+// Delete removes a session and records its tombstone, atomically, on a
+// context that the caller's cancellation does not reach.
+func (s *Store) Delete(ctx context.Context, token string) error {
+	if !sessionstore.ValidToken(token) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	defer cancel()
+	err := retry(ctx, func() error {
+		switch {
+		case !s.tomb.Load():
+			_, err := s.conn.Exec(ctx, s.st.Delete, token)
+			return err
+		case s.st.DeleteTombstone != "":
+			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token)
+			return err
+		}
+		return s.conn.InTx(ctx, func(tx Conn) error {
+			epoch := s.st.Time(Epoch)
+			if s.st.Claim != "" {
+				if _, err := tx.Exec(ctx, s.st.Claim, token, epoch); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, s.st.Tombstone, token); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, s.st.Delete, token); err != nil {
+				return err
+			}
+			if s.st.Unclaim != "" {
+				_, err := tx.Exec(ctx, s.st.Unclaim, token, epoch)
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return s.errorf("delete", err)
+	}
+	return nil
+}
+
+// All returns every live session in a non-nil map.
+func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.errorf("all", err)
+	}
+	q := s.st.AllPlain
+	if s.tomb.Load() {
+		q = s.st.All
+	}
+	rows, err := s.conn.Query(ctx, q, s.st.Time(s.cfg.Now()))
+	if err != nil {
+		return nil, s.errorf("all", err)
+	}
+	defer rows.Close()
+	all := make(map[string][]byte)
+	for rows.Next() {
+		var token string
+		var data []byte
+		if err := rows.Scan(&token, &data); err != nil {
+			return nil, s.errorf("all", err)
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		all[token] = data
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errorf("all", err)
+	}
+	return all, nil
+}
+
+// retry runs fn again, up to five times, when the database reports a
+// deadlock or a serialization failure: InnoDB can pick a Commit or a Delete
+// of the same token as a deadlock victim.
+func retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := range 6 {
+		if err = fn(); err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+	}
+	return err
+}
+
+// transient reports whether err is a deadlock or serialization failure:
+// MySQL error 1213 or SQLSTATE 40001 / 40P01.
+func transient(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "40001") || strings.Contains(msg, "40P01")
+}
