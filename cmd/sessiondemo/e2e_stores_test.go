@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func e2eStores(t *testing.T) []e2eCase {
 	return []e2eCase{
 		{name: "memory", cfg: config{addr: "127.0.0.1:0", store: "memory", framework: "scs"}},
 		{name: "memory-gorilla", cfg: config{addr: "127.0.0.1:0", store: "memory", framework: "gorilla", key: testKey}},
+		{name: "sqlite", cfg: config{addr: "127.0.0.1:0", store: "sqlite", framework: "scs", dsn: filepath.Join(t.TempDir(), "demo.db")}, persistent: true},
 		{name: "postgres", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "scs", dsn: postgresSchema(t)}, persistent: true},
 		{name: "postgres-gorilla", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "gorilla", key: testKey, dsn: postgresSchema(t)}, persistent: true},
 	}
