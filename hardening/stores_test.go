@@ -36,7 +36,7 @@ type backend struct {
 
 // backends lists every store, each on every database it supports.
 func backends() []backend {
-	return []backend{
+	return append([]backend{
 		{"memstore", func(t testing.TB) Store {
 			s := memstore.NewWithCleanupInterval(0)
 			t.Cleanup(s.StopCleanup)
@@ -55,7 +55,7 @@ func backends() []backend {
 			})
 			return s
 		}},
-	}
+	}, ormBackends()...)
 }
 
 var (
@@ -93,6 +93,7 @@ func closePools() {
 	if pgPool != nil {
 		pgPool.Close()
 	}
+	closeORMDatabases()
 }
 
 func uniqueName(prefix string) string {
