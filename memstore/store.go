@@ -15,6 +15,11 @@ import (
 // DefaultCleanupInterval is how often New removes expired sessions.
 const DefaultCleanupInterval = time.Minute
 
+// DefaultCleanupBatchSize is smaller than the SQL stores' 1,000 rows: in
+// memory a batch is how long a shard stays locked, and 256 removals keep
+// that well under a millisecond even on a busy machine.
+const DefaultCleanupBatchSize = 256
+
 // numShards is the number of independently locked parts of the map. A power
 // of two, large enough that 64 goroutines rarely meet on one lock.
 const numShards = 64
@@ -26,7 +31,7 @@ type Config struct {
 	// value means never (call DeleteExpired yourself).
 	CleanupInterval time.Duration
 	// CleanupBatchSize bounds how many entries one cleanup step removes while
-	// it holds a shard's lock. 0 means 1,000.
+	// it holds a shard's lock. 0 means DefaultCleanupBatchSize.
 	CleanupBatchSize int
 	// MaxSessions, if positive, bounds the number of sessions held. When a
 	// new session would exceed it, the session nearest to expiry is evicted.
@@ -94,7 +99,7 @@ func NewWithConfig(cfg Config) *MemStore {
 		m.now = time.Now
 	}
 	if m.batch <= 0 {
-		m.batch = cleanup.DefaultBatchSize
+		m.batch = DefaultCleanupBatchSize
 	}
 	for i := range m.shards {
 		m.shards[i].init(share(cfg.MaxSessions, i), share64(cfg.MaxBytes, i))
