@@ -2,7 +2,6 @@ package hardening
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gorilla/sessions"
@@ -12,17 +11,10 @@ import (
 
 const gorillaKey = "hardening-test-key-0123456789abcdef"
 
-// gorillaApp is a minimal gorilla/sessions application over store: sign in,
-// a slow request that saves after waiting on a channel, sign out (MaxAge -1)
-// and whoami.
-type gorillaApp struct {
-	handler http.Handler
-	loaded  chan struct{}
-	release chan struct{}
-}
-
-func newGorillaApp(t *testing.T, store sessions.Store) *gorillaApp {
-	a := &gorillaApp{loaded: make(chan struct{}), release: make(chan struct{})}
+// newGorillaApp is the race application on gorilla/sessions over store;
+// sign-out saves with MaxAge -1.
+func newGorillaApp(t *testing.T, store sessions.Store) *raceApp {
+	a := newRaceApp()
 	get := func(w http.ResponseWriter, r *http.Request) *sessions.Session {
 		s, err := store.Get(r, "sid")
 		if err != nil {
@@ -63,42 +55,9 @@ func newGorillaApp(t *testing.T, store sessions.Store) *gorillaApp {
 	return a
 }
 
-func (a *gorillaApp) do(t *testing.T, method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
-	return rec
-}
-
-// logoutRacesGorilla runs reps logout races through store and returns how
-// many sessions came back.
+// logoutRacesGorilla runs reps logout races through gorilla over store.
 func logoutRacesGorilla(t *testing.T, store sessions.Store, reps int) int {
-	app := newGorillaApp(t, store)
-	resurrected := 0
-	for range reps {
-		cookies := app.do(t, "POST", "/signin", nil).Result().Cookies()
-		if len(cookies) != 1 {
-			t.Fatalf("sign-in set %d cookies", len(cookies))
-		}
-		cookie := cookies[0]
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			app.do(t, "POST", "/slow", cookie)
-		}()
-		<-app.loaded
-		app.do(t, "POST", "/signout", cookie)
-		app.release <- struct{}{}
-		<-done
-		if app.do(t, "GET", "/whoami", cookie).Body.String() != "" {
-			resurrected++
-		}
-	}
-	return resurrected
+	return logoutRaces(t, newGorillaApp(t, store), reps)
 }
 
 // TestLogoutRaceGorilla: the logout race through gorilla/sessions, on the

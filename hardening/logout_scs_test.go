@@ -2,63 +2,41 @@ package hardening
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 )
 
-// scsApp is a minimal SCS application: sign in, a slow request that
-// modifies the session after waiting on a channel, sign out, and whoami.
-type scsApp struct {
-	sm      *scs.SessionManager
-	handler http.Handler
-	loaded  chan struct{} // the slow request has loaded its session
-	release chan struct{} // let the slow request finish
-}
-
-func newSCSApp(store scs.Store) *scsApp {
-	a := &scsApp{sm: scs.New(), loaded: make(chan struct{}), release: make(chan struct{})}
-	a.sm.Store = store
+// newSCSApp is the race application on an scs.SessionManager over store.
+func newSCSApp(store scs.Store) *raceApp {
+	a := newRaceApp()
+	sm := scs.New()
+	sm.Store = store
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.sm.RenewToken(r.Context()); err != nil {
+		if err := sm.RenewToken(r.Context()); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		a.sm.Put(r.Context(), "user", "alice")
+		sm.Put(r.Context(), "user", "alice")
 	})
 	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
 		a.loaded <- struct{}{}
 		<-a.release
 		// A request that changes the session commits it when it ends.
-		a.sm.Put(r.Context(), "visits", a.sm.GetInt(r.Context(), "visits")+1)
+		sm.Put(r.Context(), "visits", sm.GetInt(r.Context(), "visits")+1)
 	})
 	mux.HandleFunc("POST /signout", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.sm.Destroy(r.Context()); err != nil {
+		if err := sm.Destroy(r.Context()); err != nil {
 			http.Error(w, err.Error(), 500)
 		}
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(a.sm.GetString(r.Context(), "user")))
+		w.Write([]byte(sm.GetString(r.Context(), "user")))
 	})
-	a.handler = a.sm.LoadAndSave(mux)
+	a.handler = sm.LoadAndSave(mux)
 	return a
-}
-
-func (a *scsApp) do(t *testing.T, method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-	}
-	return rec
 }
 
 // TestLogoutRaceSCS: a request in flight when the user signs out commits
@@ -85,31 +63,7 @@ func TestLogoutRaceSCSCatchesResurrection(t *testing.T) {
 	}
 }
 
-// logoutRacesSCS runs reps logout races and returns how many sessions came back.
+// logoutRacesSCS runs reps logout races through SCS over store.
 func logoutRacesSCS(t *testing.T, store scs.Store, reps int) int {
-	app := newSCSApp(store)
-	resurrected := 0
-	for range reps {
-		rec := app.do(t, "POST", "/signin", nil)
-		cookies := rec.Result().Cookies()
-		if len(cookies) != 1 {
-			t.Fatalf("sign-in set %d cookies", len(cookies))
-		}
-		cookie := cookies[0]
-
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			app.do(t, "POST", "/slow", cookie)
-		}()
-		<-app.loaded
-		app.do(t, "POST", "/signout", cookie)
-		app.release <- struct{}{}
-		<-done
-
-		if who := app.do(t, "GET", "/whoami", cookie).Body.String(); who != "" {
-			resurrected++
-		}
-	}
-	return resurrected
+	return logoutRaces(t, newSCSApp(store), reps)
 }
