@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -32,7 +33,7 @@ type counts struct{ ok, failed atomic.Int64 }
 // fail, but a live session is never "not found", a deleted one never found,
 // and data is always what was committed. At the end every session is
 // checked once more on the recovered store, which must be the same s: it
-// recovers by itself.
+// recovers by itself, cleanup included.
 func RestartUnderLoad(t *testing.T, s storetest.Store, workers int, restart func()) {
 	t.Helper()
 	var (
@@ -76,6 +77,12 @@ func RestartUnderLoad(t *testing.T, s storetest.Store, workers int, restart func
 		}
 	}
 	t.Logf("checked %d sessions after recovery", checked)
+	// Cleanup resumes too: a store that exports it can run it again.
+	if d, ok := s.(storetest.ExpiredDeleter); ok {
+		if _, err := d.DeleteExpired(context.Background()); err != nil {
+			t.Fatalf("DeleteExpired after recovery: %v", err)
+		}
+	}
 }
 
 // worker runs the mix on its own sessions until stop is set.
