@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore/internal/testenv"
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // testDSN is the PostgreSQL the tests use.
@@ -60,25 +60,8 @@ func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgB
 	return b
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Microsecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a manual clock starting now, to the microsecond.
+func newClock() *storetest.Clock { return storetest.NewClock(time.Now().Truncate(time.Microsecond)) }
 
 // request returns a GET request carrying cookies, as a browser sends them.
 func request(cookies ...*http.Cookie) *http.Request {

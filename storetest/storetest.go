@@ -66,13 +66,16 @@ type CleanupStopper interface {
 	StopCleanup()
 }
 
-// Clock is a manual clock for RunWithClock. Its zero value is not usable; the
-// suite creates one per subtest, starting at the current wall-clock time
-// truncated to the microsecond.
+// Clock is a manual clock, safe for concurrent use. RunWithClock creates one
+// per subtest, starting at the current wall-clock time truncated to the
+// microsecond; other suites and tests may use one through NewClock.
 type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
+
+// NewClock returns a clock that reads start until it is moved.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
 
 // Now returns the clock's current time. Pass it to the store as its clock.
 func (c *Clock) Now() time.Time {
@@ -115,7 +118,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 func RunWithClock(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) {
 	t.Helper()
 	s := suite{newStore: func(t *testing.T) (Store, *Clock) {
-		c := &Clock{now: time.Now().Truncate(time.Microsecond)}
+		c := NewClock(time.Now().Truncate(time.Microsecond))
 		return newStore(t, c.Now), c
 	}}
 	s.run(t)

@@ -4,11 +4,13 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // envFunc returns a fresh backend: a Maker on it, a store with the suite's
 // key and the clock the backend reads.
-type envFunc func(t *testing.T) (Maker, Store, *clock)
+type envFunc func(t *testing.T) (Maker, Store, *storetest.Clock)
 
 // testConcurrent runs Gets and Saves of one session, and new sessions
 // alongside, from several goroutines (run it under -race).

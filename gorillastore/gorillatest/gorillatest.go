@@ -17,12 +17,12 @@ package gorillatest
 import (
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/sessionstore/sessionstore/gorillastore"
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // Store is what gorillastore.PGStore and gorillastore.Store have in common.
@@ -73,25 +73,8 @@ func validID(id string) bool {
 	return true
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Microsecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a manual clock starting now, to the microsecond.
+func newClock() *storetest.Clock { return storetest.NewClock(time.Now().Truncate(time.Microsecond)) }
 
 // request returns a GET request carrying cookies, as a browser sends them.
 func request(cookies ...*http.Cookie) *http.Request {

@@ -12,13 +12,14 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/gorillastore"
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // Run runs the suite. setup is called once per subtest and must return a
 // Maker over a fresh, empty backend that reads the time from now; release
 // what it allocates with t.Cleanup.
 func Run(t *testing.T, setup func(t *testing.T, now func() time.Time) Maker) {
-	var env envFunc = func(t *testing.T) (Maker, Store, *clock) {
+	var env envFunc = func(t *testing.T) (Maker, Store, *storetest.Clock) {
 		c := newClock()
 		setupMk := setup(t, c.Now)
 		mk := func(t *testing.T, cfg gorillastore.Config) Store {
