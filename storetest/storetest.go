@@ -15,6 +15,12 @@
 // context methods (CtxStore), All and AllCtx, the Sessions iterator,
 // DeleteExpired and StopCleanup. Stores that accept an injected clock should
 // use RunWithClock, which adds expiry tests that move time without sleeping.
+//
+// The suite cannot tell a store's goroutines from those of tests running
+// beside it, so check for leaked goroutines in the store's package, after
+// all its tests, with go.uber.org/goleak:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 package storetest
 
 import (
