@@ -85,6 +85,23 @@ func newDevice(t *testing.T) context.Context {
 			testenv.Unavailable(t, "Chromium", "install it with `apt-get install chromium`", err)
 		}
 	}
+	// Chromium's helper processes may still write to the profile for a
+	// moment after the browser is gone, so t.TempDir's strict RemoveAll
+	// would fail the test: remove it ourselves, retrying, after the
+	// browser's own cleanup (registered first, so it runs last).
+	profile, err := os.MkdirTemp("", "sessiondemo-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the Chromium profile %s", profile)
+	})
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -97,7 +114,7 @@ func newDevice(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
