@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// record says that token expires at expiry, or did when it was added.
-type record struct {
+// record says that the entry under key expires at expiry, or did when it
+// was added.
+type record[K comparable] struct {
 	expiry int64 // Unix nanoseconds
-	token  string
+	key    K
 }
 
 // bucketShift groups expiries into buckets of 2^30 ns (about a second).
@@ -16,9 +17,9 @@ const bucketShift = 30
 
 // bucket holds the records whose expiries fall in one slot, in no order
 // unless sorted is set: then latest first, so the earliest is at the end.
-type bucket struct {
+type bucket[K comparable] struct {
 	key     int64
-	records []record
+	records []record[K]
 	sorted  bool
 }
 
@@ -30,25 +31,25 @@ type bucket struct {
 // moved or removed when a session changes: the index is lazy, and callers
 // drop records that no longer match their session ("stale") when they
 // reach them, or rebuild the index when stale records pile up.
-type expiryIndex struct {
-	buckets map[int64]*bucket
-	keys    []int64 // min-heap of the keys of buckets
-	last    *bucket // the bucket added to last: usually the next one too
-	n       int     // records held, stale ones included
+type expiryIndex[K comparable] struct {
+	buckets map[int64]*bucket[K]
+	keys    []int64    // min-heap of the keys of buckets
+	last    *bucket[K] // the bucket added to last: usually the next one too
+	n       int        // records held, stale ones included
 }
 
-func (x *expiryIndex) len() int { return x.n }
+func (x *expiryIndex[K]) len() int { return x.n }
 
-func (x *expiryIndex) add(r record) {
+func (x *expiryIndex[K]) add(r record[K]) {
 	k := r.expiry >> bucketShift
 	b := x.last
 	if b == nil || b.key != k {
 		b = x.buckets[k]
 		if b == nil {
 			if x.buckets == nil {
-				x.buckets = make(map[int64]*bucket)
+				x.buckets = make(map[int64]*bucket[K])
 			}
-			b = &bucket{key: k}
+			b = &bucket[K]{key: k}
 			x.buckets[k] = b
 			x.pushKey(k)
 		}
@@ -64,7 +65,7 @@ func (x *expiryIndex) add(r record) {
 // sortEarliest sorts the earliest bucket, latest expiry first, so that
 // earliest returns its records in order. It reports false if the bucket was
 // sorted already (or there is none): earliest is then exact.
-func (x *expiryIndex) sortEarliest() bool {
+func (x *expiryIndex[K]) sortEarliest() bool {
 	if len(x.keys) == 0 {
 		return false
 	}
@@ -72,14 +73,14 @@ func (x *expiryIndex) sortEarliest() bool {
 	if b.sorted {
 		return false
 	}
-	slices.SortFunc(b.records, func(p, q record) int { return cmp.Compare(q.expiry, p.expiry) })
+	slices.SortFunc(b.records, func(p, q record[K]) int { return cmp.Compare(q.expiry, p.expiry) })
 	b.sorted = true
 	return true
 }
 
 // earliest returns a record from the earliest bucket: within about a second
 // of the earliest expiry in the index.
-func (x *expiryIndex) earliest() (record, bool) {
+func (x *expiryIndex[K]) earliest() (record[K], bool) {
 	for len(x.keys) > 0 {
 		b := x.buckets[x.keys[0]]
 		if len(b.records) > 0 {
@@ -87,13 +88,13 @@ func (x *expiryIndex) earliest() (record, bool) {
 		}
 		x.dropBucket(b)
 	}
-	return record{}, false
+	return record[K]{}, false
 }
 
 // take removes the record earliest just returned.
-func (x *expiryIndex) take() {
+func (x *expiryIndex[K]) take() {
 	b := x.buckets[x.keys[0]]
-	b.records[len(b.records)-1] = record{}
+	b.records[len(b.records)-1] = record[K]{}
 	b.records = b.records[:len(b.records)-1]
 	x.n--
 	if len(b.records) == 0 {
@@ -101,7 +102,7 @@ func (x *expiryIndex) take() {
 	}
 }
 
-func (x *expiryIndex) dropBucket(b *bucket) {
+func (x *expiryIndex[K]) dropBucket(b *bucket[K]) {
 	delete(x.buckets, b.key)
 	if x.last == b {
 		x.last = nil
@@ -127,7 +128,7 @@ func (x *expiryIndex) dropBucket(b *bucket) {
 	}
 }
 
-func (x *expiryIndex) pushKey(k int64) {
+func (x *expiryIndex[K]) pushKey(k int64) {
 	x.keys = append(x.keys, k)
 	for j := len(x.keys) - 1; j > 0; {
 		i := (j - 1) / 2
@@ -140,6 +141,6 @@ func (x *expiryIndex) pushKey(k int64) {
 }
 
 // reset empties the index, keeping nothing.
-func (x *expiryIndex) reset() {
-	*x = expiryIndex{}
+func (x *expiryIndex[K]) reset() {
+	*x = expiryIndex[K]{}
 }

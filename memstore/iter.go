@@ -36,15 +36,15 @@ func (m *MemStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // error if ctx is done.
 func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
 	return func(yield func(sessionstore.Session, error) bool) {
-		var page []sessionstore.Session
+		var page []item
 		for i := range m.shards {
 			if err := ctx.Err(); err != nil {
 				yield(sessionstore.Session{}, err)
 				return
 			}
-			page = m.shards[i].live(unixNano(m.now()), page[:0])
-			for _, s := range page {
-				s.Data = append(make([]byte, 0, len(s.Data)), s.Data...)
+			page = m.shards[i].liveItems(unixNano(m.now()), page[:0])
+			for _, e := range page {
+				s := sessionstore.Session{Token: e.token, Data: []byte(e.data), Expiry: time.Unix(0, e.expiry)}
 				if !yield(s, nil) {
 					return
 				}
@@ -53,14 +53,13 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 	}
 }
 
-// live appends the shard's live sessions to page. Their Data shares the
-// stored slices, which are never written after Commit.
-func (s *shard) live(now int64, page []sessionstore.Session) []sessionstore.Session {
+// liveItems appends the shard's live sessions to page.
+func (s *shard) liveItems(now int64, page []item) []item {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for tok, it := range s.sessions {
+	for _, it := range s.sessions {
 		if it.expiry > now {
-			page = append(page, sessionstore.Session{Token: tok, Data: it.data, Expiry: time.Unix(0, it.expiry)})
+			page = append(page, it)
 		}
 	}
 	return page

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -11,6 +12,11 @@ import (
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
 )
+
+// errHashCollision is returned (wrapped) by Commit of a token whose hash
+// another live token has: nothing is written, and the session manager can
+// retry with a fresh token. See the note on hashing in shard.go.
+var errHashCollision = errors.New("another session's token has the same hash; use a new token")
 
 // DefaultCleanupInterval is how often New removes expired sessions.
 const DefaultCleanupInterval = time.Minute
@@ -22,7 +28,10 @@ const DefaultCleanupBatchSize = 256
 
 // numShards is the number of independently locked parts of the map. A power
 // of two, large enough that 64 goroutines rarely meet on one lock.
-const numShards = 64
+const (
+	shardBits = 6
+	numShards = 1 << shardBits
+)
 
 // Config configures a MemStore. The zero value means the defaults.
 type Config struct {
@@ -139,8 +148,12 @@ func share64(total int64, i int) int64 {
 
 func (m *MemStore) nowNano() int64 { return unixNano(m.now()) }
 
-func (m *MemStore) shard(token string) *shard {
-	return &m.shards[maphash.String(m.seed, token)&(numShards-1)]
+// shard returns the shard of token and token's hash, which chose it: its
+// top bits pick the shard, so that the maps inside, which use the low bits,
+// see all of them vary.
+func (m *MemStore) shard(token string) (*shard, uint64) {
+	h := maphash.String(m.seed, token)
+	return &m.shards[h>>(64-shardBits)], h
 }
 
 // unixNano converts t for the expiry index, saturating outside the range of
@@ -160,16 +173,20 @@ func unixNano(t time.Time) int64 {
 // expires strictly after now. Unknown, expired, deleted and malformed
 // tokens give found == false and a nil error.
 func (m *MemStore) Find(token string) ([]byte, bool, error) {
-	if !sessionstore.ValidToken(token) {
+	// A malformed token is never stored (Commit refuses it), so a lookup
+	// answers it correctly; only the length is checked, to bound hashing.
+	if token == "" || len(token) > sessionstore.MaxTokenLen {
 		return nil, false, nil
 	}
-	data, expiry, found := m.shard(token).find(token)
-	if !found || expiry <= unixNano(m.now()) {
+	s, h := m.shard(token)
+	s.mu.RLock()
+	it, found := s.sessions[h]
+	s.mu.RUnlock()
+	// it.data is never written after it is stored: copy it unlocked.
+	if !found || it.token != token || it.expiry <= unixNano(m.now()) {
 		return nil, false, nil
 	}
-	// Stored slices are never written after Commit, but the caller may write
-	// to what it gets: hand out a copy.
-	return append(make([]byte, 0, len(data)), data...), true, nil
+	return []byte(it.data), true, nil // the caller may write to what it gets
 }
 
 // FindCtx is Find with a context; it fails only if ctx is already done.
@@ -191,8 +208,9 @@ func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
 	if err := sessionstore.CheckSize(data, m.maxDataSize); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
-	data = append(make([]byte, 0, len(data)), data...) // copied outside the lock
-	if err := m.shard(token).commit(token, data, unixNano(expiry), m.nowNano); err != nil {
+	// Copied outside the lock, into a string: never written again.
+	s, h := m.shard(token)
+	if err := s.commit(token, h, string(data), unixNano(expiry), m.nowNano); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
 	return nil
@@ -210,10 +228,11 @@ func (m *MemStore) CommitCtx(ctx context.Context, token string, data []byte, exp
 // Delete removes the session token. It is idempotent. Until the session's
 // expiry, a later Commit of the same token is ignored.
 func (m *MemStore) Delete(token string) error {
-	if !sessionstore.ValidToken(token) {
-		return nil
+	if token == "" || len(token) > sessionstore.MaxTokenLen {
+		return nil // like Find: a malformed token is never stored
 	}
-	m.shard(token).delete(token, unixNano(m.now()))
+	s, h := m.shard(token)
+	s.delete(token, h, unixNano(m.now()))
 	return nil
 }
 

@@ -1,0 +1,62 @@
+package memstore
+
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
+// KeepsString reports whether any stored token of m points into s.
+func KeepsString(m *MemStore, s string) bool {
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	hi := lo + uintptr(len(s))
+	in := func(k string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(k)))
+		return p >= lo && p < hi
+	}
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		for _, it := range sh.sessions {
+			if in(it.token) {
+				sh.mu.RUnlock()
+				return true
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return false
+}
+
+// ShardOf returns the index of token's shard.
+func ShardOf(m *MemStore, token string) int {
+	s, _ := m.shard(token)
+	for i := range m.shards {
+		if &m.shards[i] == s {
+			return i
+		}
+	}
+	panic("no shard")
+}
+
+// NumShards is the number of shards of every store.
+const NumShards = numShards
+
+// PlantCollision stores, under token's hash, a session of another token
+// and a tombstone of yet another, as if their 64-bit hashes had collided.
+func PlantCollision(m *MemStore, token, other string, data []byte, expiry int64) {
+	s, h := m.shard(token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[h] = item{token: other, data: string(data), expiry: expiry}
+	s.byExpiry.add(record[uint64]{expiry, h})
+}
+
+// PlantTombCollision leaves a tombstone under token's hash whose second hash
+// is not token's, as if another deleted token's 64-bit hash had collided.
+func PlantTombCollision(m *MemStore, token string, expiry int64) {
+	s, h := m.shard(token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tombstones[h] = tomb{expiry: expiry, check: maphash.String(s.checkSeed, token) + 1}
+	s.tombIndex.add(record[uint64]{expiry, h})
+}

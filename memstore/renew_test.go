@@ -1,0 +1,147 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionstore/sessionstore/memstore"
+)
+
+// A session renewed to a later expiry within the same second of the expiry
+// index is not removed at its old expiry, and is removed at its new one.
+func TestDeleteExpiredAfterRenewalInSameBucket(t *testing.T) {
+	base := time.Now().Truncate(time.Second).Add(time.Hour)
+	now := base.Add(-time.Hour)
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, CleanupBatchSize: 3, Now: func() time.Time { return now }})
+	for i := range 10 {
+		tok := fmt.Sprint("renewed", i)
+		if err := s.Commit(tok, []byte("old"), base.Add(time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(tok, []byte("new"), base.Add(500*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = base.Add(100 * time.Millisecond)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired before the renewed expiry = %d, %v; want 0", n, err)
+	}
+	for i := range 10 {
+		if b, ok, _ := s.Find(fmt.Sprint("renewed", i)); !ok || string(b) != "new" {
+			t.Fatalf("renewed session %d: %q, %v", i, b, ok)
+		}
+	}
+	now = base.Add(500 * time.Millisecond)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 10 {
+		t.Fatalf("DeleteExpired at the renewed expiry = %d, %v; want 10", n, err)
+	}
+}
+
+// A session moved to an earlier expiry within the same second is removed
+// at the earlier one.
+func TestDeleteExpiredAfterShorteningInSameBucket(t *testing.T) {
+	base := time.Now().Truncate(time.Second).Add(time.Hour)
+	now := base.Add(-time.Hour)
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, Now: func() time.Time { return now }})
+	if err := s.Commit("shortened", []byte("x"), base.Add(900*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("shortened", []byte("x"), base.Add(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	now = base.Add(200 * time.Millisecond)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
+	}
+	if all, _ := s.All(); len(all) != 0 {
+		t.Fatalf("All after cleanup = %v", all)
+	}
+}
+
+// A tombstone lasts until the deleted session's expiry; after that the
+// token can be used again, and cleanup removes the tombstone once.
+func TestTombstoneExpires(t *testing.T) {
+	now := time.Now()
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, MaxSessions: 64 * 2, Now: func() time.Time { return now }})
+	if err := s.Commit("tok", []byte("a"), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("tok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("tok", []byte("b"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Find("tok"); ok {
+		t.Fatal("a Commit after Delete brought the session back")
+	}
+	now = now.Add(time.Minute)
+	if err := s.Commit("tok", []byte("c"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, _ := s.Find("tok"); !ok || string(b) != "c" {
+		t.Fatalf("Find after the tombstone expired = %q, %v", b, ok)
+	}
+	// The tombstone's index record is stale now: cleanup removes nothing.
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; want 0", n, err)
+	}
+	if b, ok, _ := s.Find("tok"); !ok || string(b) != "c" {
+		t.Fatalf("Find after cleanup = %q, %v", b, ok)
+	}
+}
+
+// Tombstones do not count against MaxSessions: ten times the bound in
+// tombstones leaves room for every session a shard can hold.
+func TestTombstonesLeaveRoom(t *testing.T) {
+	const bound = 64 * 64 // 64 per shard: 64 sessions never fill one
+	exp := time.Now().Add(time.Hour)
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, MaxSessions: bound})
+	for i := range 10 * bound {
+		tok := fmt.Sprint("s", i)
+		if err := s.Commit(tok, []byte("x"), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 64 {
+		if err := s.Commit(fmt.Sprint("keep", i), []byte("x"), exp.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all, err := s.All(); err != nil || len(all) != 64 {
+		t.Fatalf("All = %d sessions, %v; want the 64 committed after the tombstones", len(all), err)
+	}
+	for i := range 10 * bound {
+		tok := fmt.Sprint("s", i)
+		if err := s.Commit(tok, []byte("y"), exp); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Find(tok); ok {
+			t.Fatalf("%s came back after Delete", tok)
+		}
+	}
+}
+
+// The store never keeps the caller's token string: a token sliced out of a
+// large string (a Cookie header) must not keep that string alive.
+func TestCommitDoesNotKeepCallersToken(t *testing.T) {
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	header := "session=" + strings.Repeat("a", 43) + "; " + strings.Repeat("x", 1<<20)
+	tok := header[len("session=") : len("session=")+43]
+	exp := time.Now().Add(time.Hour)
+	if err := s.Commit(tok, []byte("1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(tok, []byte("2"), exp.Add(time.Hour)); err != nil { // an overwrite
+		t.Fatal(err)
+	}
+	if memstore.KeepsString(s, header) {
+		t.Fatal("the store holds a string inside the caller's header")
+	}
+}

@@ -1,0 +1,82 @@
+package memstore_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionstore/sessionstore/memstore"
+)
+
+// Tokens spread evenly over the shards, whether random like SCS's, counted
+// up, or differing only in the middle.
+func TestShardsSpreadTokens(t *testing.T) {
+	const perShard = 1000
+	kinds := map[string]func(i int) string{
+		"scs": func(int) string {
+			b := make([]byte, 32)
+			rand.Read(b)
+			return base64.RawURLEncoding.EncodeToString(b)
+		},
+		"counted":     func(i int) string { return fmt.Sprintf("%043d", i) },
+		"short":       func(i int) string { return fmt.Sprint(i) },
+		"middle":      func(i int) string { return fmt.Sprintf("session-%08d-of-this-app", i) },
+		"byte-prefix": func(i int) string { return fmt.Sprintf("%c%c%c-fixed-suffix", 'a'+i%26, 'a'+i/26%26, 'a'+i/676%26) },
+	}
+	for name, token := range kinds {
+		t.Run(name, func(t *testing.T) {
+			s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+			n := perShard * memstore.NumShards
+			if name == "byte-prefix" {
+				n = 26 * 26 * 26 // every such token
+			}
+			var counts [memstore.NumShards]int
+			for i := range n {
+				counts[memstore.ShardOf(s, token(i))]++
+			}
+			mean := n / memstore.NumShards
+			for i, c := range counts {
+				if c < mean/2 || c > mean*2 {
+					t.Fatalf("shard %d holds %d of %d tokens, mean %d: %v", i, c, n, mean, counts)
+				}
+			}
+		})
+	}
+}
+
+// Two tokens with the same 64-bit hash never see each other's session:
+// Find and Delete of one leave the other's alone, and Commit of the second
+// fails, writing nothing.
+func TestHashCollision(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	memstore.PlantCollision(s, "mine", "theirs", []byte("their data"), exp.UnixNano())
+	if b, ok, err := s.Find("mine"); ok || err != nil {
+		t.Fatalf("Find of the colliding token = %q, %v, %v", b, ok, err)
+	}
+	if err := s.Delete("mine"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Commit("mine", []byte("my data"), exp)
+	if err == nil || !strings.Contains(err.Error(), "same hash") {
+		t.Fatalf("Commit of the colliding token: %v", err)
+	}
+	all, err := s.All()
+	if err != nil || len(all) != 1 || string(all["theirs"]) != "their data" {
+		t.Fatalf("All = %q, %v; want the other token's session untouched", all, err)
+	}
+
+	// A tombstone whose second hash differs is another token's: Commit
+	// stores the session.
+	s2 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	memstore.PlantTombCollision(s2, "fresh", exp.UnixNano())
+	if err := s2.Commit("fresh", []byte("x"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s2.Find("fresh"); !ok {
+		t.Fatal("a colliding tombstone swallowed a new session")
+	}
+}
