@@ -18,6 +18,7 @@
 // seed; the token itself is stored and compared too, so no lookup ever
 // returns another token's session. If two live tokens ever share a hash
 // (about 3 in 100 million for a million live sessions), Commit of the second
-// fails with an error and writes nothing, and the session manager can issue
-// a fresh token.
+// fails with an error and writes nothing: that request fails as on any
+// store error, and the next one, finding no session, starts a new one under
+// a new token.
 package memstore
