@@ -69,7 +69,13 @@ type PGConfig struct {
 // Configure Options, Codecs, MaxAge and MaxLength before serving requests;
 // Get, New and Save are safe for concurrent use.
 type PGStore struct {
-	// Codecs sign and verify the session cookie; the first one signs.
+	// Codecs sign and verify the session cookie; the first one signs. The
+	// store's own codecs use securecookie's format and are checked on Get
+	// without securecookie's per-call allocations; they change only through
+	// MaxAge. To use other securecookie settings (MinAge, MaxLength, hash
+	// function), assign codecs of your own, with the
+	// securecookie.NopEncoder serializer: they are used through
+	// securecookie.DecodeMulti.
 	Codecs []securecookie.Codec
 	// Options are the default cookie options; each session gets a copy.
 	Options *sessions.Options

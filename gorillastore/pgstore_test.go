@@ -1,11 +1,15 @@
 package gorillastore
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -252,5 +256,67 @@ func TestPGStoreGetNeverWrites(t *testing.T) {
 	}
 	if n := len(rows(t, s)); n != 0 {
 		t.Errorf("%d rows after Gets of missing sessions, want 0", n)
+	}
+}
+
+// maxGetAllocs is the target for a Get of an existing session.
+const maxGetAllocs = 30
+
+// TestPGStoreGetAllocs checks the allocations of a Get of an existing
+// session (cookie decode and load, on a fresh request each time, as a
+// server makes one), against the target of 30.
+func TestPGStoreGetAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	sess, r := load(t, s, "sid")
+	sess.Values["user_id"] = 123456
+	sess.Values["name"] = "alice@example.com"
+	sess.Values["csrf"] = "kJ3d9fQ0sLx7Vb2nR8tY1wE4uI6oP5aZ"
+	sess.Values["admin"] = false
+	base := request(save(t, s, r, sess))
+	var err error
+	n := testing.AllocsPerRun(200, func() {
+		r := *base
+		var got *sessions.Session
+		if got, err = s.Get(&r, "sid"); err == nil && got.IsNew {
+			err = errors.New("session not found")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v allocations per Get", n)
+	if n > maxGetAllocs {
+		t.Errorf("%v allocations per Get, want at most %d", n, maxGetAllocs)
+	}
+}
+
+// TestPGStoreLoadCopiesValues checks that loaded values do not share memory
+// with the buffer the row is scanned into, which the next load reuses.
+func TestPGStoreLoadCopiesValues(t *testing.T) {
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	for _, format := range []string{"compact", "gob"} {
+		t.Run(format, func(t *testing.T) {
+			saveOne := func(fill byte) *http.Cookie {
+				sess, r := load(t, s, "sid")
+				sess.Values["s"] = strings.Repeat(string(fill), 100)
+				sess.Values["b"] = bytes.Repeat([]byte{fill}, 100)
+				if format == "gob" {
+					sess.Values["p"] = point{int(fill), 0}
+				}
+				return save(t, s, r, sess)
+			}
+			a, b := saveOne('a'), saveOne('b')
+			first, _ := load(t, s, "sid", a)
+			for range 3 {
+				load(t, s, "sid", b)
+			}
+			if first.IsNew || first.Values["s"] != strings.Repeat("a", 100) ||
+				!bytes.Equal(first.Values["b"].([]byte), bytes.Repeat([]byte("a"), 100)) {
+				t.Fatalf("values of the first session changed: %v", first.Values)
+			}
+		})
 	}
 }
