@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -139,6 +140,9 @@ func TestPGStoreClose(t *testing.T) {
 	}
 	if own.Options.MaxAge != DefaultMaxAge || own.Options.Path != "/" || own.Path != "/" {
 		t.Errorf("defaults: Options=%+v Path=%q", own.Options, own.Path)
+	}
+	if got := own.ownPool.Config().MaxConns; got != defaultMaxConns() {
+		t.Errorf("own pool: MaxConns = %d, want defaultMaxConns() = %d", got, defaultMaxConns())
 	}
 	sess, r := load(t, own, "sid")
 	save(t, own, r, sess)
@@ -319,4 +323,47 @@ func TestPGStoreLoadCopiesValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNewPGStorePoolSize(t *testing.T) {
+	for _, n := range []int{1, 2, 16} {
+		if got, want := withGOMAXPROCS(n, defaultMaxConns), int32(min(max(4, 4*n), 32)); got != want {
+			t.Errorf("GOMAXPROCS %d: defaultMaxConns = %d, want %d", n, got, want)
+		}
+	}
+	const url = "postgres://u@db.example:5432/app?sslmode=disable"
+	tests := []struct {
+		name string
+		url  string
+		want int32
+	}{
+		{"Default", url, defaultMaxConns()},
+		{"FromURL", url + "&pool_max_conns=3", 3},
+		{"FromURLLarge", url + "&pool_max_conns=50", 50},
+		{"KeywordValue", "host=db.example user=u pool_max_conns=7", 7},
+		{"KeywordValueDefault", "host=db.example user=u pool_min_conns=1", defaultMaxConns()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := poolConfig(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxConns != tt.want {
+				t.Errorf("MaxConns = %d, want %d", cfg.MaxConns, tt.want)
+			}
+			if _, ok := cfg.ConnConfig.RuntimeParams["pool_max_conns"]; ok {
+				t.Error("pool_max_conns is sent to the server as a runtime parameter")
+			}
+		})
+	}
+	if _, err := poolConfig(url + "&pool_max_conns=x"); err == nil {
+		t.Error("poolConfig accepted pool_max_conns=x")
+	}
+}
+
+// withGOMAXPROCS returns f() run with GOMAXPROCS n.
+func withGOMAXPROCS[T any](n int, f func() T) T {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+	return f()
 }
