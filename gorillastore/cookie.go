@@ -68,7 +68,10 @@ func newCookieCodecs(maxAge int, keyPairs ...[]byte) []securecookie.Codec {
 		if i+1 < len(keyPairs) {
 			blockKey = keyPairs[i+1]
 		}
-		c := &cookieCodec{sc: securecookie.New(keyPairs[i], blockKey), hashKey: bytes.Clone(keyPairs[i])}
+		// One copy of the hash key for both, so that a caller reusing the
+		// slice changes neither.
+		hashKey := bytes.Clone(keyPairs[i])
+		c := &cookieCodec{sc: securecookie.New(hashKey, blockKey), hashKey: hashKey}
 		c.sc.SetSerializer(securecookie.NopEncoder{})
 		c.invalid = len(c.hashKey) == 0
 		if blockKey != nil {
@@ -162,7 +165,9 @@ func (c *cookieCodec) verify(dst []byte, name, value string) ([]byte, bool) {
 		id = id[size:]
 		cipher.NewCTR(c.block, iv).XORKeyStream(id, id)
 	}
-	return append(dst, id...), true
+	dst = append(dst, id...)
+	clear(id) // no session ID left behind in the pool
+	return dst, true
 }
 
 // ourCodecs reports whether every codec is a cookieCodec, which verify can

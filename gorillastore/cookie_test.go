@@ -46,6 +46,7 @@ func TestCookieVerifyMatchesSecurecookie(t *testing.T) {
 	now := time.Now().Unix()
 	signed := newCookieCodecs(3600, key1)[0].(*cookieCodec)
 	encrypted := newCookieCodecs(3600, key1, blockKey1)[0].(*cookieCodec)
+	badBlockKey := newCookieCodecs(3600, key1, []byte("not an AES key"))[0].(*cookieCodec)
 	good, err := signed.Encode("sid", id)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,8 @@ func TestCookieVerifyMatchesSecurecookie(t *testing.T) {
 		// which newSession checks (validID).
 		{"EncryptedReadAsSigned", signed, goodEnc, true},
 		{"SignedReadAsEncrypted", encrypted, good, true},
+		{"InvalidBlockKey", badBlockKey, good, false},
+		{"InvalidBlockKeyEncrypted", badBlockKey, goodEnc, false},
 		{"ShortEncrypted", encrypted, signAt(key1, "sid", now, []byte("short")), false},
 		{"PipeInValue", signed, signAt(key1, "sid", now, []byte("a|b")), true},
 		{"BadDate", signed, base64.URLEncoding.EncodeToString([]byte("x|y|z")), false},
