@@ -46,6 +46,7 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 		return nil, nil, err
 	}
 	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime}
+	e.loader, _ = backend.(valuesLoader)
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -70,7 +71,13 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 // Configure Options, Codecs, MaxAge and MaxLength before serving requests;
 // Get, New and Save only read the Store and are safe for concurrent use.
 type Store struct {
-	// Codecs sign and verify the session cookie; the first one signs.
+	// Codecs sign and verify the session cookie; the first one signs. The
+	// store's own codecs use securecookie's format and are checked on Get
+	// without securecookie's per-call allocations; they change only through
+	// MaxAge. To use other securecookie settings (MinAge, MaxLength, hash
+	// function), assign codecs of your own, with the
+	// securecookie.NopEncoder serializer: they are used through
+	// securecookie.DecodeMulti.
 	Codecs []securecookie.Codec
 	// Options are the default cookie options; each session gets a copy.
 	Options *sessions.Options

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,12 +185,13 @@ func BenchmarkMixed(b *testing.B) {
 			b.Run(fmt.Sprintf("goroutines=%d/impl=%s", g, kind), func(b *testing.B) {
 				e := newBenchEnv(b, kind, n)
 				reqs := e.requests()
+				var workers atomic.Int64
 				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 				b.ReportAllocs()
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					w := &discard{h: http.Header{}}
-					for i := 0; pb.Next(); i++ {
+					for i := spread(int(workers.Add(1))); pb.Next(); i++ {
 						k := (i * 7919) % n
 						var err error
 						switch {

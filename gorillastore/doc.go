@@ -7,7 +7,8 @@
 // # Cookies and storage
 //
 // The cookie carries only a random 256-bit session ID, signed (and, with a
-// block key, encrypted) by gorilla/securecookie with the store's key pairs.
+// block key, encrypted) in gorilla/securecookie's format with the store's
+// key pairs.
 // The first pair signs; every pair is tried when a cookie is read, so keys
 // rotate by prepending a new pair and dropping the old one after the cookie
 // lifetime. The backend never sees the ID: sessions are stored under

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sessionstore/sessionstore"
 )
 
@@ -158,6 +160,51 @@ func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, erro
 		return nil, false, fmt.Errorf("find in %s: %w", b.table, err)
 	}
 	return data, true, nil
+}
+
+// loadArgs are the query arguments and the scan target of one loadValues,
+// pooled so that a load allocates nothing of its own: the arguments are boxed
+// once, when a loadArgs is made, and point into it.
+type loadArgs struct {
+	key  [tokenLen]byte
+	now  pgtype.Timestamptz
+	data pgtype.PreallocBytes // scanned into buf, which grows up to maxPooledData
+	buf  []byte
+	args [2]any // key[:], &now
+	dst  [1]any // &data
+}
+
+// maxPooledData is the largest session data buffer a loadArgs keeps.
+const maxPooledData = 64 << 10
+
+var loadArgsPool = sync.Pool{New: func() any {
+	a := &loadArgs{buf: make([]byte, 0, 512)}
+	a.args = [2]any{a.key[:], &a.now}
+	a.dst = [1]any{&a.data}
+	return a
+}}
+
+// loadValues decodes the values of the live session with ID id into values,
+// or returns errNotFound. It is FindCtx and decodeValues without their
+// allocations: the row is scanned into a pooled buffer and decoded from
+// there (decodeValues copies what it keeps).
+func (b *pgBackend) loadValues(ctx context.Context, id string, values map[any]any) error {
+	a := loadArgsPool.Get().(*loadArgs)
+	defer loadArgsPool.Put(a)
+	putToken(&a.key, id)
+	a.now = pgtype.Timestamptz{Time: micro(b.now()), Valid: true}
+	a.data = a.buf[:cap(a.buf)]
+	err := b.db.QueryRow(ctx, b.findSQL, a.args[:]...).Scan(a.dst[:]...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return errNotFound
+	case err != nil:
+		return fmt.Errorf("find in %s: %w", b.table, err)
+	}
+	if cap(a.data) > cap(a.buf) && cap(a.data) <= maxPooledData {
+		a.buf = a.data[:0]
+	}
+	return decodeValues(values, a.data)
 }
 
 // CommitCtx inserts or replaces a session, unless its key was deleted.

@@ -1,11 +1,16 @@
 package gorillastore
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -136,6 +141,9 @@ func TestPGStoreClose(t *testing.T) {
 	if own.Options.MaxAge != DefaultMaxAge || own.Options.Path != "/" || own.Path != "/" {
 		t.Errorf("defaults: Options=%+v Path=%q", own.Options, own.Path)
 	}
+	if got := own.ownPool.Config().MaxConns; got != defaultMaxConns() {
+		t.Errorf("own pool: MaxConns = %d, want defaultMaxConns() = %d", got, defaultMaxConns())
+	}
 	sess, r := load(t, own, "sid")
 	save(t, own, r, sess)
 	_ = own.b.dropSchema(context.Background())
@@ -253,4 +261,109 @@ func TestPGStoreGetNeverWrites(t *testing.T) {
 	if n := len(rows(t, s)); n != 0 {
 		t.Errorf("%d rows after Gets of missing sessions, want 0", n)
 	}
+}
+
+// maxGetAllocs is the target for a Get of an existing session.
+const maxGetAllocs = 30
+
+// TestPGStoreGetAllocs checks the allocations of a Get of an existing
+// session (cookie decode and load, on a fresh request each time, as a
+// server makes one), against the target of 30.
+func TestPGStoreGetAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	sess, r := load(t, s, "sid")
+	sess.Values["user_id"] = 123456
+	sess.Values["name"] = "alice@example.com"
+	sess.Values["csrf"] = "kJ3d9fQ0sLx7Vb2nR8tY1wE4uI6oP5aZ"
+	sess.Values["admin"] = false
+	base := request(save(t, s, r, sess))
+	var err error
+	n := testing.AllocsPerRun(200, func() {
+		r := *base
+		var got *sessions.Session
+		if got, err = s.Get(&r, "sid"); err == nil && got.IsNew {
+			err = errors.New("session not found")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v allocations per Get", n)
+	if n > maxGetAllocs {
+		t.Errorf("%v allocations per Get, want at most %d", n, maxGetAllocs)
+	}
+}
+
+// TestPGStoreLoadCopiesValues checks that loaded values do not share memory
+// with the buffer the row is scanned into, which the next load reuses.
+func TestPGStoreLoadCopiesValues(t *testing.T) {
+	s := newTestPGStore(t, testPool(t), PGConfig{})
+	for _, format := range []string{"compact", "gob"} {
+		t.Run(format, func(t *testing.T) {
+			saveOne := func(fill byte) *http.Cookie {
+				sess, r := load(t, s, "sid")
+				sess.Values["s"] = strings.Repeat(string(fill), 100)
+				sess.Values["b"] = bytes.Repeat([]byte{fill}, 100)
+				if format == "gob" {
+					sess.Values["p"] = point{int(fill), 0}
+				}
+				return save(t, s, r, sess)
+			}
+			a, b := saveOne('a'), saveOne('b')
+			first, _ := load(t, s, "sid", a)
+			for range 3 {
+				load(t, s, "sid", b)
+			}
+			if first.IsNew || first.Values["s"] != strings.Repeat("a", 100) ||
+				!bytes.Equal(first.Values["b"].([]byte), bytes.Repeat([]byte("a"), 100)) {
+				t.Fatalf("values of the first session changed: %v", first.Values)
+			}
+		})
+	}
+}
+
+func TestNewPGStorePoolSize(t *testing.T) {
+	for _, n := range []int{1, 2, 16} {
+		if got, want := withGOMAXPROCS(n, defaultMaxConns), int32(min(max(4, 4*n), 32)); got != want {
+			t.Errorf("GOMAXPROCS %d: defaultMaxConns = %d, want %d", n, got, want)
+		}
+	}
+	const url = "postgres://u@db.example:5432/app?sslmode=disable"
+	tests := []struct {
+		name string
+		url  string
+		want int32
+	}{
+		{"Default", url, defaultMaxConns()},
+		{"FromURL", url + "&pool_max_conns=3", 3},
+		{"FromURLLarge", url + "&pool_max_conns=50", 50},
+		{"KeywordValue", "host=db.example user=u pool_max_conns=7", 7},
+		{"KeywordValueDefault", "host=db.example user=u pool_min_conns=1", defaultMaxConns()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := poolConfig(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxConns != tt.want {
+				t.Errorf("MaxConns = %d, want %d", cfg.MaxConns, tt.want)
+			}
+			if _, ok := cfg.ConnConfig.RuntimeParams["pool_max_conns"]; ok {
+				t.Error("pool_max_conns is sent to the server as a runtime parameter")
+			}
+		})
+	}
+	if _, err := poolConfig(url + "&pool_max_conns=x"); err == nil {
+		t.Error("poolConfig accepted pool_max_conns=x")
+	}
+}
+
+// withGOMAXPROCS returns f() run with GOMAXPROCS n.
+func withGOMAXPROCS[T any](n int, f func() T) T {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+	return f()
 }

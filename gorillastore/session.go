@@ -43,12 +43,13 @@ const (
 const idBytes = 32
 
 // idLen is the length of a session ID: idBytes in unpadded base64url.
-var idLen = base64.RawURLEncoding.EncodedLen(idBytes)
+const idLen = (idBytes*8 + 5) / 6
 
 // engine is the gorilla/sessions logic PGStore and Store share. It holds no
 // per-request state; Get and New only read it.
 type engine struct {
 	backend   CtxStore
+	loader    valuesLoader // backend, if it is one
 	now       func() time.Time
 	lifetime  time.Duration // server-side lifetime when Options.MaxAge == 0
 	maxLength atomic.Int64  // 0: no limit
@@ -62,7 +63,7 @@ func newID() string {
 }
 
 // validID reports whether id has the shape of an ID from newID.
-func validID(id string) bool {
+func validID[T string | []byte](id T) bool {
 	if len(id) != idLen {
 		return false
 	}
@@ -75,18 +76,29 @@ func validID(id string) bool {
 	return true
 }
 
+// tokenLen is the length of a backend key: a SHA-256 digest in unpadded
+// base64url.
+const tokenLen = 43
+
 // token derives the backend key of a session ID: base64url(SHA-256(id)). The
-// backend never sees the ID itself, so a dump of it holds no usable cookie.
+// backend never sees the ID, so a dump of it holds no usable cookie.
 func token(id string) string {
-	return tokenOf([]byte(id))
+	var buf [tokenLen]byte
+	putToken(&buf, id)
+	return string(buf[:])
 }
 
-// tokenOf is token for an ID held in a byte slice.
-func tokenOf(id []byte) string {
-	sum := sha256.Sum256(id)
-	var buf [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
-	base64.RawURLEncoding.Encode(buf[:], sum[:])
-	return string(buf[:])
+// putToken writes the backend key of the session ID id to dst.
+func putToken(dst *[tokenLen]byte, id string) {
+	var sum [sha256.Size]byte
+	if len(id) <= idLen {
+		var b [idLen]byte // []byte(id) would allocate
+		n := copy(b[:], id)
+		sum = sha256.Sum256(b[:n])
+	} else {
+		sum = sha256.Sum256([]byte(id))
+	}
+	base64.RawURLEncoding.Encode(dst[:], sum[:])
 }
 
 // newSession implements sessions.Store.New for store.
@@ -99,29 +111,71 @@ func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, o
 		s.ID = newID()
 		return s, nil
 	}
-	var raw []byte
-	if err := securecookie.DecodeMulti(name, c.Value, &raw, codecs...); err != nil || !validID(string(raw)) {
+	var buf [idLen]byte
+	raw, ok := decodeCookie(buf[:0], codecs, name, c.Value)
+	if !ok || !validID(raw) {
 		// Tampered, signed with a retired key, or too old: a fresh session.
 		s.ID = newID()
 		return s, nil
 	}
-	data, found, err := e.backend.FindCtx(r.Context(), tokenOf(raw))
-	if err != nil {
-		s.ID = newID()
-		return s, fmt.Errorf("gorillastore: load session: %w", err)
-	}
-	if !found {
-		s.ID = newID()
-		return s, nil
-	}
-	if err := decodeValues(s.Values, data); err != nil {
+	id := string(raw)
+	if err := e.load(r.Context(), id, s.Values); err != nil {
 		clear(s.Values)
 		s.ID = newID()
+		if errors.Is(err, errNotFound) {
+			return s, nil
+		}
 		return s, fmt.Errorf("gorillastore: load session: %w", err)
 	}
-	s.ID = string(raw)
+	s.ID = id
 	s.IsNew = false
 	return s, nil
+}
+
+// decodeCookie appends to dst the session ID in the cookie value, if one of
+// codecs verifies it. The store's own codecs are checked by
+// cookieCodec.verify; any other through securecookie.
+func decodeCookie(dst []byte, codecs []securecookie.Codec, name, value string) ([]byte, bool) {
+	if ourCodecs(codecs) {
+		for _, c := range codecs {
+			if id, ok := c.(*cookieCodec).verify(dst, name, value); ok {
+				return id, true
+			}
+		}
+		return dst, false
+	}
+	var raw []byte
+	if err := securecookie.DecodeMulti(name, value, &raw, codecs...); err != nil {
+		return dst, false
+	}
+	return append(dst, raw...), true
+}
+
+// errNotFound is load's answer for a session that is not in the backend (or
+// expired, or deleted).
+var errNotFound = errors.New("session not found")
+
+// valuesLoader is a backend that decodes a session's values straight from
+// its own buffers, keyed by the session ID (PGStore's table). It returns
+// errNotFound for a session it does not have.
+type valuesLoader interface {
+	loadValues(ctx context.Context, id string, values map[any]any) error
+}
+
+// load decodes the values of the session with ID id into values, an empty
+// map, or returns errNotFound.
+func (e *engine) load(ctx context.Context, id string, values map[any]any) error {
+	if e.loader != nil {
+		return e.loader.loadValues(ctx, id, values)
+	}
+	data, found, err := e.backend.FindCtx(ctx, token(id))
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return errNotFound
+	}
+	return decodeValues(values, data)
 }
 
 // save implements sessions.Store.Save.
@@ -170,28 +224,25 @@ func (e *engine) setMaxLength(l int) {
 	e.maxLength.Store(int64(max(l, 0)))
 }
 
-// codecsFromPairs returns the cookie codecs for keyPairs: securecookie codecs
-// that sign (and, with a block key, encrypt) the raw ID bytes, valid for
-// maxAge seconds.
+// codecsFromPairs returns the cookie codecs for keyPairs: codecs that sign
+// (and, with a block key, encrypt) the raw ID bytes with securecookie's
+// format, valid for maxAge seconds.
 func codecsFromPairs(maxAge int, keyPairs ...[]byte) ([]securecookie.Codec, error) {
 	if len(keyPairs) == 0 || len(keyPairs[0]) == 0 {
 		return nil, errors.New("at least one hash key is required")
 	}
-	codecs := securecookie.CodecsFromPairs(keyPairs...)
-	for _, c := range codecs {
-		if sc, ok := c.(*securecookie.SecureCookie); ok {
-			sc.SetSerializer(securecookie.NopEncoder{})
-		}
-	}
-	setCodecMaxAge(codecs, maxAge)
-	return codecs, nil
+	return newCookieCodecs(maxAge, keyPairs...), nil
 }
 
-// setCodecMaxAge sets the cookie timestamp limit of every securecookie codec.
+// setCodecMaxAge sets the cookie timestamp limit of the store's codecs and of
+// any securecookie codec.
 func setCodecMaxAge(codecs []securecookie.Codec, maxAge int) {
 	for _, c := range codecs {
-		if sc, ok := c.(*securecookie.SecureCookie); ok {
-			sc.MaxAge(max(maxAge, 0))
+		switch c := c.(type) {
+		case *cookieCodec:
+			c.setMaxAge(maxAge)
+		case *securecookie.SecureCookie:
+			c.MaxAge(max(maxAge, 0))
 		}
 	}
 }

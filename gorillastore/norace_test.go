@@ -1,0 +1,5 @@
+//go:build !race
+
+package gorillastore
+
+const raceEnabled = false
