@@ -58,6 +58,48 @@ func TestDeleteCommitRace(t *testing.T) {
 	}
 }
 
+// TestDeleteCommitRaceLegacy is TestDeleteCommitRace with the statement
+// that servers older than PostgreSQL 15, which lack MERGE, run instead.
+func TestDeleteCommitRaceLegacy(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	s.legacy.Store(true)
+	if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
+		t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
+	}
+}
+
+// TestConcurrentCommitsOfNewToken checks that Commits inserting the same new
+// token at the same moment all succeed, the last one leaving its data: one
+// of them inserts the row and the others, which MERGE makes fail with a
+// unique violation, update it.
+func TestConcurrentCommitsOfNewToken(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	expiry := time.Now().Add(time.Hour)
+	const rounds, writers = 50, 4
+	for i := range rounds {
+		tok := fmt.Sprintf("new-%04d-%s", i, uniqueName(""))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := s.Commit(tok, []byte{byte(w)}, expiry); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if b, found, err := s.Find(tok); err != nil || !found || len(b) != 1 || b[0] >= writers {
+			t.Fatalf("round %d: Find = %v, %v, %v; want one writer's data", i, b, found, err)
+		}
+	}
+}
+
 // TestDeleteCommitRaceCatchesNaiveCommit shows that the race above is real
 // and that raceDeleteCommit detects it: with the plain "upsert unless
 // tombstoned" statement, a Commit whose snapshot predates the Delete waits
