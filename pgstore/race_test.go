@@ -116,3 +116,38 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 	}
 	t.Logf("naive Commit: %d of 200 sessions came back", len(back))
 }
+
+// TestDeleteRecreatedSession checks Delete of a session that a writer
+// ignoring tombstones (SCS's pgxstore on the same table, say) recreated
+// after its first Delete: the session goes again, and its tombstone then
+// lasts until the later of the two expiries.
+func TestDeleteRecreatedSession(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	ctx := context.Background()
+	tok := "recreated-" + uniqueName("")
+	first := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	second := first.Add(time.Hour)
+	if err := s.Commit(tok, []byte("a"), first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.commitPlain, tok, []byte("b"), second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(tok); err != nil {
+		t.Fatalf("second Delete: %v", err)
+	}
+	if _, found, err := s.Find(tok); err != nil || found {
+		t.Fatalf("Find after the second Delete = %v, %v; want not found", found, err)
+	}
+	var got time.Time
+	if err := s.pool.QueryRow(ctx, "SELECT expiry FROM "+s.names.tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(second) {
+		t.Errorf("tombstone expiry = %v, want %v", got, second)
+	}
+}

@@ -20,9 +20,12 @@ type queries struct {
 	// index probes. commitPlain is the bare upsert, used when the tombstone
 	// table is unavailable.
 	commit, commitLegacy, commitPlain string
-	// del removes the row and records its tombstone in one statement.
-	del, delPlain string
-	page, all     string
+	// del removes the row and records its tombstone in one statement;
+	// delUpsert also replaces a tombstone that is already there, the rare
+	// case of a session recreated after its Delete by a writer that ignores
+	// tombstones. delPlain is the bare DELETE.
+	del, delUpsert, delPlain string
+	page, all                string
 	// Cleanup: the per-table advisory lock and one batch per table.
 	tryLock, cleanSessions, cleanTombstones string
 	// Schema: the migration, and what Commit and Delete need to know once.
@@ -56,8 +59,13 @@ AND EXISTS (SELECT 1 FROM {t} WHERE token = $1) = EXISTS (SELECT 1 FROM {t} WHER
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
 		commitPlain: r.Replace(`INSERT INTO {t} (token, data, expiry) VALUES ($1, $2, $3)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
-		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING token, expiry)
-INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
+		// A plain INSERT: a speculative insertion (ON CONFLICT) costs an
+		// index probe and a WAL record more, for a conflict that needs a
+		// session recreated behind the store's back.
+		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
+INSERT INTO {tt} (token, expiry) SELECT $1, expiry FROM d`),
+		delUpsert: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
+INSERT INTO {tt} AS tb (token, expiry) SELECT $1, expiry FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
 		all:      r.Replace(`SELECT token, data FROM {t} WHERE expiry > $1`),

@@ -254,7 +254,13 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 		}
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, s.q.del, token); err != nil {
+	_, err = s.pool.Exec(ctx, s.q.del, token)
+	if isUniqueViolation(err) {
+		// The token already has a tombstone, yet its session was back:
+		// a writer that ignores tombstones recreated it.
+		_, err = s.pool.Exec(ctx, s.q.delUpsert, token)
+	}
+	if err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
