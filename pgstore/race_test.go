@@ -58,6 +58,48 @@ func TestDeleteCommitRace(t *testing.T) {
 	}
 }
 
+// TestDeleteCommitRaceLegacy is TestDeleteCommitRace with the statement
+// that servers older than PostgreSQL 15, which lack MERGE, run instead.
+func TestDeleteCommitRaceLegacy(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	s.legacy.Store(true)
+	if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
+		t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
+	}
+}
+
+// TestConcurrentCommitsOfNewToken checks that Commits inserting the same new
+// token at the same moment all succeed, the last one leaving its data: one
+// of them inserts the row and the others, which MERGE makes fail with a
+// unique violation, update it.
+func TestConcurrentCommitsOfNewToken(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	expiry := time.Now().Add(time.Hour)
+	const rounds, writers = 50, 4
+	for i := range rounds {
+		tok := fmt.Sprintf("new-%04d-%s", i, uniqueName(""))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := s.Commit(tok, []byte{byte(w)}, expiry); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if b, found, err := s.Find(tok); err != nil || !found || len(b) != 1 || b[0] >= writers {
+			t.Fatalf("round %d: Find = %v, %v, %v; want one writer's data", i, b, found, err)
+		}
+	}
+}
+
 // TestDeleteCommitRaceCatchesNaiveCommit shows that the race above is real
 // and that raceDeleteCommit detects it: with the plain "upsert unless
 // tombstoned" statement, a Commit whose snapshot predates the Delete waits
@@ -73,4 +115,39 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 		t.Fatal("no session came back with the naive Commit: the race test cannot detect the bug")
 	}
 	t.Logf("naive Commit: %d of 200 sessions came back", len(back))
+}
+
+// TestDeleteRecreatedSession checks Delete of a session that a writer
+// ignoring tombstones (SCS's pgxstore on the same table, say) recreated
+// after its first Delete: the session goes again, and its tombstone then
+// lasts until the later of the two expiries.
+func TestDeleteRecreatedSession(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, Config{CleanupInterval: -1})
+	ctx := context.Background()
+	tok := "recreated-" + uniqueName("")
+	first := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	second := first.Add(time.Hour)
+	if err := s.Commit(tok, []byte("a"), first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.commitPlain, tok, []byte("b"), second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(tok); err != nil {
+		t.Fatalf("second Delete: %v", err)
+	}
+	if _, found, err := s.Find(tok); err != nil || found {
+		t.Fatalf("Find after the second Delete = %v, %v; want not found", found, err)
+	}
+	var got time.Time
+	if err := s.pool.QueryRow(ctx, "SELECT expiry FROM "+s.names.tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(second) {
+		t.Errorf("tombstone expiry = %v, want %v", got, second)
+	}
 }

@@ -13,18 +13,23 @@ import (
 // names. pgx prepares each one once per connection.
 type queries struct {
 	find string
-	// commit refuses a tombstoned token and, in the same statement, refuses
-	// to re-insert a row that a concurrent Delete removed after this
-	// statement's snapshot was taken (see CommitCtx). commitPlain is the
-	// bare upsert, used when the tombstone table is unavailable.
-	commit, commitPlain string
-	// delete removes the row and records its tombstone in one statement.
-	del, delPlain string
-	page, all     string
+	// commit is one MERGE (PostgreSQL 15 and later): it updates the row
+	// this statement's snapshot sees, or inserts one if that snapshot holds
+	// neither the row nor its tombstone (see CommitCtx). commitLegacy does
+	// the same on older servers at the price of a row lock and two more
+	// index probes. commitPlain is the bare upsert, used when the tombstone
+	// table is unavailable.
+	commit, commitLegacy, commitPlain string
+	// del removes the row and records its tombstone in one statement;
+	// delUpsert also replaces a tombstone that is already there, the rare
+	// case of a session recreated after its Delete by a writer that ignores
+	// tombstones. delPlain is the bare DELETE.
+	del, delUpsert, delPlain string
+	page, all                string
 	// Cleanup: the per-table advisory lock and one batch per table.
 	tryLock, cleanSessions, cleanTombstones string
-	// Schema.
-	migrate, tombstonesExist, createTombstones string
+	// Schema: the migration, and what Commit and Delete need to know once.
+	migrate, probe, createTombstones string
 }
 
 func buildQueries(n tableNames) queries {
@@ -37,14 +42,30 @@ CREATE INDEX IF NOT EXISTS {tti} ON {tt} (expiry);`)
 	const migrateLock = `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0));`
 	return queries{
 		find: r.Replace(`SELECT data FROM {t} WHERE token = $1 AND expiry > $2`),
-		commit: r.Replace(`INSERT INTO {t} (token, data, expiry) SELECT $1, $2, $3
+		// MERGE joins the token with the row the statement's snapshot sees.
+		// A row that a concurrent Delete (or cleanup) removes after that
+		// snapshot is no longer MATCHED once the UPDATE has waited for the
+		// deleting transaction; PostgreSQL then tries the NOT MATCHED
+		// branch, whose condition is evaluated on the same snapshot, still
+		// sees the row and so inserts nothing.
+		commit: r.Replace(`MERGE INTO {t} AS s USING (SELECT $1::text AS token) AS c ON s.token = c.token
+WHEN MATCHED THEN UPDATE SET data = $2, expiry = $3
+WHEN NOT MATCHED AND NOT EXISTS (SELECT 1 FROM {t} WHERE token = $1)
+AND NOT EXISTS (SELECT 1 FROM {tt} WHERE token = $1)
+THEN INSERT (token, data, expiry) VALUES ($1, $2, $3)`),
+		commitLegacy: r.Replace(`INSERT INTO {t} (token, data, expiry) SELECT $1, $2, $3
 WHERE NOT EXISTS (SELECT 1 FROM {tt} WHERE token = $1)
 AND EXISTS (SELECT 1 FROM {t} WHERE token = $1) = EXISTS (SELECT 1 FROM {t} WHERE token = $1 FOR NO KEY UPDATE)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
 		commitPlain: r.Replace(`INSERT INTO {t} (token, data, expiry) VALUES ($1, $2, $3)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`),
-		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING token, expiry)
-INSERT INTO {tt} AS tb (token, expiry) SELECT token, expiry FROM d
+		// A plain INSERT: a speculative insertion (ON CONFLICT) costs an
+		// index probe and a WAL record more, for a conflict that needs a
+		// session recreated behind the store's back.
+		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
+INSERT INTO {tt} (token, expiry) SELECT $1, expiry FROM d`),
+		delUpsert: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
+INSERT INTO {tt} AS tb (token, expiry) SELECT $1, expiry FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
 		all:      r.Replace(`SELECT token, data FROM {t} WHERE expiry > $1`),
@@ -62,7 +83,8 @@ SELECT ctid FROM {tt} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKI
 CREATE TABLE IF NOT EXISTS {t} (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
 CREATE INDEX IF NOT EXISTS {ti} ON {t} (expiry);
 `) + createTombstones,
-		tombstonesExist:  `SELECT to_regclass(` + quoteLiteral(n.tombstones) + `) IS NOT NULL`,
+		probe: `SELECT to_regclass(` + quoteLiteral(n.tombstones) + `) IS NOT NULL,
+current_setting('server_version_num')::int >= 150000`,
 		createTombstones: migrateLock + "\n" + createTombstones,
 	}
 }
@@ -84,6 +106,11 @@ func (s *PostgresStore) Migrate(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, s.q.migrate); err != nil {
 		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
 	}
+	var exists, merge bool
+	if err := s.pool.QueryRow(ctx, s.q.probe).Scan(&exists, &merge); err != nil {
+		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
+	}
+	s.legacy.Store(!merge)
 	s.tomb.Store(tombOn)
 	return nil
 }
@@ -96,10 +123,11 @@ const (
 )
 
 // tombstones reports whether Commit and Delete can use the tombstone table,
-// finding out (and creating the table) on first use. It returns an error
-// only when the answer is not known yet, so that the operation fails and the
-// next one asks again; a missing privilege is logged once and disables the
-// guarantee for the life of the store.
+// finding out (and creating the table, and whether the server has MERGE)
+// on first use. It returns an error only when the answer is not known yet,
+// so that the operation fails and the next one asks again; a missing
+// privilege is logged once and disables the guarantee for the life of the
+// store.
 func (s *PostgresStore) tombstones(ctx context.Context) (bool, error) {
 	switch s.tomb.Load() {
 	case tombOn:
@@ -112,10 +140,11 @@ func (s *PostgresStore) tombstones(ctx context.Context) (bool, error) {
 	if st := s.tomb.Load(); st != tombUnknown {
 		return st == tombOn, nil
 	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, s.q.tombstonesExist).Scan(&exists); err != nil {
+	var exists, merge bool
+	if err := s.pool.QueryRow(ctx, s.q.probe).Scan(&exists, &merge); err != nil {
 		return false, err
 	}
+	s.legacy.Store(!merge)
 	if !exists {
 		if _, err := s.pool.Exec(ctx, s.q.createTombstones); err != nil {
 			if !isPermanent(err) {

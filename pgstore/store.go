@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
@@ -33,6 +34,7 @@ type PostgresStore struct {
 
 	tomb   atomic.Int32 // tombUnknown, tombOn or tombOff
 	tombMu sync.Mutex   // serialises the first tombstone check
+	legacy atomic.Bool  // the server predates MERGE (PostgreSQL 15): use q.commitLegacy
 
 	// onBatch, set only by tests, sees the row count of every cleanup batch.
 	onBatch func(table string, n int64)
@@ -178,12 +180,15 @@ const commitAttempts = 3
 
 // CommitCtx is Commit with a context.
 //
-// The statement inserts or updates the row only if the token has no
-// tombstone and the row it saw at the start, if any, still exists once
-// locked. A row that vanished in between was removed by a concurrent Delete
-// or cleanup: the statement then changes nothing and is run again with a
-// fresh snapshot, which sees the tombstone of a Delete (a no-op, as it must
-// be) and no tombstone after a cleanup (the session is inserted anew).
+// The statement updates the row its snapshot sees, if that row still
+// exists once locked, or else inserts the session if the snapshot holds
+// neither the row nor its tombstone. A row that vanished in between was
+// removed by a concurrent Delete or cleanup: the statement then changes
+// nothing and is run again with a fresh snapshot, which sees the tombstone
+// of a Delete (a no-op, as it must be) and no tombstone after a cleanup (the
+// session is inserted anew). Two Commits inserting the same new token at
+// once make one of them fail with a unique violation; it too runs again, and
+// updates the row the other inserted.
 func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(token) {
 		return fmt.Errorf("pgstore: commit: %w", sessionstore.ErrInvalidToken)
@@ -206,13 +211,19 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 		}
 		return nil
 	}
-	for range commitAttempts {
-		tag, err := s.pool.Exec(ctx, s.q.commit, token, b, expiry)
-		if err != nil {
-			return fmt.Errorf("pgstore: commit: %w", err)
-		}
-		if tag.RowsAffected() > 0 {
+	q := s.q.commit
+	if s.legacy.Load() {
+		q = s.q.commitLegacy
+	}
+	for attempt := 1; attempt <= commitAttempts; attempt++ {
+		tag, err := s.pool.Exec(ctx, q, token, b, expiry)
+		switch {
+		case err == nil && tag.RowsAffected() > 0:
 			return nil
+		case isUniqueViolation(err) && attempt < commitAttempts:
+			// A concurrent Commit inserted the token first: run again.
+		case err != nil:
+			return fmt.Errorf("pgstore: commit: %w", err)
 		}
 	}
 	return nil // tombstoned
@@ -237,12 +248,26 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
-	q := s.q.delPlain
-	if tomb {
-		q = s.q.del
+	if !tomb {
+		if _, err := s.pool.Exec(ctx, s.q.delPlain, token); err != nil {
+			return fmt.Errorf("pgstore: delete: %w", err)
+		}
+		return nil
 	}
-	if _, err := s.pool.Exec(ctx, q, token); err != nil {
+	_, err = s.pool.Exec(ctx, s.q.del, token)
+	if isUniqueViolation(err) {
+		// The token already has a tombstone, yet its session was back:
+		// a writer that ignores tombstones recreated it.
+		_, err = s.pool.Exec(ctx, s.q.delUpsert, token)
+	}
+	if err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
