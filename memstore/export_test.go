@@ -1,9 +1,6 @@
 package memstore
 
-import (
-	"hash/maphash"
-	"unsafe"
-)
+import "unsafe"
 
 // KeepsString reports whether any stored token of m points into s.
 func KeepsString(m *MemStore, s string) bool {
@@ -16,7 +13,7 @@ func KeepsString(m *MemStore, s string) bool {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
-		for _, it := range sh.sessions {
+		for _, it := range sh.entries {
 			if in(it.token) {
 				sh.mu.RUnlock()
 				return true
@@ -41,13 +38,14 @@ func ShardOf(m *MemStore, token string) int {
 // NumShards is the number of shards of every store.
 const NumShards = numShards
 
-// PlantCollision stores, under token's hash, a session of another token
-// and a tombstone of yet another, as if their 64-bit hashes had collided.
+// PlantCollision stores, under token's hash, a session of another token, as
+// if their 64-bit hashes had collided.
 func PlantCollision(m *MemStore, token, other string, data []byte, expiry int64) {
 	s, h := m.shard(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sessions[h] = item{token: other, data: string(data), expiry: expiry}
+	s.entries[h] = item{token: other, data: string(data), expiry: expiry, check: s.check(other)}
+	s.live++
 	s.byExpiry.add(record[uint64]{expiry, h})
 }
 
@@ -57,6 +55,6 @@ func PlantTombCollision(m *MemStore, token string, expiry int64) {
 	s, h := m.shard(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tombstones[h] = tomb{expiry: expiry, check: maphash.String(s.checkSeed, token) + 1}
-	s.tombIndex.add(record[uint64]{expiry, h})
+	s.entries[h] = item{expiry: expiry, check: s.check(token) + 1}
+	s.byExpiry.add(record[uint64]{expiry, h})
 }

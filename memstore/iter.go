@@ -57,8 +57,8 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 func (s *shard) liveItems(now int64, page []item) []item {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, it := range s.sessions {
-		if it.expiry > now {
+	for _, it := range s.entries {
+		if it.live() && it.expiry > now {
 			page = append(page, it)
 		}
 	}

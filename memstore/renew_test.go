@@ -145,3 +145,44 @@ func TestCommitDoesNotKeepCallersToken(t *testing.T) {
 		t.Fatal("the store holds a string inside the caller's header")
 	}
 }
+
+// Eviction passes over tombstones, never evicting one, and cleanup still
+// finds every tombstone eviction passed over.
+func TestEvictionKeepsTombstones(t *testing.T) {
+	base := time.Now()
+	now := base
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, MaxSessions: 64 * 4, Now: func() time.Time { return now }})
+	deleted := 0
+	for i := range 4000 {
+		tok := fmt.Sprint("s", i)
+		// Earlier sessions expire earlier: they are the ones evicted,
+		// and the tombstones of those deleted are nearest to expiry.
+		if err := s.Commit(tok, []byte("x"), base.Add(time.Hour+time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := s.Delete(tok); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	all, err := s.All()
+	if err != nil || len(all) > 64*4 {
+		t.Fatalf("All = %d sessions, %v; bound is %d", len(all), err, 64*4)
+	}
+	for i := 0; i < 4000; i += 3 {
+		tok := fmt.Sprint("s", i)
+		if err := s.Commit(tok, []byte("again"), base.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Find(tok); ok {
+			t.Fatalf("%s came back after Delete under eviction", tok)
+		}
+	}
+	now = base.Add(3 * time.Hour)
+	n, err := s.DeleteExpired(context.Background())
+	if want := int64(len(all) + deleted); err != nil || n != want {
+		t.Fatalf("DeleteExpired = %d, %v; want %d sessions and %d tombstones", n, err, len(all), deleted)
+	}
+}

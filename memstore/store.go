@@ -180,10 +180,10 @@ func (m *MemStore) Find(token string) ([]byte, bool, error) {
 	}
 	s, h := m.shard(token)
 	s.mu.RLock()
-	it, found := s.sessions[h]
+	it, found := s.entries[h]
 	s.mu.RUnlock()
 	// it.data is never written after it is stored: copy it unlocked.
-	if !found || it.token != token || it.expiry <= unixNano(m.now()) {
+	if !found || !it.live() || it.check != s.check(token) || it.expiry <= unixNano(m.now()) {
 		return nil, false, nil
 	}
 	return []byte(it.data), true, nil // the caller may write to what it gets
