@@ -15,10 +15,10 @@
 // expiry first.
 //
 // Sessions are found by a 64-bit hash of their token with a secret random
-// seed; the token itself is stored and compared too, so no lookup ever
-// returns another token's session. If two live tokens ever share a hash
-// (about 3 in 100 million for a million live sessions), Commit of the second
-// fails with an error and writes nothing: that request fails as on any
-// store error, and the next one, finding no session, starts a new one under
-// a new token.
+// seed, and match only if a second 64-bit hash with another secret seed
+// agrees too: a token is taken for another with probability 2⁻¹²⁸. If two
+// tokens ever share the first hash only (about 3 in 100 million for a
+// million live sessions), Commit of the second fails with an error and
+// writes nothing: that request fails as on any store error, and the next
+// one, finding no session, starts a new one under a new token.
 package memstore
