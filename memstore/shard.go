@@ -74,7 +74,8 @@ func indexed(r record[uint64], it item, found bool) bool {
 }
 
 // commit stores data, which the caller has already copied, under token,
-// whose hash is h. now is read only if the token has a tombstone.
+// whose hash is h. now is read only if another entry has that hash: the
+// token's tombstone, or another token's entry.
 func (s *shard) commit(token string, h uint64, data string, expiry int64, now func() int64) error {
 	size := int64(len(token) + len(data))
 	if s.maxCount < 0 || s.maxBytes < 0 || (s.maxBytes > 0 && size > s.maxBytes) {
@@ -85,7 +86,12 @@ func (s *shard) commit(token string, h uint64, data string, expiry int64, now fu
 	defer s.mu.Unlock()
 	old, exists := s.entries[h]
 	if exists && old.check != check {
-		return errHashCollision
+		// Another token's entry: it keeps its place until it expires.
+		if old.expiry > now() {
+			return errHashCollision
+		}
+		s.remove(h, old)
+		exists = false
 	}
 	if exists && old.live() {
 		s.entries[h] = item{token: old.token, data: data, expiry: expiry, check: check}

@@ -70,6 +70,19 @@ func TestHashCollision(t *testing.T) {
 		t.Fatalf("All = %q, %v; want the other token's session untouched", all, err)
 	}
 
+	// An expired entry of the other token gives way.
+	s3 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	memstore.PlantCollision(s3, "mine", "theirs", []byte("their data"), time.Now().Add(-time.Second).UnixNano())
+	if err := s3.Commit("mine", []byte("my data"), exp); err != nil {
+		t.Fatalf("Commit over an expired colliding session: %v", err)
+	}
+	if b, ok, _ := s3.Find("mine"); !ok || string(b) != "my data" {
+		t.Fatalf("Find = %q, %v", b, ok)
+	}
+	if n, err := s3.DeleteExpired(context.Background()); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; the expired session is gone already", n, err)
+	}
+
 	// A tombstone whose second hash differs is another token's: Commit
 	// says so instead of taking its place or being swallowed by it.
 	s2 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
