@@ -33,8 +33,9 @@ type requestState struct {
 type stateKey struct{}
 
 // newGorilla signs cookies with key, or with a key for this run only if key
-// is shorter than 32 bytes: sessions then end when the demo restarts.
-func newGorilla(back Store, key []byte, log *slog.Logger) (*gorillaSessions, error) {
+// is shorter than 32 bytes: sessions then end when the demo restarts. They
+// last 7 days, unless lifetime is not zero.
+func newGorilla(back Store, key []byte, lifetime time.Duration, log *slog.Logger) (*gorillaSessions, error) {
 	if len(key) < 32 {
 		log.Warn("no -key (DEMO_SESSION_KEY) of 32 bytes or more: gorilla sessions will not survive a restart")
 		key = make([]byte, 32)
@@ -46,7 +47,11 @@ func newGorilla(back Store, key []byte, log *slog.Logger) (*gorillaSessions, err
 	}
 	store.Options.HttpOnly = true
 	store.Options.SameSite = http.SameSiteLaxMode
-	store.MaxAge(7 * 24 * 3600)
+	maxAge := 7 * 24 * 3600
+	if lifetime != 0 {
+		maxAge = max(int(lifetime/time.Second), 1)
+	}
+	store.MaxAge(maxAge)
 	return &gorillaSessions{store: store, back: back, log: log}, nil
 }
 

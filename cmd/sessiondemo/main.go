@@ -24,6 +24,9 @@ import (
 type config struct {
 	addr, store, dsn, framework, key string
 	verbose                          bool
+	// lifetime and cleanup, if not zero, replace the session lifetime and
+	// the store's cleanup interval (tests use short ones).
+	lifetime, cleanup time.Duration
 }
 
 func main() {
@@ -54,7 +57,7 @@ func main() {
 // run serves the demo until ctx is done, then shuts down gracefully. If
 // ready is not nil, it receives the listening address.
 func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
-	st, err := openStore(ctx, cfg.store, cfg.dsn, log)
+	st, err := openStore(ctx, cfg.store, cfg.dsn, cfg.cleanup, log)
 	if err != nil {
 		return err
 	}
@@ -98,9 +101,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 func newSessions(cfg config, st *openedStore, log *slog.Logger) (Sessions, error) {
 	switch cfg.framework {
 	case "scs":
-		return newSCS(st.store, false, log), nil
+		return newSCS(st.store, false, cfg.lifetime, log), nil
 	case "gorilla":
-		return newGorilla(st.store, []byte(cfg.key), log)
+		return newGorilla(st.store, []byte(cfg.key), cfg.lifetime, log)
 	}
 	return nil, fmt.Errorf("unknown framework %q (want %s)", cfg.framework, frameworkNames)
 }

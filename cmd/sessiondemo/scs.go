@@ -13,7 +13,8 @@ type scsSessions struct {
 	sm *scs.SessionManager
 }
 
-func newSCS(store Store, secure bool, log *slog.Logger) *scsSessions {
+// newSCS keeps sessions for 30 days, 7 idle, unless lifetime is not zero.
+func newSCS(store Store, secure bool, lifetime time.Duration, log *slog.Logger) *scsSessions {
 	sm := scs.New()
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		log.Error("session", "path", r.URL.Path, "err", err)
@@ -22,6 +23,9 @@ func newSCS(store Store, secure bool, log *slog.Logger) *scsSessions {
 	sm.Store = store
 	sm.Lifetime = 30 * 24 * time.Hour
 	sm.IdleTimeout = 7 * 24 * time.Hour
+	if lifetime != 0 {
+		sm.Lifetime, sm.IdleTimeout = lifetime, 0
+	}
 	sm.Cookie.Name = "demo_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode

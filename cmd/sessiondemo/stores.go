@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the mysql driver, for MariaDB and MySQL
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,10 +54,12 @@ func defaultSQLitePath() (string, error) {
 	return filepath.Join(dir, "sessions.db"), nil
 }
 
-func openStore(ctx context.Context, name, dsn string, log *slog.Logger) (*openedStore, error) {
+// openStore opens the store called name; cleanup, if not zero, is its
+// cleanup interval.
+func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, log *slog.Logger) (*openedStore, error) {
 	switch name {
 	case "memory":
-		s := memstore.NewWithConfig(memstore.Config{Logger: log})
+		s := memstore.NewWithConfig(memstore.Config{Logger: log, CleanupInterval: cleanup})
 		return &openedStore{
 			store:    s,
 			describe: "memory",
@@ -75,7 +78,7 @@ func openStore(ctx context.Context, name, dsn string, log *slog.Logger) (*opened
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
-		s, err := pgstore.NewWithConfig(pool, pgstore.Config{CreateTable: true, Logger: log})
+		s, err := pgstore.NewWithConfig(pool, pgstore.Config{CreateTable: true, Logger: log, CleanupInterval: cleanup})
 		if err != nil {
 			pool.Close()
 			return nil, err
@@ -98,18 +101,18 @@ func openStore(ctx context.Context, name, dsn string, log *slog.Logger) (*opened
 		// WAL and a busy timeout let readers run beside the one writer; one
 		// connection makes writers queue instead of failing with SQLITE_BUSY.
 		return openBun(ctx, "sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)",
-			sqlitedialect.New(), 1, "sqlite ("+path+")", log)
+			sqlitedialect.New(), 1, "sqlite ("+path+")", cleanup, log)
 	case "mysql":
 		if dsn == "" {
 			dsn = defaultMySQLDSN
 		}
-		return openBun(ctx, "mysql", dsn, mysqldialect.New(), 16, "mysql", log)
+		return openBun(ctx, "mysql", dsn, mysqldialect.New(), 16, "mysql", cleanup, log)
 	}
 	return nil, fmt.Errorf("unknown store %q (want %s)", name, storeNames)
 }
 
 // openBun opens a bunstore on a database/sql driver and creates its tables.
-func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, conns int, describe string, log *slog.Logger) (*openedStore, error) {
+func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, conns int, describe string, cleanup time.Duration, log *slog.Logger) (*openedStore, error) {
 	sqldb, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", driver, err)
@@ -121,7 +124,7 @@ func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, co
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", driver, err)
 	}
-	s, err := bunstore.NewWithConfig(db, bunstore.Config{Logger: log})
+	s, err := bunstore.NewWithConfig(db, bunstore.Config{Logger: log, CleanupInterval: cleanup})
 	if err == nil {
 		err = s.Migrate(ctx)
 	}
