@@ -46,7 +46,7 @@ type Config struct {
 	// new session would exceed it, the session nearest to expiry is evicted.
 	// The bound is split evenly over the store's shards, so eviction picks
 	// the session nearest to expiry among those sharing the new one's shard.
-	// Tombstones (what a deleted session leaves until its expiry, about 70
+	// Tombstones (what a deleted session leaves until its expiry, about 100
 	// bytes each, so that a late Commit cannot bring it back) count against
 	// neither bound and are never evicted.
 	MaxSessions int
