@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionstore/sessionstore/memstore"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -86,5 +85,4 @@ func BenchmarkPaired(b *testing.B) {
 			b.ReportMetric(per[0]/per[1], "memstore/plainmap")
 		})
 	}
-	_ = memstore.DefaultCleanupInterval
 }
