@@ -2,6 +2,8 @@ package memstore_test
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,4 +87,95 @@ func BenchmarkPaired(b *testing.B) {
 			b.ReportMetric(per[0]/per[1], "memstore/plainmap")
 		})
 	}
+}
+
+// tombMap is the plain map made to keep the promise memstore's Delete keeps:
+// a deleted token's Commit is ignored until the session's expiry. It is the
+// least a map that remembers deletions has to do: Delete overwrites the
+// entry with a tombstone, and Commit looks before it writes.
+type tombMap struct {
+	mu sync.RWMutex
+	m  map[string]tombItem
+}
+
+type tombItem struct {
+	data    []byte
+	expiry  time.Time
+	deleted bool
+}
+
+func (p *tombMap) Commit(tok string, b []byte, expiry time.Time) error {
+	b = append([]byte(nil), b...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if it, ok := p.m[tok]; ok && it.deleted && it.expiry.After(time.Now()) {
+		return nil
+	}
+	p.m[tok] = tombItem{data: b, expiry: expiry}
+	return nil
+}
+
+func (p *tombMap) Delete(tok string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if it, ok := p.m[tok]; ok && !it.deleted {
+		p.m[tok] = tombItem{expiry: it.expiry, deleted: true}
+	}
+	return nil
+}
+
+// BenchmarkDeleteFloor is BenchmarkPaired's Delete with a third store,
+// tombMap, in the rotation: tombmap/plainmap is what remembering deletions
+// costs by itself, memstore/tombmap what memstore adds to that.
+func BenchmarkDeleteFloor(b *testing.B) {
+	const pairedBlock = 256
+	toks := benchTokens(benchSessions)
+	data := make([]byte, benchDataSize)
+	tm := &tombMap{m: make(map[string]tombItem)}
+	exp := time.Now().Add(time.Hour)
+	for _, t := range toks {
+		tm.Commit(t, data, exp)
+	}
+	stores := []struct {
+		name string
+		s    interface {
+			Commit(string, []byte, time.Time) error
+			Delete(string) error
+		}
+	}{
+		{"memstore", filled(b, impls[0], toks)},
+		{"plainmap", filled(b, impls[1], toks)},
+		{"tombmap", tm},
+	}
+	runtime.GC()
+	d := make([]time.Duration, len(stores))
+	n := 0
+	i := 0
+	for b.Loop() {
+		if i%pairedBlock == 0 {
+			for j := range stores {
+				k := (j + i/pairedBlock) % len(stores)
+				start := time.Now()
+				for c := range pairedBlock {
+					tok := fmt.Sprintf("del-%s-%030d", stores[k].name, i+c)
+					if err := stores[k].s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
+						b.Fatal(err)
+					}
+					if err := stores[k].s.Delete(tok); err != nil {
+						b.Fatal(err)
+					}
+				}
+				d[k] += time.Since(start)
+			}
+			n += pairedBlock
+		}
+		i++
+	}
+	per := func(k int) float64 { return float64(d[k].Nanoseconds()) / float64(n) }
+	for k, s := range stores {
+		b.ReportMetric(per(k), s.name+"-ns/op")
+	}
+	b.ReportMetric(per(2)/per(1), "tombmap/plainmap")
+	b.ReportMetric(per(0)/per(2), "memstore/tombmap")
+	b.ReportMetric(per(0)/per(1), "memstore/plainmap")
 }

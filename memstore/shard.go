@@ -188,18 +188,15 @@ func (s *shard) remove(h uint64, it item) {
 }
 
 // delete replaces the session token, whose hash is h, by a tombstone that
-// lasts until the session would have expired. A session already expired
-// leaves none: nothing can resurrect it.
-func (s *shard) delete(token string, h uint64, now int64) {
+// lasts until the session would have expired. It does not read the clock:
+// the tombstone of a session already expired is expired too, so it blocks
+// nothing, and cleanup removes it with the session's index record.
+func (s *shard) delete(token string, h uint64) {
 	check := s.check(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it, found := s.entries[h]
 	if !found || !it.live() || it.check != check {
-		return
-	}
-	if it.expiry <= now {
-		s.remove(h, it)
 		return
 	}
 	s.entries[h] = item{expiry: it.expiry, check: check} // keeps the session's index record

@@ -235,7 +235,7 @@ func (m *MemStore) Delete(token string) error {
 		return nil // like Find: a malformed token is never stored
 	}
 	s, h := m.shard(token)
-	s.delete(token, h, unixNano(m.now()))
+	s.delete(token, h)
 	return nil
 }
 
