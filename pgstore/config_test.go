@@ -96,19 +96,27 @@ func TestMaxDataSize(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Config{CleanupInterval: -1, Timeout: 50 * time.Millisecond})
+	// The table is set up by a store with the default timeout: under the
+	// load of parallel tests, a migration (which queues for the others on
+	// an advisory lock) or a first Commit can take longer than 50 ms.
+	setup := newTestStore(t, Config{CleanupInterval: -1})
+	if err := setup.Commit("locked", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewWithConfig(setup.pool, Config{Table: setup.names.display, CleanupInterval: -1, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.StopCleanup()
 	// A statement slower than the timeout fails with DeadlineExceeded.
 	ctx, cancel := s.withTimeout(context.Background())
 	defer cancel()
-	_, err := s.pool.Exec(ctx, "SELECT pg_sleep(1)")
+	_, err = s.pool.Exec(ctx, "SELECT pg_sleep(1)")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow statement under Timeout: %v, want DeadlineExceeded", err)
 	}
 	// A row lock held elsewhere for longer than Timeout makes Commit and
 	// Delete fail rather than wait.
-	if err := s.Commit("locked", []byte("x"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
 	tx, err := s.pool.Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
