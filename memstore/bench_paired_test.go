@@ -16,7 +16,6 @@ import (
 // operation and the ratio memstore/plainmap, which stays meaningful on a
 // machine too busy for separate benchmarks' ns/op to be compared.
 func BenchmarkPaired(b *testing.B) {
-	const pairedBlock = 256
 	toks := benchTokens(benchSessions)
 	reqs := requestTokens(toks)
 	data := make([]byte, benchDataSize)
@@ -54,39 +53,50 @@ func BenchmarkPaired(b *testing.B) {
 	}
 	for _, o := range ops {
 		b.Run("op="+o.name, func(b *testing.B) {
-			stores := []struct {
-				name string
-				s    storetest.Store
-			}{
+			stores := []namedStore{
 				{"memstore", filled(b, impls[0], toks)},
 				{"plainmap", filled(b, impls[1], toks)},
 			}
-			var d [2]time.Duration
-			var n [2]int
-			i := 0
-			for b.Loop() {
-				if i%pairedBlock == 0 {
-					// Alternate who goes first, block by block.
-					for j := range stores {
-						k := (j + i/pairedBlock) % len(stores)
-						start := time.Now()
-						for c := range pairedBlock {
-							o.op(stores[k].s, stores[k].name, i+c)
-						}
-						d[k] += time.Since(start)
-						n[k] += pairedBlock
-					}
-				}
-				i++
-			}
-			per := [2]float64{}
-			for k := range stores {
-				per[k] = float64(d[k].Nanoseconds()) / float64(n[k])
-				b.ReportMetric(per[k], stores[k].name+"-ns/op")
-			}
+			per := rotate(b, stores, o.op)
 			b.ReportMetric(per[0]/per[1], "memstore/plainmap")
 		})
 	}
+}
+
+const pairedBlock = 256
+
+type namedStore struct {
+	name string
+	s    storetest.Store
+}
+
+// rotate runs op on each store in turn, in blocks of pairedBlock calls,
+// changing who goes first block by block, until b.Loop ends. It reports and
+// returns each store's time per call.
+func rotate(b *testing.B, stores []namedStore, op func(s storetest.Store, name string, i int)) []float64 {
+	d := make([]time.Duration, len(stores))
+	n := 0
+	i := 0
+	for b.Loop() {
+		if i%pairedBlock == 0 {
+			for j := range stores {
+				k := (j + i/pairedBlock) % len(stores)
+				start := time.Now()
+				for c := range pairedBlock {
+					op(stores[k].s, stores[k].name, i+c)
+				}
+				d[k] += time.Since(start)
+			}
+			n += pairedBlock
+		}
+		i++
+	}
+	per := make([]float64, len(stores))
+	for k, s := range stores {
+		per[k] = float64(d[k].Nanoseconds()) / float64(n)
+		b.ReportMetric(per[k], s.name+"-ns/op")
+	}
+	return per
 }
 
 // tombMap is the plain map made to keep the promise memstore's Delete keeps:
@@ -102,6 +112,16 @@ type tombItem struct {
 	data    []byte
 	expiry  time.Time
 	deleted bool
+}
+
+func (p *tombMap) Find(tok string) ([]byte, bool, error) {
+	p.mu.RLock()
+	it, ok := p.m[tok]
+	p.mu.RUnlock()
+	if !ok || it.deleted || !it.expiry.After(time.Now()) {
+		return nil, false, nil
+	}
+	return append([]byte(nil), it.data...), true, nil
 }
 
 func (p *tombMap) Commit(tok string, b []byte, expiry time.Time) error {
@@ -128,7 +148,6 @@ func (p *tombMap) Delete(tok string) error {
 // tombMap, in the rotation: tombmap/plainmap is what remembering deletions
 // costs by itself, memstore/tombmap what memstore adds to that.
 func BenchmarkDeleteFloor(b *testing.B) {
-	const pairedBlock = 256
 	toks := benchTokens(benchSessions)
 	data := make([]byte, benchDataSize)
 	tm := &tombMap{m: make(map[string]tombItem)}
@@ -136,46 +155,22 @@ func BenchmarkDeleteFloor(b *testing.B) {
 	for _, t := range toks {
 		tm.Commit(t, data, exp)
 	}
-	stores := []struct {
-		name string
-		s    interface {
-			Commit(string, []byte, time.Time) error
-			Delete(string) error
-		}
-	}{
+	stores := []namedStore{
 		{"memstore", filled(b, impls[0], toks)},
 		{"plainmap", filled(b, impls[1], toks)},
 		{"tombmap", tm},
 	}
 	runtime.GC()
-	d := make([]time.Duration, len(stores))
-	n := 0
-	i := 0
-	for b.Loop() {
-		if i%pairedBlock == 0 {
-			for j := range stores {
-				k := (j + i/pairedBlock) % len(stores)
-				start := time.Now()
-				for c := range pairedBlock {
-					tok := fmt.Sprintf("del-%s-%030d", stores[k].name, i+c)
-					if err := stores[k].s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
-						b.Fatal(err)
-					}
-					if err := stores[k].s.Delete(tok); err != nil {
-						b.Fatal(err)
-					}
-				}
-				d[k] += time.Since(start)
-			}
-			n += pairedBlock
+	per := rotate(b, stores, func(s storetest.Store, name string, i int) {
+		tok := fmt.Sprintf("del-%s-%030d", name, i)
+		if err := s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
+			b.Fatal(err)
 		}
-		i++
-	}
-	per := func(k int) float64 { return float64(d[k].Nanoseconds()) / float64(n) }
-	for k, s := range stores {
-		b.ReportMetric(per(k), s.name+"-ns/op")
-	}
-	b.ReportMetric(per(2)/per(1), "tombmap/plainmap")
-	b.ReportMetric(per(0)/per(2), "memstore/tombmap")
-	b.ReportMetric(per(0)/per(1), "memstore/plainmap")
+		if err := s.Delete(tok); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.ReportMetric(per[2]/per[1], "tombmap/plainmap")
+	b.ReportMetric(per[0]/per[2], "memstore/tombmap")
+	b.ReportMetric(per[0]/per[1], "memstore/plainmap")
 }
