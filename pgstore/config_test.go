@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
 func TestTableNames(t *testing.T) {
@@ -130,6 +133,69 @@ func TestTimeout(t *testing.T) {
 	}
 	if err := s.DeleteCtx(context.Background(), "locked"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Delete of a locked row: %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestDeleteDeadlineDoesNotOutliveIt checks that the socket deadline Delete
+// runs under is cleared when the connection goes back to the pool, and that
+// a connection whose Delete timed out is not handed out again: on a pool of
+// one connection, statements after each Delete, longer than the store's
+// Timeout, still succeed.
+func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := newPoolWithConfig(ctx, cfg)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", err)
+	}
+	defer pool.Close()
+	const timeout = 100 * time.Millisecond
+	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropTables(t, pool, s)
+	slow := func(after string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, "SELECT pg_sleep($1)", (2 * timeout).Seconds()); err != nil {
+			t.Errorf("statement after %s, on its connection: %v", after, err)
+		}
+	}
+	if err := s.Commit("gone", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("gone"); err != nil {
+		t.Fatal(err)
+	}
+	slow("a Delete")
+
+	// A Delete that times out waiting for a row lock held by a second pool.
+	other := sharedPool(t)
+	if err := s.Commit("locked", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("locked"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Delete of a locked row: %v, want DeadlineExceeded", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slow("a Delete that timed out")
+	if err := s.Delete("locked"); err != nil {
+		t.Errorf("Delete once the lock is gone: %v", err)
 	}
 }
 
