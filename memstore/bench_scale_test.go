@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -125,7 +126,10 @@ func BenchmarkCleanupPause(b *testing.B) {
 		// while the other goroutine keeps a processor busy for as long as
 		// memstore's cleanup takes. What it sees is what the machine (the
 		// Go scheduler, the OS, the hypervisor) adds to every figure above.
+		// A ballast as large as memstore's million sessions keeps the
+		// garbage collector as rare as it is there.
 		for b.Loop() {
+			ballast := make([]byte, scaleSessions*(benchDataSize+200))
 			settleHeap()
 			measurePause(b, toks, func(string) ([]byte, bool, error) {
 				return make([]byte, benchDataSize), true, nil
@@ -133,6 +137,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 				for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
 				}
 			})
+			runtime.KeepAlive(ballast)
 		}
 	})
 	b.Run("impl=scsmemstore", func(b *testing.B) {
@@ -178,6 +183,12 @@ var garbage []byte
 // that long before: its span count already covers the garbage between two
 // collections.
 func settleHeap() {
+	if gcOff := debug.SetGCPercent(-1); gcOff < 0 {
+		runtime.GC() // GOGC=off: no collection would ever come
+		return
+	} else {
+		debug.SetGCPercent(gcOff)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	for start := ms.NumGC; ms.NumGC == start; runtime.ReadMemStats(&ms) {
