@@ -53,3 +53,11 @@ func PlantTombCollision(m *MemStore, token string, expiry int64) {
 	s.entries[h] = item{expiry: expiry, check: s.check(token) + 1}
 	s.byExpiry.add(record[uint64]{expiry, h})
 }
+
+// LockShard write-locks token's shard, as a long cleanup batch would, and
+// returns the unlock.
+func LockShard(m *MemStore, token string) (unlock func()) {
+	s, _ := m.shard(token)
+	s.mu.Lock()
+	return s.mu.Unlock
+}

@@ -55,7 +55,7 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 
 // liveItems appends the shard's live sessions to page.
 func (s *shard) liveItems(now int64, page []item) []item {
-	s.mu.RLock()
+	s.rlock()
 	defer s.mu.RUnlock()
 	for _, it := range s.entries {
 		if it.live() && it.expiry > now {
@@ -67,19 +67,28 @@ func (s *shard) liveItems(now int64, page []item) []item {
 
 // DeleteExpired removes every expired session and tombstone, in batches of
 // at most CleanupBatchSize entries per shard lock, and returns how many it
-// removed. The background cleanup calls it; call it yourself if you built the
-// store without cleanup.
+// removed. It takes the shards in turn, one batch each, so that no shard is
+// locked again right after its batch. The background cleanup calls it; call
+// it yourself if you built the store without cleanup.
 func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
-	for i := range m.shards {
-		for more := true; more; {
+	pending := make([]int, numShards) // shards that may hold more
+	for i := range pending {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		next := pending[:0] // written behind the range's reads
+		for _, i := range pending {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("memstore: delete expired: %w", err)
 			}
-			var n int
-			n, more = m.shards[i].deleteExpired(unixNano(m.now()), m.batch)
+			n, more := m.shards[i].deleteExpired(unixNano(m.now()), m.batch)
 			total += int64(n)
+			if more {
+				next = append(next, i)
+			}
 		}
+		pending = next
 	}
 	return total, nil
 }

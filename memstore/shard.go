@@ -82,7 +82,7 @@ func (s *shard) commit(token string, h uint64, data string, expiry int64, now fu
 		return &sessionstore.TooLargeError{Size: int(size), Max: int(max(s.maxBytes, 0))}
 	}
 	check := s.check(token)
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	old, exists := s.entries[h]
 	if exists && old.check != check {
@@ -193,7 +193,7 @@ func (s *shard) remove(h uint64, it item) {
 // nothing, and cleanup removes it with the session's index record.
 func (s *shard) delete(token string, h uint64) {
 	check := s.check(token)
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	it, found := s.entries[h]
 	if !found || !it.live() || it.check != check {
@@ -211,7 +211,7 @@ func (s *shard) delete(token string, h uint64) {
 // examines at most 2*limit index records (stale ones are dropped uncounted),
 // so that the lock is held for a bounded time.
 func (s *shard) deleteExpired(now int64, limit int) (n int, more bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	seen := 0
 	for _, x := range []*expiryIndex[uint64]{&s.byExpiry, &s.tombIndex} {

@@ -94,3 +94,40 @@ func TestHashCollision(t *testing.T) {
 		t.Fatalf("DeleteExpired = %d, %v; the tombstone expires in an hour", n, err)
 	}
 }
+
+// A caller that finds its shard locked for longer than it spins sleeps on
+// the lock, and gets it when it is released: Find, Commit and Delete all
+// complete, with the right results, once the holder lets go.
+func TestLockedShardWaits(t *testing.T) {
+	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	exp := time.Now().Add(time.Hour)
+	if err := s.Commit("held", []byte("v1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	unlock := memstore.LockShard(s, "held")
+	done := make(chan error, 1)
+	go func() {
+		if b, ok, err := s.Find("held"); !ok || err != nil || string(b) != "v1" {
+			done <- fmt.Errorf("Find = %q, %v, %v", b, ok, err)
+			return
+		}
+		if err := s.Commit("held", []byte("v2"), exp); err != nil {
+			done <- err
+			return
+		}
+		done <- s.Delete("held")
+	}()
+	time.Sleep(20 * time.Millisecond) // far longer than a caller spins
+	select {
+	case err := <-done:
+		t.Fatalf("the calls completed while the shard was locked: %v", err)
+	default:
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Find("held"); ok {
+		t.Fatal("Find after Delete found the session")
+	}
+}

@@ -184,7 +184,7 @@ func (m *MemStore) Find(token string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	s, h := m.shard(token)
-	s.mu.RLock()
+	s.rlock()
 	it, found := s.entries[h]
 	s.mu.RUnlock()
 	// it.data is never written after it is stored: copy it unlocked.
