@@ -27,33 +27,25 @@ const spinFor = time.Millisecond
 // rlock read-locks s.
 func (s *shard) rlock() {
 	if !s.mu.TryRLock() {
-		s.rlockSlow()
+		spinThen(s.mu.TryRLock, s.mu.RLock)
 	}
-}
-
-func (s *shard) rlockSlow() {
-	for start := time.Now(); time.Since(start) < spinFor; {
-		runtime.Gosched()
-		if s.mu.TryRLock() {
-			return
-		}
-	}
-	s.mu.RLock()
 }
 
 // lock locks s.
 func (s *shard) lock() {
 	if !s.mu.TryLock() {
-		s.lockSlow()
+		spinThen(s.mu.TryLock, s.mu.Lock)
 	}
 }
 
-func (s *shard) lockSlow() {
+// spinThen yields the processor and calls try again until it succeeds or
+// spinFor has passed, then calls block.
+func spinThen(try func() bool, block func()) {
 	for start := time.Now(); time.Since(start) < spinFor; {
 		runtime.Gosched()
-		if s.mu.TryLock() {
+		if try() {
 			return
 		}
 	}
-	s.mu.Lock()
+	block()
 }
