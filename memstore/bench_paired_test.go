@@ -39,17 +39,7 @@ func BenchmarkPaired(b *testing.B) {
 				b.Fatal(err)
 			}
 		}},
-		{"Delete", func(s storetest.Store, name string, i int) {
-			// A session committed just before (the Commit is identical
-			// for both), as in BenchmarkDelete.
-			tok := fmt.Sprintf("del-%s-%030d", name, i)
-			if err := s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Delete(tok); err != nil {
-				b.Fatal(err)
-			}
-		}},
+		{"Delete", commitThenDelete(b, data)},
 	}
 	for _, o := range ops {
 		b.Run("op="+o.name, func(b *testing.B) {
@@ -64,6 +54,21 @@ func BenchmarkPaired(b *testing.B) {
 }
 
 const pairedBlock = 256
+
+// commitThenDelete is the Delete operation of the paired benchmarks: the
+// Delete of a session committed just before (the Commit is identical for
+// every store), as in BenchmarkDelete.
+func commitThenDelete(b *testing.B, data []byte) func(s storetest.Store, name string, i int) {
+	return func(s storetest.Store, name string, i int) {
+		tok := fmt.Sprintf("del-%s-%030d", name, i)
+		if err := s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 type namedStore struct {
 	name string
@@ -161,15 +166,7 @@ func BenchmarkDeleteFloor(b *testing.B) {
 		{"tombmap", tm},
 	}
 	runtime.GC()
-	per := rotate(b, stores, func(s storetest.Store, name string, i int) {
-		tok := fmt.Sprintf("del-%s-%030d", name, i)
-		if err := s.Commit(tok, data, time.Now().Add(time.Hour)); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Delete(tok); err != nil {
-			b.Fatal(err)
-		}
-	})
+	per := rotate(b, stores, commitThenDelete(b, data))
 	b.ReportMetric(per[2]/per[1], "tombmap/plainmap")
 	b.ReportMetric(per[0]/per[2], "memstore/tombmap")
 	b.ReportMetric(per[0]/per[1], "memstore/plainmap")
