@@ -122,6 +122,13 @@ const (
 	tombOff
 )
 
+// knownTombstones reports whether Commit and Delete can use the tombstone
+// table, if that is known already (known is false before the first use).
+func (s *PostgresStore) knownTombstones() (on, known bool) {
+	st := s.tomb.Load()
+	return st == tombOn, st != tombUnknown
+}
+
 // tombstones reports whether Commit and Delete can use the tombstone table,
 // finding out (and creating the table, and whether the server has MERGE)
 // on first use. It returns an error only when the answer is not known yet,
@@ -129,11 +136,8 @@ const (
 // privilege is logged once and disables the guarantee for the life of the
 // store.
 func (s *PostgresStore) tombstones(ctx context.Context) (bool, error) {
-	switch s.tomb.Load() {
-	case tombOn:
-		return true, nil
-	case tombOff:
-		return false, nil
+	if on, known := s.knownTombstones(); known {
+		return on, nil
 	}
 	s.tombMu.Lock()
 	defer s.tombMu.Unlock()

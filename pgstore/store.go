@@ -254,9 +254,8 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	// which pgx does not watch.
 	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(s.bounded())
-	var tomb bool
-	switch st := s.tomb.Load(); st {
-	case tombUnknown: // first use: find out, within the same deadline
+	tomb, known := s.knownTombstones()
+	if !known { // first use: find out, within the same deadline
 		tctx, cancel := context.WithDeadline(ctx, deadline)
 		var err error
 		tomb, err = s.tombstones(tctx)
@@ -264,8 +263,6 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 		if err != nil {
 			return fmt.Errorf("pgstore: delete: %w", err)
 		}
-	default:
-		tomb = st == tombOn
 	}
 	conn, err := s.acquire(ctx, deadline)
 	if err != nil {
