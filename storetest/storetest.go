@@ -108,6 +108,7 @@ func (c *Clock) Set(t time.Time) {
 type suite struct {
 	// newStore returns a fresh store and, with RunWithClock, the clock it uses.
 	newStore func(t *testing.T) (Store, *Clock)
+	opts     Options
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
@@ -134,6 +135,8 @@ func (s suite) run(t *testing.T) {
 	t.Run("Find", s.testFind)
 	t.Run("Commit", s.testCommit)
 	t.Run("Delete", s.testDelete)
+	t.Run("Tombstone", s.testTombstone)
+	t.Run("Expiry", s.testExpiry)
 	t.Run("Token", s.testToken)
 	t.Run("Payload", s.testPayload)
 	t.Run("All", s.testAll)

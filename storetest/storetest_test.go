@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -24,6 +25,10 @@ type refStore struct {
 	deleted  map[string]time.Time
 
 	noCopy, resurrects, servesExpired bool
+	// tombOldExpiry keeps a tombstone only until the session's own expiry,
+	// and cleans it up on the dot; anyExpiry takes expiries outside
+	// [sessionstore.MinExpiry, sessionstore.MaxExpiry].
+	tombOldExpiry, anyExpiry bool
 }
 
 func newRef(now func() time.Time) *refStore {
@@ -64,6 +69,9 @@ func (s *refStore) CommitCtx(ctx context.Context, tok string, b []byte, expiry t
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil && !s.anyExpiry {
+		return fmt.Errorf("ref: commit: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, gone := s.deleted[tok]; gone && !s.resurrects {
@@ -82,7 +90,11 @@ func (s *refStore) DeleteCtx(_ context.Context, tok string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess, ok := s.sessions[tok]; ok {
-		s.deleted[tok] = sess.Expiry
+		until := sess.Expiry
+		if !s.tombOldExpiry {
+			until = policy.Expiry(sess.Expiry, s.now())
+		}
+		s.deleted[tok] = until
 		delete(s.sessions, tok)
 	}
 	return nil
@@ -134,8 +146,12 @@ func (s *refStore) DeleteExpired(context.Context) (int64, error) {
 			n++
 		}
 	}
+	cutoff := policy.Cutoff(s.now())
+	if s.tombOldExpiry {
+		cutoff = s.now()
+	}
 	for tok, exp := range s.deleted {
-		if !exp.After(s.now()) {
+		if !exp.After(cutoff) {
 			delete(s.deleted, tok)
 			n++
 		}
@@ -144,6 +160,9 @@ func (s *refStore) DeleteExpired(context.Context) (int64, error) {
 }
 
 func (s *refStore) StopCleanup() {}
+
+// policy is the reference store's tombstone rule: the defaults.
+var policy, _ = tombstone.New(0, 0)
 
 func TestReferenceStore(t *testing.T) {
 	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
@@ -171,6 +190,10 @@ func TestBrokenStore(t *testing.T) {
 			s.resurrects = true
 		case "servesExpired":
 			s.servesExpired = true
+		case "tombOldExpiry":
+			s.tombOldExpiry = true
+		case "anyExpiry":
+			s.anyExpiry = true
 		}
 		return s
 	})
@@ -187,6 +210,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"noCopy", []string{"Commit/CopiesInput", "Find/ReturnsCopy"}},
 		{"resurrects", []string{"Delete/NoResurrection", "Context/CancelledDeleteCompletes"}},
 		{"servesExpired", []string{"Find/Expired", "Find/ExpiryIsStrict", "Commit/ShortensExpiry", "Commit/PastExpiryIsNotFound"}},
+		{"tombOldExpiry", []string{"Tombstone/OutlivesOldExpiry", "Tombstone/HeldForLifetime", "Tombstone/CleanupAheadKeepsIt"}},
+		{"anyExpiry", []string{"Expiry/OutOfRangeZero", "Expiry/OutOfRangeYear10000", "Expiry/OutOfRangeUnix1Shl62"}},
 	}
 	for _, c := range cases {
 		t.Run(c.flaw, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // Conn runs statements: a connection pool or a transaction, as an ORM
@@ -42,6 +43,9 @@ type Config struct {
 	Now       func() time.Time
 	// Tombstones reports whether the tombstone table exists.
 	Tombstones bool
+	// Policy is the tombstone rule (lifetime and clock-skew allowance),
+	// from the module's Config.TombstoneLifetime and Config.ClockSkew.
+	Policy tombstone.Policy
 }
 
 // Store is the store logic shared by gormstore and bunstore.
