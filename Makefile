@@ -7,12 +7,17 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 6
 
-.PHONY: test lint vet staticcheck fmt-check unit fuzz services demo bench soak
+.PHONY: test lint size-check vet staticcheck fmt-check unit fuzz services demo bench soak
 
 ## test: everything CI runs: formatting, vet, staticcheck, the tests under -race, and brief fuzzing.
 test: services lint unit fuzz
 
-lint: fmt-check vet staticcheck
+lint: size-check fmt-check vet staticcheck
+
+## size-check: no tracked file over 1 MB (binaries and build outputs stay out of git).
+size-check:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576'); \
+		if [ -n "$$big" ]; then echo "files over 1 MB are tracked:"; echo "$$big"; exit 1; fi
 
 fmt-check:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -27,6 +27,34 @@ type config struct {
 	// lifetime and cleanup, if not zero, replace the session lifetime and
 	// the store's cleanup interval (tests use short ones).
 	lifetime, cleanup time.Duration
+	// requestTimeout, if not zero, replaces defaultRequestTimeout.
+	requestTimeout time.Duration
+}
+
+// defaultRequestTimeout bounds a whole request, from its first byte to the
+// end of its handler. It must stay well inside the stores' tombstone
+// lifetime (sessionstore.DefaultTombstoneLifetime, an hour): a request that
+// loaded a session before the user signed out and is still running when the
+// tombstone goes could commit the session back. Thirty seconds is a hundred
+// and twenty times inside it.
+const defaultRequestTimeout = 30 * time.Second
+
+// newServer returns the demo's http.Server: every phase of a request is
+// bounded, so that no client can hold a request open, and a handler that
+// outlives the timeout has its context cancelled, which makes the session
+// manager's Commit fail instead of landing late.
+func newServer(h http.Handler, timeout time.Duration) *http.Server {
+	if timeout <= 0 {
+		timeout = defaultRequestTimeout
+	}
+	return &http.Server{
+		Handler:           http.TimeoutHandler(h, timeout, "request timed out"),
+		ReadHeaderTimeout: min(timeout, 10*time.Second),
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout + 5*time.Second, // the handler's own timeout answers first
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 func main() {
@@ -73,7 +101,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(a.routes(), cfg.requestTimeout)
 	log.Info("sessiondemo listening", "url", "http://"+ln.Addr().String(), "store", st.describe, "framework", cfg.framework)
 	if ready != nil {
 		ready <- ln.Addr().String()
