@@ -2,6 +2,7 @@ package gorillastore
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -46,7 +47,11 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 		return nil, nil, err
 	}
 	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime}
+	if err := checkMaxAge(cfg.Options.MaxAge); err != nil {
+		return nil, nil, err
+	}
 	e.loader, _ = backend.(valuesLoader)
+	e.updater, _ = backend.(CtxUpdater)
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -103,7 +108,7 @@ func NewWithConfig(store CtxStore, cfg Config) (*Store, error) {
 	}
 	e, codecs, err := cfg.engine(store)
 	if err != nil {
-		return nil, errors.New("gorillastore: new: " + err.Error())
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	return &Store{Codecs: codecs, Options: cfg.Options, e: e}, nil
 }

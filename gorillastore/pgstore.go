@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // DBConn is the database handle a PGStore runs on. *pgxpool.Pool, *pgx.Conn
@@ -48,8 +50,38 @@ type PGConfig struct {
 	Config
 	// TableName is the session table; the tombstones live in
 	// TableName+"_tombstones". Default "http_sessions". Both tables and
-	// their indexes are created on construction if they are missing.
+	// their indexes are created on construction if they are missing. It
+	// may be at most 37 bytes long, so that every name derived from it
+	// (the longest is TableName+"_tombstones_expires_on_idx") fits in
+	// PostgreSQL's 63-byte identifiers; a longer name is an error rather
+	// than a name PostgreSQL would silently truncate, and share.
 	TableName string
+	// TombstoneLifetime is how long, at least, a deleted session's
+	// tombstone blocks inserts of its key after the Delete: the tombstone
+	// expires at the later of the session's expiry and the Delete time plus
+	// TombstoneLifetime. Zero means sessionstore.DefaultTombstoneLifetime
+	// (1 hour); a negative value is an error. A session that PGStore loaded
+	// is saved by an update of its row only, so no request that loaded a
+	// session before its logout brings it back, however long it runs; the
+	// tombstone guards the other writers of the table (the adapter, other
+	// tools).
+	TombstoneLifetime time.Duration
+	// ClockSkew is how far ahead of the others a replica's clock may run
+	// without its cleanup removing tombstones they still need: cleanup
+	// removes a tombstone once it has been expired for ClockSkew by the
+	// cleaner's clock. Zero means sessionstore.DefaultClockSkew (15
+	// minutes); a negative value is an error.
+	ClockSkew time.Duration
+	// AllowNoTombstones lets the store run when its tombstone table is
+	// missing and cannot be created (say, for a role without CREATE),
+	// instead of refusing with an error matching
+	// sessionstore.ErrNoTombstones. Without tombstones, saves of loaded
+	// sessions still never recreate a deleted row, but other writers can,
+	// and a row written behind a Delete is served. While it runs without
+	// them, the store logs at ERROR on every cleanup run and checks (on
+	// cleanup, and at most once a minute on requests) whether the table
+	// has appeared, using it from then on.
+	AllowNoTombstones bool
 	// CleanupBatchSize is the number of rows one cleanup statement deletes.
 	// Default 1000.
 	CleanupBatchSize int
@@ -176,15 +208,30 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout)
+	if err := checkTableName(cfg.TableName); err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout, policy, cfg.Logger)
 	e, codecs, err := cfg.engine(b)
 	if err != nil {
-		return nil, errors.New("gorillastore: new: " + err.Error())
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.createSchema(ctx); err != nil {
-		return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
+		if !errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones {
+			return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
+		}
+		b.nextCheck.Store(cfg.Now().Add(recheckInterval).UnixNano())
+		cfg.Logger.Error("gorillastore: running without tombstones (PGConfig.AllowNoTombstones): "+
+			"a row written behind a logout can bring the session back", "table", b.tombs, "err", err)
 	}
 	return &PGStore{
 		Codecs:  codecs,
