@@ -105,10 +105,14 @@ type PGStore struct {
 	// Codecs sign and verify the session cookie; the first one signs. The
 	// store's own codecs use securecookie's format and are checked on Get
 	// without securecookie's per-call allocations; they change only through
-	// MaxAge. To use other securecookie settings (MinAge, MaxLength, hash
-	// function), assign codecs of your own, with the
+	// MaxAge. The cookie value is the session ID: with the store's codecs,
+	// securecookie.EncodeMulti(name, session.ID, store.Codecs...) makes a
+	// cookie that loads the session, and securecookie.DecodeMulti reads the
+	// ID of a cookie into a string or a []byte, as with
+	// antonlindstrom/pgstore. To use other securecookie settings (MinAge,
+	// MaxLength, hash function), assign codecs of your own, with the
 	// securecookie.NopEncoder serializer: they are used through
-	// securecookie.DecodeMulti.
+	// securecookie.DecodeMulti, with the ID as a []byte.
 	Codecs []securecookie.Codec
 	// Options are the default cookie options; each session gets a copy.
 	Options *sessions.Options
@@ -279,9 +283,16 @@ func (s *PGStore) New(r *http.Request, name string) (*sessions.Session, error) {
 
 // Save writes the session with one statement on the request's context and
 // sets its cookie. With session.Options.MaxAge < 0 it deletes the row and the
-// cookie instead. A session deleted meanwhile (a logout in another request)
-// is not recreated. Values over MaxLength give an error matching
-// sessionstore.ErrTooLarge, and nothing is written.
+// cookie instead. A session that New loaded (or that was saved before) is
+// written by an UPDATE of its live row, never an insert: if a logout in
+// another request deleted it meanwhile, or it expired, Save writes nothing,
+// sets no cookie and returns nil, however late it runs. Whether a session
+// was loaded comes from the session's handle (Session.Store()), not from
+// IsNew. A new session is inserted unless a tombstone blocks its key.
+// Values over MaxLength give an error matching sessionstore.ErrTooLarge,
+// and an expiry out of range (see MaxAge) one matching
+// sessionstore.ErrExpiryOutOfRange; then nothing is written and no cookie
+// set.
 func (s *PGStore) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	return s.e.save(s.Codecs, s.Options, r, w, session)
 }
@@ -289,7 +300,10 @@ func (s *PGStore) Save(r *http.Request, w http.ResponseWriter, session *sessions
 // MaxAge sets the default cookie and session lifetime, in seconds, of the
 // store's Options and the cookie timestamp limit of its codecs. Individual
 // sessions are deleted by setting their Options.MaxAge to -1 and saving
-// them. Call it before serving requests.
+// them. Call it before serving requests. An age over the 292 years a
+// time.Duration holds is not refused here (MaxAge returns no error); every
+// Save with it fails with an error matching
+// sessionstore.ErrExpiryOutOfRange.
 func (s *PGStore) MaxAge(age int) {
 	s.Options.MaxAge = age
 	setCodecMaxAge(s.Codecs, age)
