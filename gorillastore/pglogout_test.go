@@ -155,3 +155,49 @@ func TestPGStoreReplicaAheadCleanup(t *testing.T) {
 		}
 	}
 }
+
+// TestPGStoreTombstonePolicy: PGConfig.TombstoneLifetime and ClockSkew set
+// the tombstone's expiry and when cleanup removes it; negative values are
+// refused.
+func TestPGStoreTombstonePolicy(t *testing.T) {
+	pool := testPool(t)
+	for _, cfg := range []PGConfig{{TombstoneLifetime: -time.Second}, {ClockSkew: -time.Second}} {
+		cfg.KeyPairs, cfg.TableName = [][]byte{key1}, tableName()
+		if _, err := NewPGStoreWithConfig(pool, cfg); err == nil {
+			t.Errorf("NewPGStoreWithConfig(TombstoneLifetime %v, ClockSkew %v) succeeded", cfg.TombstoneLifetime, cfg.ClockSkew)
+		}
+	}
+	clock := newClock()
+	const life, skew = 2 * time.Hour, time.Minute
+	s := newTestPGStore(t, pool, PGConfig{Config: Config{Now: clock.Now}, TombstoneLifetime: life, ClockSkew: skew})
+	ctx := context.Background()
+	tok := token(newID())
+	if err := s.b.CommitCtx(ctx, tok, []byte("x"), clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	deleted := clock.Now()
+	if err := s.b.DeleteCtx(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	var expiry time.Time
+	if err := pool.QueryRow(ctx, `SELECT expires_on FROM `+s.b.tombs+` WHERE key = $1`, tok).Scan(&expiry); err != nil {
+		t.Fatal(err)
+	}
+	if !expiry.Equal(deleted.Add(life)) {
+		t.Errorf("tombstone expires at %v, want the Delete time plus TombstoneLifetime, %v", expiry, deleted.Add(life))
+	}
+	tombs := func() (n int) {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+s.b.tombs).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	clock.Set(deleted.Add(life + skew - time.Second))
+	if _, err := s.DeleteExpired(ctx); err != nil || tombs() != 1 {
+		t.Fatalf("cleanup within ClockSkew of the tombstone's expiry: %v, %d tombstones left, want 1", err, tombs())
+	}
+	clock.Set(deleted.Add(life + skew))
+	if _, err := s.DeleteExpired(ctx); err != nil || tombs() != 0 {
+		t.Fatalf("cleanup ClockSkew past the tombstone's expiry: %v, %d tombstones left, want 0", err, tombs())
+	}
+}
