@@ -129,8 +129,13 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 		t.Fatalf("logged %d ERRORs (construction and two cleanup runs), want 3:\n%s", n, logs.String())
 	}
 
-	// The administrator creates the tombstone table.
+	// The administrator creates the tombstone table, first without grants:
+	// a table the role cannot write is no tombstone table either.
 	newTestPGStore(t, admin, PGConfig{TableName: table})
+	_, err = NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	if !errors.Is(err, sessionstore.ErrNoTombstones) {
+		t.Fatalf("tombstone table without grants: %v, want an error matching ErrNoTombstones", err)
+	}
 	if _, err := admin.Exec(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON `+made.b.tombs+` TO `+role); err != nil {
 		t.Fatal(err)
 	}
