@@ -2,6 +2,7 @@ package gorillastore
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,7 +21,9 @@ type Config struct {
 	KeyPairs [][]byte
 	// Options are the default cookie options of new sessions. nil means
 	// Path "/" and MaxAge DefaultMaxAge (30 days). The store keeps this
-	// pointer as its Options field.
+	// pointer as its Options field. A MaxAge over the 292 years a
+	// time.Duration holds is an error matching
+	// sessionstore.ErrExpiryOutOfRange.
 	Options *sessions.Options
 	// MaxLength limits the encoded session values, in bytes. 0 means
 	// DefaultMaxLength (4096); a negative value means no limit. A Save over
@@ -46,7 +49,11 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 		return nil, nil, err
 	}
 	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime}
+	if err := checkMaxAge(cfg.Options.MaxAge); err != nil {
+		return nil, nil, err
+	}
 	e.loader, _ = backend.(valuesLoader)
+	e.updater, _ = backend.(CtxUpdater)
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -74,10 +81,14 @@ type Store struct {
 	// Codecs sign and verify the session cookie; the first one signs. The
 	// store's own codecs use securecookie's format and are checked on Get
 	// without securecookie's per-call allocations; they change only through
-	// MaxAge. To use other securecookie settings (MinAge, MaxLength, hash
-	// function), assign codecs of your own, with the
+	// MaxAge. The cookie value is the session ID: with the store's codecs,
+	// securecookie.EncodeMulti(name, session.ID, store.Codecs...) makes a
+	// cookie that loads the session, and securecookie.DecodeMulti reads the
+	// ID of a cookie into a string or a []byte, as with
+	// antonlindstrom/pgstore. To use other securecookie settings (MinAge,
+	// MaxLength, hash function), assign codecs of your own, with the
 	// securecookie.NopEncoder serializer: they are used through
-	// securecookie.DecodeMulti.
+	// securecookie.DecodeMulti, with the ID as a []byte.
 	Codecs []securecookie.Codec
 	// Options are the default cookie options; each session gets a copy.
 	Options *sessions.Options
@@ -103,7 +114,7 @@ func NewWithConfig(store CtxStore, cfg Config) (*Store, error) {
 	}
 	e, codecs, err := cfg.engine(store)
 	if err != nil {
-		return nil, errors.New("gorillastore: new: " + err.Error())
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	return &Store{Codecs: codecs, Options: cfg.Options, e: e}, nil
 }
@@ -128,14 +139,22 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 // Save writes the session to the underlying store with the request's
 // context and sets its cookie. With session.Options.MaxAge < 0 it deletes
 // the session and its cookie instead. A session deleted meanwhile (by a
-// logout in another request) is not brought back.
+// logout in another request) is not brought back: if the store implements
+// CtxUpdater, a session that New loaded is saved by updating its live row
+// only, and if that row is gone Save writes nothing, sets no cookie and
+// returns nil; otherwise the store's tombstone blocks the Commit for its
+// tombstone lifetime (see the package documentation). An expiry out of
+// range gives an error matching sessionstore.ErrExpiryOutOfRange and writes
+// nothing.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	return s.e.save(s.Codecs, s.Options, r, w, session)
 }
 
 // MaxAge sets the default cookie and session lifetime, in seconds, of the
 // store's Options and the cookie timestamp limit of its codecs. Call it
-// before serving requests.
+// before serving requests. An age over the 292 years a time.Duration holds
+// makes every Save fail with an error matching
+// sessionstore.ErrExpiryOutOfRange.
 func (s *Store) MaxAge(age int) {
 	s.Options.MaxAge = age
 	setCodecMaxAge(s.Codecs, age)

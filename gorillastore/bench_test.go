@@ -111,10 +111,14 @@ func (e *benchEnv) rawGet(i int) error {
 	return e.pg.b.db.QueryRow(context.Background(), e.pg.b.findSQL, token(e.ids[i]), micro(time.Now())).Scan(&data)
 }
 
-// rawSave is the SQL of a Save, through pgx.
+// rawSave is the SQL of a Save of a loaded session (an update of its live
+// row), through pgx.
 func (e *benchEnv) rawSave(i int) error {
 	now := micro(time.Now())
-	_, err := e.pg.b.db.Exec(context.Background(), e.pg.b.commitSQL, token(e.ids[i]), e.data, now, now.Add(30*24*time.Hour))
+	tag, err := e.pg.b.db.Exec(context.Background(), e.pg.b.updateSQL, token(e.ids[i]), e.data, now, now.Add(30*24*time.Hour))
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("session %d not updated", i)
+	}
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"hash"
 	"strconv"
 	"sync"
@@ -18,8 +19,7 @@ import (
 
 // cookieCodec is the securecookie.Codec of one key pair that a store makes
 // for itself. Encode and Decode are securecookie's, with the raw ID bytes as
-// the value (securecookie.NopEncoder), so the cookie format is exactly
-// securecookie's. Get verifies cookies with verify instead, which does what
+// the value (idSerializer), so the cookie format is exactly securecookie's. Get verifies cookies with verify instead, which does what
 // securecookie.Decode does without its dozen allocations: the HMAC state
 // comes from a pool instead of hmac.New on every call, and the base64 and
 // MAC buffers live in that pooled state.
@@ -72,7 +72,7 @@ func newCookieCodecs(maxAge int, keyPairs ...[]byte) []securecookie.Codec {
 		// slice changes neither.
 		hashKey := bytes.Clone(keyPairs[i])
 		c := &cookieCodec{sc: securecookie.New(hashKey, blockKey), hashKey: hashKey}
-		c.sc.SetSerializer(securecookie.NopEncoder{})
+		c.sc.SetSerializer(idSerializer{})
 		c.invalid = len(c.hashKey) == 0
 		if blockKey != nil {
 			// securecookie.New made the same cipher; with an invalid key, sc
@@ -87,6 +87,46 @@ func newCookieCodecs(maxAge int, keyPairs ...[]byte) []securecookie.Codec {
 		codecs = append(codecs, c)
 	}
 	return codecs
+}
+
+// idSerializer is the securecookie.Serializer of the store's codecs. The
+// cookie value is the session ID's bytes, as securecookie.NopEncoder keeps
+// them, and the ID can be given and taken as a string or a []byte: so
+// securecookie.EncodeMulti(name, session.ID, store.Codecs...) makes a cookie
+// the store loads, and securecookie.DecodeMulti(name, value, &id,
+// store.Codecs...) with id a string or a []byte reads the ID of a cookie the
+// store wrote, as with antonlindstrom/pgstore. Every cookie the store wrote
+// before it had this serializer has the same bytes and still loads.
+type idSerializer struct{}
+
+// errNotID is what the store's codecs return for a value that is neither a
+// string nor a []byte, or a destination that is neither a *string nor a
+// *[]byte.
+var errNotID = errors.New("gorillastore: a session cookie holds a session ID: encode a string or []byte, decode into a *string or *[]byte")
+
+// Serialize returns the bytes of a string or []byte.
+func (idSerializer) Serialize(src any) ([]byte, error) {
+	switch v := src.(type) {
+	case []byte:
+		return v, nil
+	case string:
+		return []byte(v), nil
+	}
+	return nil, errNotID
+}
+
+// Deserialize stores src in a *[]byte (without copying, as NopEncoder does)
+// or a *string.
+func (idSerializer) Deserialize(src []byte, dst any) error {
+	switch d := dst.(type) {
+	case *[]byte:
+		*d = src
+		return nil
+	case *string:
+		*d = string(src)
+		return nil
+	}
+	return errNotID
 }
 
 // Encode is securecookie's Encode.

@@ -36,11 +36,41 @@
 // its cookie. Options.MaxAge > 0 keeps the session that many seconds after
 // the last Save; Options.MaxAge == 0 sets a browser-session cookie and keeps
 // the session Config.BrowserSessionLifetime (24 hours by default) after the
-// last Save. A Save of a session that another request deleted meanwhile (a
-// logout) is a no-op, so a slow request cannot log the user back in. Values
-// that encode to more than MaxLength bytes (4096 by default) give an error
-// matching sessionstore.ErrTooLarge, and nothing is written, not even the
-// cookie.
+// last Save. Values that encode to more than MaxLength bytes (4096 by
+// default) give an error matching sessionstore.ErrTooLarge, and nothing is
+// written, not even the cookie. An expiry that no store holds (a MaxAge over
+// the 292 years of a time.Duration, or a lifetime and clock that end outside
+// [sessionstore.MinExpiry, sessionstore.MaxExpiry]) gives an error matching
+// sessionstore.ErrExpiryOutOfRange, again writing nothing; NewWithConfig and
+// NewPGStoreWithConfig refuse such an Options.MaxAge up front, and MaxAge,
+// which cannot return an error, leaves it to Save.
+//
+// # Logout is final
+//
+// A Save of a session that another request deleted meanwhile (a logout)
+// never brings it back, so a slow request cannot log the user back in, even
+// though its Save carries a new, later expiry (MaxAge slides on every Save).
+//
+// A session that the store loaded, or already saved, is saved by updating
+// its live row only, never by inserting one: PGStore always, and the adapter
+// over a store that implements CtxUpdater (the PGStore table does). If the
+// row is gone (deleted or expired), Save writes nothing, sets no cookie and
+// returns nil. This holds however long the request runs. What the store
+// loaded is recorded in the session's handle, the sessions.Store that
+// Session.Store() returns: a handler can change IsNew (the store ignores
+// it), copy the Session (the copy is treated alike) or change its ID (a new
+// ID is a new session), but cannot mark a session as loaded.
+//
+// Any other session (a new one, or one over a store without CtxUpdater) is
+// committed with the backend's tombstone check: a deleted session's
+// tombstone blocks Commits of its token until the later of the session's
+// expiry and the Delete time plus the backend's tombstone lifetime (one hour
+// by default, sessionstore.DefaultTombstoneLifetime), and cleanup removes it
+// only once it has been expired for the backend's clock skew allowance (15
+// minutes by default). Over such a store, a request that saves later than
+// that after the logout, or a replica whose clock runs ahead by more than
+// the allowance, can still bring the session back; keep server timeouts
+// well inside the lifetime.
 //
 // # PostgreSQL
 //
@@ -57,11 +87,24 @@
 //	CREATE TABLE http_sessions_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL);
 //	CREATE INDEX http_sessions_tombstones_expires_on_idx ON http_sessions_tombstones (expires_on);
 //
-// A load is one SELECT that filters out expired rows; a Save is one upsert
-// that also checks the tombstones; a delete is one statement that removes
-// the row and records a tombstone until the row's old expiry. Cleanup
-// (StartCleanup, or DeleteExpired from a cron job) deletes expired rows and
-// tombstones in batches of 1,000, one replica at a time.
+// TableName may be at most 37 bytes, so that every derived name fits in
+// PostgreSQL's 63-byte identifiers; a longer one is an error, never a name
+// PostgreSQL silently truncates (and two such names would share a table).
+//
+// A load is one SELECT that filters out expired rows and rows whose key has
+// a tombstone; a Save of a loaded session is one UPDATE of the live row; a
+// Save of a new session is one upsert that also checks the tombstones; a
+// delete is one statement that removes the row and records a tombstone until
+// GREATEST(row's expiry, now + PGConfig.TombstoneLifetime). Cleanup
+// (StartCleanup, or DeleteExpired from a cron job) deletes expired rows,
+// then tombstones expired for PGConfig.ClockSkew together with any row
+// under their key, in batches of 1,000, one replica at a time.
+//
+// If the tombstone table is missing and cannot be created (a role without
+// CREATE), the constructors return an error matching
+// sessionstore.ErrNoTombstones, unless PGConfig.AllowNoTombstones is set:
+// the store then runs without tombstones, logs at ERROR on every cleanup
+// run, and starts using the table within a minute of its appearing.
 //
 // A table of antonlindstrom/pgstore has no unique key and is refused: its
 // sessions cannot be read anyway (they are keyed by the raw ID), so drop it

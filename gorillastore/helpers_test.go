@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore/internal/testenv"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -48,7 +49,8 @@ func tableName() string {
 // newTestBackend returns a pgBackend on a fresh table, dropped with t.Cleanup.
 func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgBackend {
 	t.Helper()
-	b := newPGBackend(pool, tableName(), now, 5*time.Second)
+	policy, _ := tombstone.New(0, 0)
+	b := newPGBackend(pool, tableName(), now, 5*time.Second, policy, nil)
 	if err := b.createSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,35 +5,54 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // pgBackend is the session table of a PGStore, with the SCS context methods
 // and the store contract of this repository: keys are SHA-256 digests of
 // session IDs, expired rows are never returned, and a deleted key is
-// tombstoned until its old expiry so that a late Save cannot recreate it.
+// tombstoned (see the tombstone rule in the package documentation) so that
+// a late Commit cannot recreate it. UpdateCtx, which PGStore uses to save a
+// session it loaded, never creates a row at all.
 type pgBackend struct {
 	db            DBConn
 	now           func() time.Time
 	deleteTimeout time.Duration
+	policy        tombstone.Policy
+	log           *slog.Logger
 	lockKey       int64 // advisory lock that serialises cleanup across replicas
 
-	findSQL, commitSQL, deleteSQL      string
-	cleanSessionsSQL, cleanTombsSQL    string
-	countExpiredSQL                    string
-	table, tombs, tableIdx, tombsIndex string
+	// tombsOn is set once the tombstone table is known to be usable; until
+	// then (PGConfig.AllowNoTombstones) the *Plain statements run, and
+	// nextCheck (Unix ns, by now) is when tombstones may look again.
+	tombsOn   atomic.Bool
+	nextCheck atomic.Int64
+
+	findSQL, commitSQL, updateSQL, deleteSQL         string
+	findPlainSQL, commitPlainSQL, updatePlainSQL     string
+	deletePlainSQL                                   string
+	cleanSessionsSQL, cleanTombsSQL, countExpiredSQL string
+	table, tombs, tableIdx, tombsIndex               string
 }
 
-func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration) *pgBackend {
+func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration, policy tombstone.Policy, log *slog.Logger) *pgBackend {
+	if log == nil {
+		log = slog.Default()
+	}
 	b := &pgBackend{
 		db:            db,
 		now:           now,
 		deleteTimeout: deleteTimeout,
+		policy:        policy,
+		log:           log,
 		table:         pgx.Identifier{table}.Sanitize(),
 		tombs:         pgx.Identifier{table + "_tombstones"}.Sanitize(),
 		tableIdx:      pgx.Identifier{table + "_expires_on_idx"}.Sanitize(),
@@ -43,20 +62,34 @@ func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout t
 	h.Write([]byte("gorillastore:" + table))
 	b.lockKey = int64(h.Sum64())
 
-	b.findSQL = `SELECT data FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
+	// A row whose key has a tombstone is never served, even one that a
+	// writer ignoring tombstones put there after the Delete.
+	b.findPlainSQL = `SELECT data FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
+	b.findSQL = b.findPlainSQL + ` AND NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)`
 	// The tombstone check is part of the upsert: one statement, no read
 	// before the write. A Delete that commits after this statement took its
 	// snapshot is caught by the second condition: the row the snapshot sees
 	// is gone once FOR NO KEY UPDATE has waited for the Delete, and nothing
 	// is written. A row that had expired restarts its created_on.
+	upsert := `ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, modified_on = EXCLUDED.modified_on, expires_on = EXCLUDED.expires_on,
+created_on = CASE WHEN s.expires_on <= EXCLUDED.modified_on THEN EXCLUDED.created_on ELSE s.created_on END`
 	b.commitSQL = `INSERT INTO ` + b.table + ` AS s (key, data, created_on, modified_on, expires_on)
 SELECT $1, $2, $3, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)
 AND EXISTS (SELECT 1 FROM ` + b.table + ` WHERE key = $1) = EXISTS (SELECT 1 FROM ` + b.table + ` WHERE key = $1 FOR NO KEY UPDATE)
-ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, modified_on = EXCLUDED.modified_on, expires_on = EXCLUDED.expires_on,
-created_on = CASE WHEN s.expires_on <= EXCLUDED.modified_on THEN EXCLUDED.created_on ELSE s.created_on END`
+` + upsert
+	b.commitPlainSQL = `INSERT INTO ` + b.table + ` AS s (key, data, created_on, modified_on, expires_on)
+VALUES ($1, $2, $3, $3, $4) ` + upsert
+	// The update of a loaded session touches only a live row: an UPDATE
+	// that waits for a concurrent DELETE finds no row once it commits, and
+	// an expired or deleted row stays gone.
+	b.updatePlainSQL = `UPDATE ` + b.table + ` SET data = $2, modified_on = $3, expires_on = $4 WHERE key = $1 AND expires_on > $3`
+	b.updateSQL = b.updatePlainSQL + ` AND NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)`
+	// The tombstone lasts until the later of the row's expiry and $2, the
+	// Delete time plus the tombstone lifetime.
 	b.deleteSQL = `WITH d AS (DELETE FROM ` + b.table + ` WHERE key = $1 RETURNING expires_on)
-INSERT INTO ` + b.tombs + ` AS t (key, expires_on) SELECT $1, expires_on FROM d
+INSERT INTO ` + b.tombs + ` AS t (key, expires_on) SELECT $1, GREATEST(expires_on, $2) FROM d
 ON CONFLICT (key) DO UPDATE SET expires_on = GREATEST(t.expires_on, EXCLUDED.expires_on)`
+	b.deletePlainSQL = `DELETE FROM ` + b.table + ` WHERE key = $1`
 	// One bounded batch per statement (its own transaction), oldest first,
 	// skipping rows another transaction holds, and only while this
 	// connection holds the cleanup lock: one replica cleans at a time. The
@@ -66,81 +99,18 @@ ON CONFLICT (key) DO UPDATE SET expires_on = GREATEST(t.expires_on, EXCLUDED.exp
 DELETE FROM ` + b.table + ` WHERE ctid = ANY (ARRAY(SELECT ctid FROM ` + b.table + `
 WHERE expires_on <= $1 AND (SELECT ok FROM l) ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED))
 AND expires_on <= $1`
-	b.cleanTombsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok)
-DELETE FROM ` + b.tombs + ` WHERE ctid = ANY (ARRAY(SELECT ctid FROM ` + b.tombs + `
+	// Tombstones go once expired by $1, the cleaner's clock less the clock
+	// skew allowance; any session row under a removed tombstone's key (one
+	// written behind it) goes in the same statement, by its unique key, so
+	// it can never be served once the tombstone is gone.
+	b.cleanTombsSQL = `WITH l AS (SELECT pg_try_advisory_xact_lock($3) AS ok),
+t AS (DELETE FROM ` + b.tombs + ` WHERE ctid = ANY (ARRAY(SELECT ctid FROM ` + b.tombs + `
 WHERE expires_on <= $1 AND (SELECT ok FROM l) ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED))
-AND expires_on <= $1`
+AND expires_on <= $1 RETURNING key),
+s AS (DELETE FROM ` + b.table + ` WHERE key IN (SELECT key FROM t))
+SELECT count(*) FROM t`
 	b.countExpiredSQL = `SELECT count(*) FROM ` + b.table + ` WHERE expires_on <= $1`
 	return b
-}
-
-// createSchema creates the session and tombstone tables and their indexes if
-// they are missing. Replicas starting together serialise on an advisory lock.
-func (b *pgBackend) createSchema(ctx context.Context) error {
-	var exists bool
-	err := b.db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL`, b.table, b.tombs).Scan(&exists)
-	if err != nil {
-		return err
-	}
-	if exists {
-		return b.checkSchema(ctx)
-	}
-	tx, err := b.db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	stmts := []string{
-		`SELECT pg_advisory_xact_lock($1)`,
-		`CREATE TABLE IF NOT EXISTS ` + b.table + ` (
-	id BIGSERIAL PRIMARY KEY,
-	key TEXT NOT NULL UNIQUE,
-	data BYTEA NOT NULL,
-	created_on TIMESTAMPTZ NOT NULL,
-	modified_on TIMESTAMPTZ NOT NULL,
-	expires_on TIMESTAMPTZ NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS ` + b.tableIdx + ` ON ` + b.table + ` (expires_on)`,
-		`CREATE TABLE IF NOT EXISTS ` + b.tombs + ` (
-	key TEXT PRIMARY KEY,
-	expires_on TIMESTAMPTZ NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS ` + b.tombsIndex + ` ON ` + b.tombs + ` (expires_on)`,
-	}
-	for i, stmt := range stmts {
-		var args []any
-		if i == 0 {
-			args = []any{b.lockKey}
-		}
-		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	return b.checkSchema(ctx)
-}
-
-// checkSchema verifies that the session table has a unique key column, which
-// the upsert needs. An antonlindstrom/pgstore table has not.
-func (b *pgBackend) checkSchema(ctx context.Context) error {
-	var ok bool
-	err := b.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = 'key')`, b.table).Scan(&ok)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("table %s has no unique key column (is it an antonlindstrom/pgstore table?): "+
-			"drop it, or choose another PGConfig.TableName", b.table)
-	}
-	return nil
-}
-
-// dropSchema drops both tables; tests use it.
-func (b *pgBackend) dropSchema(ctx context.Context) error {
-	_, err := b.db.Exec(ctx, `DROP TABLE IF EXISTS `+b.table+`, `+b.tombs)
-	return err
 }
 
 // micro returns t in UTC at the microsecond precision PostgreSQL stores.
@@ -152,7 +122,7 @@ func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, erro
 		return nil, false, nil
 	}
 	var data []byte
-	err := b.db.QueryRow(ctx, b.findSQL, key, micro(b.now())).Scan(&data)
+	err := b.db.QueryRow(ctx, b.find(ctx), key, micro(b.now())).Scan(&data)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, false, nil
@@ -194,7 +164,7 @@ func (b *pgBackend) loadValues(ctx context.Context, id string, values map[any]an
 	putToken(&a.key, id)
 	a.now = pgtype.Timestamptz{Time: micro(b.now()), Valid: true}
 	a.data = a.buf[:cap(a.buf)]
-	err := b.db.QueryRow(ctx, b.findSQL, a.args[:]...).Scan(a.dst[:]...)
+	err := b.db.QueryRow(ctx, b.find(ctx), a.args[:]...).Scan(a.dst[:]...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return errNotFound
@@ -207,29 +177,77 @@ func (b *pgBackend) loadValues(ctx context.Context, id string, values map[any]an
 	return decodeValues(values, a.data)
 }
 
-// CommitCtx inserts or replaces a session, unless its key was deleted.
+// find is the statement FindCtx runs.
+func (b *pgBackend) find(ctx context.Context) string {
+	if b.tombstones(ctx) {
+		return b.findSQL
+	}
+	return b.findPlainSQL
+}
+
+// CommitCtx inserts or replaces a session, unless its key was deleted. An
+// expiry outside [sessionstore.MinExpiry, sessionstore.MaxExpiry] is an
+// error matching sessionstore.ErrExpiryOutOfRange, and nothing is written.
 func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(key) {
 		return fmt.Errorf("commit to %s: %w", b.table, sessionstore.ErrInvalidToken)
 	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return fmt.Errorf("commit to %s: %w", b.table, err)
+	}
 	if data == nil {
 		data = []byte{} // the column is NOT NULL
 	}
-	if _, err := b.db.Exec(ctx, b.commitSQL, key, data, micro(b.now()), micro(expiry)); err != nil {
+	sql := b.commitPlainSQL
+	if b.tombstones(ctx) {
+		sql = b.commitSQL
+	}
+	if _, err := b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry)); err != nil {
 		return fmt.Errorf("commit to %s: %w", b.table, err)
 	}
 	return nil
 }
 
-// DeleteCtx deletes a session and tombstones its key. It runs to completion
-// even if ctx is cancelled, within the store's delete timeout.
+// UpdateCtx replaces the data and expiry of the live session key and
+// reports whether there was one; it never inserts a row (see CtxUpdater).
+// An expiry out of range is an error, as for CommitCtx.
+func (b *pgBackend) UpdateCtx(ctx context.Context, key string, data []byte, expiry time.Time) (bool, error) {
+	if !sessionstore.ValidToken(key) {
+		return false, nil
+	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return false, fmt.Errorf("update in %s: %w", b.table, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	sql := b.updatePlainSQL
+	if b.tombstones(ctx) {
+		sql = b.updateSQL
+	}
+	tag, err := b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	if err != nil {
+		return false, fmt.Errorf("update in %s: %w", b.table, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// DeleteCtx deletes a session and tombstones its key until the later of its
+// expiry and now plus the tombstone lifetime. It runs to completion even if
+// ctx is cancelled, within the store's delete timeout.
 func (b *pgBackend) DeleteCtx(ctx context.Context, key string) error {
 	if !sessionstore.ValidToken(key) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
 	defer cancel()
-	if _, err := b.db.Exec(ctx, b.deleteSQL, key); err != nil {
+	var err error
+	if b.tombstones(ctx) {
+		_, err = b.db.Exec(ctx, b.deleteSQL, key, micro(b.policy.Until(b.now())))
+	} else {
+		_, err = b.db.Exec(ctx, b.deletePlainSQL, key)
+	}
+	if err != nil {
 		return fmt.Errorf("delete from %s: %w", b.table, err)
 	}
 	return nil

@@ -60,21 +60,39 @@ func (s *PGStore) StopCleanup(quit chan<- struct{}, done <-chan struct{}) {
 
 // DeleteExpired deletes expired sessions and tombstones now, in batches of
 // PGConfig.CleanupBatchSize rows, each its own statement, and returns how
-// many rows it deleted. Use it to run cleanup from a cron job instead of
+// many rows it deleted. A tombstone goes once it has been expired for
+// PGConfig.ClockSkew by this store's clock, and with it any session row
+// under its key. Use it to run cleanup from a cron job instead of
 // StartCleanup. While another replica is cleaning, it deletes nothing.
+//
+// A store running without tombstones (PGConfig.AllowNoTombstones) logs at
+// ERROR on every run and checks whether the tombstone table has appeared.
 func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
 	now := micro(s.cfg.Now())
-	batch := func(sql string) func(ctx context.Context, size int) (int64, error) {
+	exec := func(sql string, at time.Time) func(ctx context.Context, size int) (int64, error) {
 		return func(ctx context.Context, size int) (int64, error) {
-			tag, err := s.b.db.Exec(ctx, sql, now, size, s.b.lockKey)
+			tag, err := s.b.db.Exec(ctx, sql, at, size, s.b.lockKey)
 			return tag.RowsAffected(), err
 		}
 	}
-	n, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, batch(s.b.cleanSessionsSQL))
+	n, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, exec(s.b.cleanSessionsSQL, now))
 	if err != nil {
 		return n, fmt.Errorf("gorillastore: delete expired sessions: %w", err)
 	}
-	m, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, batch(s.b.cleanTombsSQL))
+	if !s.b.tombsOn.Load() {
+		if err := s.b.useTombstones(ctx); err != nil {
+			s.cfg.Logger.Error("gorillastore: running without tombstones: a row written behind a logout can bring the session back",
+				"table", s.b.tombs, "err", err)
+			return n, nil
+		}
+		s.cfg.Logger.Info("gorillastore: the tombstone table is available; logouts are final again", "table", s.b.tombs)
+	}
+	cutoff := micro(s.b.policy.Cutoff(now))
+	m, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, func(ctx context.Context, size int) (int64, error) {
+		var k int64
+		err := s.b.db.QueryRow(ctx, s.b.cleanTombsSQL, cutoff, size, s.b.lockKey).Scan(&k)
+		return k, err
+	})
 	if err != nil {
 		return n + m, fmt.Errorf("gorillastore: delete expired tombstones: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 func TestPGStoreCleanup(t *testing.T) {
@@ -26,14 +28,15 @@ func TestPGStoreCleanup(t *testing.T) {
 		save(t, s, r, sess)
 	}
 	live, r := load(t, s, "sid")
-	live.Options.MaxAge = 3600
+	live.Options.MaxAge = 3 * 3600
 	c := save(t, s, r, live)
 	dead, r := load(t, s, "sid")
 	c2 := save(t, s, r, dead)
 	dead, r = load(t, s, "sid", c2)
 	dead.Options.MaxAge = -1
-	save(t, s, r, dead) // a tombstone, expiring with the row
-	clk.Advance(time.Minute)
+	save(t, s, r, dead) // a tombstone, for the tombstone lifetime
+	// Past the tombstone's lifetime and the clock skew allowance.
+	clk.Advance(sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew + time.Minute)
 
 	if n, err := s.CountExpiredSessions(context.Background()); err != nil || n != 5 {
 		t.Fatalf("CountExpiredSessions = %d, %v; want 5", n, err)

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // DBConn is the database handle a PGStore runs on. *pgxpool.Pool, *pgx.Conn
@@ -48,8 +50,38 @@ type PGConfig struct {
 	Config
 	// TableName is the session table; the tombstones live in
 	// TableName+"_tombstones". Default "http_sessions". Both tables and
-	// their indexes are created on construction if they are missing.
+	// their indexes are created on construction if they are missing. It
+	// may be at most 37 bytes long, so that every name derived from it
+	// (the longest is TableName+"_tombstones_expires_on_idx") fits in
+	// PostgreSQL's 63-byte identifiers; a longer name is an error rather
+	// than a name PostgreSQL would silently truncate, and share.
 	TableName string
+	// TombstoneLifetime is how long, at least, a deleted session's
+	// tombstone blocks inserts of its key after the Delete: the tombstone
+	// expires at the later of the session's expiry and the Delete time plus
+	// TombstoneLifetime. Zero means sessionstore.DefaultTombstoneLifetime
+	// (1 hour); a negative value is an error. A session that PGStore loaded
+	// is saved by an update of its row only, so no request that loaded a
+	// session before its logout brings it back, however long it runs; the
+	// tombstone guards the other writers of the table (the adapter, other
+	// tools).
+	TombstoneLifetime time.Duration
+	// ClockSkew is how far ahead of the others a replica's clock may run
+	// without its cleanup removing tombstones they still need: cleanup
+	// removes a tombstone once it has been expired for ClockSkew by the
+	// cleaner's clock. Zero means sessionstore.DefaultClockSkew (15
+	// minutes); a negative value is an error.
+	ClockSkew time.Duration
+	// AllowNoTombstones lets the store run when its tombstone table is
+	// missing and cannot be created (say, for a role without CREATE),
+	// instead of refusing with an error matching
+	// sessionstore.ErrNoTombstones. Without tombstones, saves of loaded
+	// sessions still never recreate a deleted row, but other writers can,
+	// and a row written behind a Delete is served. While it runs without
+	// them, the store logs at ERROR on every cleanup run and checks (on
+	// cleanup, and at most once a minute on requests) whether the table
+	// has appeared, using it from then on.
+	AllowNoTombstones bool
 	// CleanupBatchSize is the number of rows one cleanup statement deletes.
 	// Default 1000.
 	CleanupBatchSize int
@@ -73,10 +105,14 @@ type PGStore struct {
 	// Codecs sign and verify the session cookie; the first one signs. The
 	// store's own codecs use securecookie's format and are checked on Get
 	// without securecookie's per-call allocations; they change only through
-	// MaxAge. To use other securecookie settings (MinAge, MaxLength, hash
-	// function), assign codecs of your own, with the
+	// MaxAge. The cookie value is the session ID: with the store's codecs,
+	// securecookie.EncodeMulti(name, session.ID, store.Codecs...) makes a
+	// cookie that loads the session, and securecookie.DecodeMulti reads the
+	// ID of a cookie into a string or a []byte, as with
+	// antonlindstrom/pgstore. To use other securecookie settings (MinAge,
+	// MaxLength, hash function), assign codecs of your own, with the
 	// securecookie.NopEncoder serializer: they are used through
-	// securecookie.DecodeMulti.
+	// securecookie.DecodeMulti, with the ID as a []byte.
 	Codecs []securecookie.Codec
 	// Options are the default cookie options; each session gets a copy.
 	Options *sessions.Options
@@ -176,15 +212,30 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout)
+	if err := checkTableName(cfg.TableName); err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout, policy, cfg.Logger)
 	e, codecs, err := cfg.engine(b)
 	if err != nil {
-		return nil, errors.New("gorillastore: new: " + err.Error())
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.createSchema(ctx); err != nil {
-		return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
+		if !errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones {
+			return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
+		}
+		b.nextCheck.Store(cfg.Now().Add(recheckInterval).UnixNano())
+		cfg.Logger.Error("gorillastore: running without tombstones (PGConfig.AllowNoTombstones): "+
+			"a row written behind a logout can bring the session back", "table", b.tombs, "err", err)
 	}
 	return &PGStore{
 		Codecs:  codecs,
@@ -232,9 +283,16 @@ func (s *PGStore) New(r *http.Request, name string) (*sessions.Session, error) {
 
 // Save writes the session with one statement on the request's context and
 // sets its cookie. With session.Options.MaxAge < 0 it deletes the row and the
-// cookie instead. A session deleted meanwhile (a logout in another request)
-// is not recreated. Values over MaxLength give an error matching
-// sessionstore.ErrTooLarge, and nothing is written.
+// cookie instead. A session that New loaded (or that was saved before) is
+// written by an UPDATE of its live row, never an insert: if a logout in
+// another request deleted it meanwhile, or it expired, Save writes nothing,
+// sets no cookie and returns nil, however late it runs. Whether a session
+// was loaded comes from the session's handle (Session.Store()), not from
+// IsNew. A new session is inserted unless a tombstone blocks its key.
+// Values over MaxLength give an error matching sessionstore.ErrTooLarge,
+// and an expiry out of range (see MaxAge) one matching
+// sessionstore.ErrExpiryOutOfRange; then nothing is written and no cookie
+// set.
 func (s *PGStore) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	return s.e.save(s.Codecs, s.Options, r, w, session)
 }
@@ -242,7 +300,10 @@ func (s *PGStore) Save(r *http.Request, w http.ResponseWriter, session *sessions
 // MaxAge sets the default cookie and session lifetime, in seconds, of the
 // store's Options and the cookie timestamp limit of its codecs. Individual
 // sessions are deleted by setting their Options.MaxAge to -1 and saving
-// them. Call it before serving requests.
+// them. Call it before serving requests. An age over the 292 years a
+// time.Duration holds is not refused here (MaxAge returns no error); every
+// Save with it fails with an error matching
+// sessionstore.ErrExpiryOutOfRange.
 func (s *PGStore) MaxAge(age int) {
 	s.Options.MaxAge = age
 	setCodecMaxAge(s.Codecs, age)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
-	"github.com/sessionstore/sessionstore"
 )
 
 // CtxStore is the method set of scs.CtxStore that the adapter needs. Every
@@ -23,6 +22,22 @@ type CtxStore interface {
 	FindCtx(ctx context.Context, token string) (b []byte, found bool, err error)
 	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
+}
+
+// CtxUpdater is the optional method of a CtxStore that can replace the data and expiry of a live
+// session without ever creating one. UpdateCtx reports whether it found a
+// live session under token (not expired, not deleted, no tombstone) and
+// updated it; if it found none, it writes nothing and returns false and a
+// nil error.
+//
+// The adapter saves a session it loaded with UpdateCtx, where the store has
+// it, so that a request that loaded the session before a logout never
+// brings it back, however late it saves and whatever the store's tombstones
+// hold by then. Over a store without it, a loaded session is saved with
+// CommitCtx and stays deleted only while the store's tombstone blocks the
+// token (see the package documentation).
+type CtxUpdater interface {
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
 }
 
 // Defaults of Config.
@@ -50,6 +65,7 @@ const idLen = (idBytes*8 + 5) / 6
 type engine struct {
 	backend   CtxStore
 	loader    valuesLoader // backend, if it is one
+	updater   CtxUpdater   // backend, if it is one
 	now       func() time.Time
 	lifetime  time.Duration // server-side lifetime when Options.MaxAge == 0
 	maxLength atomic.Int64  // 0: no limit
@@ -103,7 +119,8 @@ func putToken(dst *[tokenLen]byte, id string) {
 
 // newSession implements sessions.Store.New for store.
 func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, opts *sessions.Options, r *http.Request, name string) (*sessions.Session, error) {
-	s := sessions.NewSession(store, name)
+	h := &handle{Store: store, e: e}
+	s := sessions.NewSession(h, name)
 	*s.Options = *opts // NewSession allocated a zero Options for us
 	s.IsNew = true
 	c, err := r.Cookie(name)
@@ -129,6 +146,7 @@ func (e *engine) newSession(store sessions.Store, codecs []securecookie.Codec, o
 	}
 	s.ID = id
 	s.IsNew = false
+	h.stored = id
 	return s, nil
 }
 
@@ -176,47 +194,6 @@ func (e *engine) load(ctx context.Context, id string, values map[any]any) error 
 		return errNotFound
 	}
 	return decodeValues(values, data)
-}
-
-// save implements sessions.Store.Save.
-func (e *engine) save(codecs []securecookie.Codec, opts *sessions.Options, r *http.Request, w http.ResponseWriter, s *sessions.Session) error {
-	if s.Options == nil {
-		o := *opts
-		s.Options = &o
-	}
-	ctx := r.Context()
-	if s.Options.MaxAge < 0 {
-		if validID(s.ID) {
-			if err := e.backend.DeleteCtx(ctx, token(s.ID)); err != nil {
-				return fmt.Errorf("gorillastore: delete session: %w", err)
-			}
-		}
-		http.SetCookie(w, sessions.NewCookie(s.Name(), "", s.Options))
-		return nil
-	}
-	if !validID(s.ID) {
-		s.ID = newID()
-	}
-	data, err := encodeValues(s.Values)
-	if err != nil {
-		return fmt.Errorf("gorillastore: save session: %w", err)
-	}
-	if err := sessionstore.CheckSize(data, int(e.maxLength.Load())); err != nil {
-		return fmt.Errorf("gorillastore: save session %q: %w", s.Name(), err)
-	}
-	cookie, err := securecookie.EncodeMulti(s.Name(), []byte(s.ID), codecs...)
-	if err != nil {
-		return fmt.Errorf("gorillastore: save session: encode cookie: %w", err)
-	}
-	lifetime := e.lifetime
-	if s.Options.MaxAge > 0 {
-		lifetime = time.Duration(s.Options.MaxAge) * time.Second
-	}
-	if err := e.backend.CommitCtx(ctx, token(s.ID), data, e.now().Add(lifetime)); err != nil {
-		return fmt.Errorf("gorillastore: save session: %w", err)
-	}
-	http.SetCookie(w, sessions.NewCookie(s.Name(), cookie, s.Options))
-	return nil
 }
 
 // setMaxLength implements MaxLength: l <= 0 means no limit.

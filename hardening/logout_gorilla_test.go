@@ -1,12 +1,16 @@
 package hardening
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gorilla/sessions"
 
 	"github.com/sessionstore/sessionstore/gorillastore"
+	"github.com/sessionstore/sessionstore/memstore"
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 const gorillaKey = "hardening-test-key-0123456789abcdef"
@@ -109,4 +113,96 @@ func TestLogoutRaceGorillaCatchesResurrection(t *testing.T) {
 	if n := logoutRacesGorilla(t, fs, 20); n != 20 {
 		t.Fatalf("FilesystemStore resurrected %d of 20 sessions, want all: the harness does not reproduce the race", n)
 	}
+}
+
+// lateMaxAge is the sliding lifetime of the late-save races: gorilla's
+// Options.MaxAge, renewed by every Save.
+const lateMaxAge = 2 // seconds
+
+// logoutRacesLate runs reps logout races in which the slow request saves
+// after the deleted session's old expiry and after a cleanup run: between
+// the sign-out and the slow request's Save, clock moves past the expiry
+// that the sign-in gave the session (now + MaxAge) and cleanup runs. The
+// Save carries a new, later expiry (gorilla's MaxAge slides). It returns
+// how many sessions came back.
+func logoutRacesLate(t *testing.T, store sessions.Store, clock *storetest.Clock, cleanup func(context.Context) (int64, error), reps int) int {
+	app := newGorillaApp(t, store)
+	resurrected := 0
+	for range reps {
+		cookies := app.do(t, "POST", "/signin", nil).Result().Cookies()
+		if len(cookies) != 1 {
+			t.Fatalf("sign-in set %d cookies", len(cookies))
+		}
+		cookie := cookies[0]
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			app.do(t, "POST", "/slow", cookie)
+		}()
+		<-app.loaded
+		app.do(t, "POST", "/signout", cookie)
+		clock.Advance(lateMaxAge*time.Second + time.Second)
+		if _, err := cleanup(context.Background()); err != nil {
+			t.Fatalf("cleanup: %v", err)
+		}
+		app.release <- struct{}{}
+		<-done
+		if app.do(t, "GET", "/whoami", cookie).Body.String() != "" {
+			resurrected++
+		}
+	}
+	return resurrected
+}
+
+// lateReps is the number of late-save races per store.
+const lateReps = 50
+
+// TestLogoutRaceGorillaLateSavePGStore: on PGStore, a slow request that
+// loaded the session before the sign-out saves it after the session's old
+// expiry and after a cleanup run, with a later expiry. The session must
+// stay signed out.
+func TestLogoutRaceGorillaLateSavePGStore(t *testing.T) {
+	pool := postgres(t)
+	table := uniqueName("hardening_http")
+	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
+	store, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{
+		Config: gorillastore.Config{
+			KeyPairs: [][]byte{[]byte(gorillaKey)},
+			Options:  &sessions.Options{Path: "/", MaxAge: lateMaxAge},
+			Now:      clock.Now,
+		},
+		TableName: table,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.Close()
+		dropTables(t, pool, table, table+"_tombstones")
+	})
+	if n := logoutRacesLate(t, store, clock, store.DeleteExpired, lateReps); n > 0 {
+		t.Fatalf("%d of %d sessions came back after sign-out", n, lateReps)
+	}
+	t.Logf("PGStore: 0 resurrections in %d late-save logout races", lateReps)
+}
+
+// TestLogoutRaceGorillaLateSaveAdapterMemstore: the same race on the
+// adapter over memstore, which has no update-only method: the session stays
+// signed out only because memstore's tombstone outlives the old expiry.
+func TestLogoutRaceGorillaLateSaveAdapterMemstore(t *testing.T) {
+	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
+	m := memstore.NewWithConfig(memstore.Config{Now: clock.Now, CleanupInterval: -1})
+	t.Cleanup(m.StopCleanup)
+	store, err := gorillastore.NewWithConfig(m, gorillastore.Config{
+		KeyPairs: [][]byte{[]byte(gorillaKey)},
+		Options:  &sessions.Options{Path: "/", MaxAge: lateMaxAge},
+		Now:      clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := logoutRacesLate(t, store, clock, m.DeleteExpired, lateReps); n > 0 {
+		t.Fatalf("%d of %d sessions came back after sign-out", n, lateReps)
+	}
+	t.Logf("adapter over memstore: 0 resurrections in %d late-save logout races", lateReps)
 }

@@ -2,7 +2,8 @@
 // keeps its promises on a given backend, the way storetest checks an SCS
 // store: round trips with real cookies, fresh IDs on every miss, MaxAge -1,
 // expiry, browser-session lifetime, key rotation, tampered cookies, oversize
-// data, the request's context, logout winning over a late Save, and
+// data, the request's context, logout winning over a late Save (also one
+// that lands after the session's old expiry and a cleanup run), and
 // concurrent use.
 //
 // To check the adapter over your store, one call does it:
@@ -15,6 +16,7 @@
 package gorillatest
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -49,9 +51,24 @@ func RunAdapter(t *testing.T, newStore func(t *testing.T, now func() time.Time) 
 			if err != nil {
 				t.Fatal(err)
 			}
+			if d, ok := backend.(expiredDeleter); ok {
+				return withCleanup{s, d}
+			}
 			return s
 		}
 	})
+}
+
+// expiredDeleter is a store with a cleanup the suite can run: PGStore, and
+// backends such as memstore, pgstore, gormstore and bunstore.
+type expiredDeleter interface {
+	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+// withCleanup is the adapter with the cleanup of its backend.
+type withCleanup struct {
+	*gorillastore.Store
+	expiredDeleter
 }
 
 var (

@@ -145,6 +145,36 @@ func Run(t *testing.T, setup func(t *testing.T, now func() time.Time) Maker) {
 		}
 	})
 
+	t.Run("SaveAfterDeleteAndOldExpiry", func(t *testing.T) {
+		// gorilla's MaxAge slides: a slow request that loaded the session
+		// before the logout saves it after the session's old expiry and
+		// after a cleanup run, with a new, later expiry.
+		_, s, clk := env(t)
+		sess, r := load(t, s, "sid")
+		sess.Values["user"] = "alice"
+		sess.Options.MaxAge = 2
+		c := save(t, s, r, sess)
+		slow, slowReq := load(t, s, "sid", c)
+		logout, logoutReq := load(t, s, "sid", c)
+		logout.Options.MaxAge = -1
+		if err := s.Save(logoutReq, httptest.NewRecorder(), logout); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(3 * time.Second)
+		if d, ok := s.(expiredDeleter); ok {
+			if _, err := d.DeleteExpired(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slow.Values["cart"] = "full"
+		if err := s.Save(slowReq, httptest.NewRecorder(), slow); err != nil {
+			t.Fatalf("Save of a deleted session: %v, want nil", err)
+		}
+		if got, _ := load(t, s, "sid", c); !got.IsNew {
+			t.Fatalf("deleted session came back after its old expiry: values=%v", got.Values)
+		}
+	})
+
 	t.Run("Expiry", func(t *testing.T) {
 		_, s, clk := env(t)
 		s.MaxAge(60)
