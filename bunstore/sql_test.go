@@ -17,14 +17,10 @@ import (
 func TestSQLStore(t *testing.T) {
 	var ds []sqltest.Dialect
 	for _, d := range dialects {
-		p := sqlstore.Question
-		if d.name == "PostgreSQL" {
-			p = sqlstore.Dollar // database/sql on pgx
-		}
 		ds = append(ds, sqltest.Dialect{
 			Name:        d.name,
 			Dialect:     dialectOf(d),
-			Placeholder: p,
+			Placeholder: placeholders(d),
 			Open:        func(t *testing.T) sqltest.DB { return sqlDB{d.open(t)} },
 		})
 	}
@@ -58,6 +54,14 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 func (d sqlDB) Exec(query string, args ...any) error {
 	_, err := d.db.DB.Exec(query, args...)
 	return err
+}
+
+// placeholders is the style sqlDB.Exec takes: database/sql's, per driver.
+func placeholders(d dialect) sqlstore.Placeholders {
+	if d.name == "PostgreSQL" {
+		return sqlstore.Dollar // pgx
+	}
+	return sqlstore.Question
 }
 
 func dialectOf(d dialect) sqlstore.Dialect {

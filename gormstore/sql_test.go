@@ -53,6 +53,9 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 
 func (d sqlDB) Exec(query string, args ...any) error { return d.db.Exec(query, args...).Error }
 
+// placeholders is the style sqlDB.Exec takes: GORM rewrites ? for PostgreSQL.
+func placeholders(dialect) sqlstore.Placeholders { return sqlstore.Question }
+
 func dialectOf(d dialect) sqlstore.Dialect {
 	switch d.name {
 	case "PostgreSQL":

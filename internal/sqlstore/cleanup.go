@@ -24,6 +24,7 @@ func (s *Store) StopCleanup() { s.loop.Stop() }
 // DeleteExpired deletes expired sessions and tombstones in batches, each
 // its own transaction, and returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	s.CheckTombstones(ctx) // a degraded store logs at ERROR and looks for its table again
 	now := s.st.Time(s.cfg.Now())
 	var total int64
 	if s.tomb.Load() {

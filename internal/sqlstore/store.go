@@ -30,6 +30,11 @@ type Conn interface {
 // context so that a logout cannot half-happen.
 const DefaultTimeout = 5 * time.Second
 
+// RecheckInterval is how often, at most, a degraded store (one without its
+// tombstone table) looks for the table on the request path: it starts using
+// a table created behind its back within this long.
+const RecheckInterval = time.Minute
+
 // pageSize is the number of sessions one Sessions query reads.
 const pageSize = 1000
 
@@ -41,7 +46,10 @@ type Config struct {
 	Timeout   time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// Tombstones reports whether the tombstone table exists.
+	// Tombstones reports whether the tombstone table exists. A store
+	// without it is degraded: it logs at ERROR on every cleanup run, and
+	// looks for the table again on every cleanup run and, at most once per
+	// RecheckInterval of the store's clock, on the request path.
 	Tombstones bool
 	// Policy is the tombstone rule (lifetime and clock-skew allowance),
 	// from the module's Config.TombstoneLifetime and Config.ClockSkew.
@@ -55,6 +63,9 @@ type Store struct {
 	cfg  Config
 	loop *cleanup.Loop
 	tomb atomic.Bool // the tombstone table exists
+	// probed is when (cfg.Now, Unix nanoseconds) a degraded store last
+	// looked for its tombstone table on the request path.
+	probed atomic.Int64
 }
 
 // NewStore returns a store that runs st's statements on conn.
@@ -71,17 +82,140 @@ func NewStore(conn Conn, st *Statements, cfg Config) *Store {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = cleanup.DefaultBatchSize
 	}
-	if !cfg.Tombstones {
-		cfg.Logger.Warn(cfg.Name+": no tombstone table; a commit in flight during a Delete may bring the session back",
-			"table", st.Table+"_tombstones")
+	if cfg.Policy == (tombstone.Policy{}) {
+		cfg.Policy, _ = tombstone.New(0, 0) // the defaults
 	}
 	s := &Store{conn: conn, st: st, cfg: cfg}
 	s.tomb.Store(cfg.Tombstones)
+	s.probed.Store(cfg.Now().UnixNano())
+	if !cfg.Tombstones {
+		s.logDegraded()
+	}
 	return s
 }
 
 // EnableTombstones tells the store that its tombstone table now exists.
 func (s *Store) EnableTombstones() { s.tomb.Store(true) }
+
+// Tombstones reports whether the store uses its tombstone table.
+func (s *Store) Tombstones() bool { return s.tomb.Load() }
+
+// HasTombstones reports whether the tombstone table of st exists and can be
+// read through conn.
+func HasTombstones(ctx context.Context, conn Conn, st *Statements) bool {
+	rows, err := conn.Query(ctx, st.ProbeTombstones)
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return rows.Err() == nil
+}
+
+func (s *Store) logDegraded() {
+	s.cfg.Logger.Error(s.cfg.Name+": no tombstone table: a request in flight at logout can bring the session back;"+
+		" create the table (see Migrate) and the store starts using it within a minute",
+		"table", s.st.Table+"_tombstones")
+}
+
+// CheckTombstones looks for the tombstone table of a degraded store, and
+// starts using it if it now exists; while it does not, it logs at ERROR.
+// Every cleanup run (DeleteExpired) calls it.
+func (s *Store) CheckTombstones(ctx context.Context) {
+	if s.tomb.Load() {
+		return
+	}
+	s.probed.Store(s.cfg.Now().UnixNano())
+	s.probe(ctx)
+	if !s.tomb.Load() {
+		s.logDegraded()
+	}
+}
+
+// recheck is CheckTombstones on the request path: a degraded store looks
+// for its tombstone table at most once per RecheckInterval, without logging.
+func (s *Store) recheck(ctx context.Context) {
+	if s.tomb.Load() {
+		return
+	}
+	now := s.cfg.Now().UnixNano()
+	last := s.probed.Load()
+	if now-last < int64(RecheckInterval) || !s.probed.CompareAndSwap(last, now) {
+		return
+	}
+	s.probe(ctx)
+}
+
+func (s *Store) probe(ctx context.Context) {
+	if HasTombstones(ctx, s.conn, s.st) {
+		s.tomb.Store(true)
+		s.cfg.Logger.Info(s.cfg.Name+": tombstone table found; logouts are final again", "table", s.st.Table+"_tombstones")
+	}
+}
+
+// CheckTokenColumns returns an error if a token column of the store's
+// tables compares strings other than byte by byte (MySQL and MariaDB: a
+// PAD SPACE or case-insensitive collation, under which "abc" and "abc  "
+// are one session). Missing tables are not an error. On other dialects it
+// does nothing: PostgreSQL's and SQLite's TEXT compare bytes.
+func CheckTokenColumns(ctx context.Context, conn Conn, st *Statements) error {
+	if st.TokenColumns == "" {
+		return nil
+	}
+	type column struct{ table, typ, charset, collation string }
+	rows, err := conn.Query(ctx, st.TokenColumns)
+	if err != nil {
+		return err
+	}
+	var cols []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.table, &c.typ, &c.charset, &c.collation); err != nil {
+			rows.Close()
+			return err
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range cols {
+		if c.collation == "" {
+			if strings.EqualFold(c.typ, "varbinary") || strings.HasSuffix(strings.ToLower(c.typ), "blob") {
+				continue // bytes, no padding
+			}
+		} else if exact, err := exactCollation(ctx, conn, c.charset, c.collation); err != nil {
+			return err
+		} else if exact {
+			continue
+		}
+		return fmt.Errorf("the token column of %s (%s %s) does not compare bytes exactly, so \"abc\" and \"abc  \" "+
+			"would be one session; run ALTER TABLE `%s` MODIFY token %s NOT NULL", c.table, c.typ, c.collation, c.table, MySQLTokenType)
+	}
+	return nil
+}
+
+// exactCollation reports whether collation tells apart 'a' from 'a ' and
+// from 'A'.
+func exactCollation(ctx context.Context, conn Conn, charset, collation string) (bool, error) {
+	q, err := ExactProbe(charset, collation)
+	if err != nil {
+		return false, err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var pad, folds bool
+	if rows.Next() {
+		err = rows.Scan(&pad, &folds)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	return err == nil && !pad && !folds, err
+}
 
 func (s *Store) errorf(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", s.cfg.Name, op, err)
@@ -95,6 +229,7 @@ func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, s.errorf("find", err)
 	}
+	s.recheck(ctx)
 	q := s.st.FindPlain
 	if s.tomb.Load() {
 		q = s.st.Find
@@ -129,9 +264,13 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	if err := sessionstore.CheckSize(data, s.cfg.MaxSize); err != nil {
 		return s.errorf("commit", err)
 	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return s.errorf("commit", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return s.errorf("commit", err)
 	}
+	s.recheck(ctx)
 	if data == nil {
 		data = []byte{} // NOT NULL column
 	}
@@ -152,20 +291,25 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 }
 
 // Delete removes a session and records its tombstone, atomically, on a
-// context that the caller's cancellation does not reach.
+// context that the caller's cancellation does not reach. The tombstone
+// blocks Commits of the token until the later of the session's expiry and
+// the Delete time plus the policy's lifetime (GREATEST in SQL); a Delete of
+// a token without a session writes none.
 func (s *Store) Delete(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
+	s.recheck(ctx)
+	until := s.st.Time(s.cfg.Policy.Until(s.cfg.Now()))
 	err := retry(ctx, func() error {
 		switch {
 		case !s.tomb.Load():
 			_, err := s.conn.Exec(ctx, s.st.Delete, token)
 			return err
 		case s.st.DeleteTombstone != "":
-			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token)
+			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token, until)
 			return err
 		}
 		return s.conn.InTx(ctx, func(tx Conn) error {
@@ -175,7 +319,7 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 					return err
 				}
 			}
-			if _, err := tx.Exec(ctx, s.st.Tombstone, token); err != nil {
+			if _, err := tx.Exec(ctx, s.st.Tombstone, until, token); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, s.st.Delete, token); err != nil {
@@ -199,6 +343,7 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.errorf("all", err)
 	}
+	s.recheck(ctx)
 	q := s.st.AllPlain
 	if s.tomb.Load() {
 		q = s.st.All

@@ -156,15 +156,19 @@ func deleteExpiredBatches(t *testing.T, _ Dialect, db DB) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Commit("long", []byte("x"), clock.Now().Add(time.Hour)); err != nil {
+	if err := s.Commit("long", []byte("x"), clock.Now().Add(10*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
 		t.Fatalf("DeleteExpired before expiry = %d, %v; want 0, nil", n, err)
 	}
 	clock.Advance(time.Minute)
-	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 14 {
-		t.Fatalf("DeleteExpired = %d, %v; want 14 (10 sessions, 4 tombstones), nil", n, err)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 10 {
+		t.Fatalf("DeleteExpired = %d, %v; want 10 sessions (the tombstones are held), nil", n, err)
+	}
+	clock.Advance(tombstoneGone)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 4 {
+		t.Fatalf("DeleteExpired past the tombstones' lifetime = %d, %v; want 4 tombstones, nil", n, err)
 	}
 	all, err := s.All()
 	if err != nil || len(all) != 1 {
@@ -178,6 +182,11 @@ func deleteExpiredBatches(t *testing.T, _ Dialect, db DB) {
 		t.Fatalf("Find after the tombstone expired = %q, %v, %v", got, ok, err)
 	}
 }
+
+// tombstoneGone is how long after a Delete, at least, cleanup removes the
+// tombstone under the default policy: its lifetime plus the clock-skew
+// allowance, and a minute.
+const tombstoneGone = sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew + time.Minute
 
 // cleanupLoop checks that the background loop deletes expired rows and
 // reports to OnCleanup.
@@ -266,7 +275,7 @@ func tombstoneWins(t *testing.T, d Dialect, db DB) {
 		t.Fatal(err)
 	}
 	st, _ := sqlstore.New(d.Dialect, d.Placeholder, table)
-	if err := db.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(time.Hour))); err != nil {
+	if err := db.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(10*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.Find("tok"); err != nil || ok {
@@ -275,7 +284,7 @@ func tombstoneWins(t *testing.T, d Dialect, db DB) {
 	if all, err := s.All(); err != nil || len(all) != 0 {
 		t.Fatalf("All = %d sessions, %v; want none", len(all), err)
 	}
-	clock.Advance(time.Minute)
+	clock.Advance(tombstoneGone)
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 2 {
 		t.Fatalf("DeleteExpired = %d, %v; want 2 (the session and its tombstone)", n, err)
 	}
