@@ -33,6 +33,11 @@ type Options struct {
 	Logger           *slog.Logger
 	OnCleanup        func(deleted int64, took time.Duration, err error)
 	Now              func() time.Time
+	// TombstoneLifetime, ClockSkew and AllowNoTombstones are the Config
+	// fields of the same names.
+	TombstoneLifetime time.Duration
+	ClockSkew         time.Duration
+	AllowNoTombstones bool
 }
 
 // Dialect is one database the shared tests run on, through one ORM.
@@ -43,6 +48,12 @@ type Dialect struct {
 	Placeholder sqlstore.Placeholders
 	// Open returns the database the test's stores share.
 	Open func(t *testing.T) DB
+	// OpenAs, if set, returns the same database as Open, connected as
+	// user (who has no password). Nil on SQLite, which has no users.
+	OpenAs func(t *testing.T, user string) DB
+	// Manager, if set, returns an SCS session manager on s with
+	// IdleTimeout idle.
+	Manager func(s SQLStore, idle time.Duration) Manager
 }
 
 // DB is one ORM's handle on one database.
@@ -53,6 +64,10 @@ type DB interface {
 	NewStore(t *testing.T, o Options) SQLStore
 	// Exec runs a statement behind the store's back.
 	Exec(query string, args ...any) error
+	// TryStore returns NewWithConfig's store or error for o, on table
+	// o.TableName, which the caller creates and drops; it neither migrates
+	// nor drops tables. The store is stopped when t ends.
+	TryStore(t *testing.T, o Options) (SQLStore, error)
 }
 
 // RunStoreTests runs the tests every SQL store shares, on every dialect in
@@ -69,6 +84,9 @@ func RunStoreTests(t *testing.T, dialects []Dialect) {
 		{"CleanupLoop", cleanupLoop},
 		{"CommitDeleteRace", commitDeleteRace},
 		{"TombstoneWins", tombstoneWins},
+		{"SlowRequestLogout", slowRequestLogout},
+		{"ClockAheadCleanup", clockAheadCleanup},
+		{"NoCreatePrivilege", noCreatePrivilege},
 	}
 	for _, d := range dialects {
 		t.Run(d.Name, func(t *testing.T) {
