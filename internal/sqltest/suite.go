@@ -87,6 +87,7 @@ func RunStoreTests(t *testing.T, dialects []Dialect) {
 		{"SlowRequestLogout", slowRequestLogout},
 		{"ClockAheadCleanup", clockAheadCleanup},
 		{"NoCreatePrivilege", noCreatePrivilege},
+		{"PadSpaceRefused", padSpaceRefused},
 	}
 	for _, d := range dialects {
 		t.Run(d.Name, func(t *testing.T) {
