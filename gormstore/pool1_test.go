@@ -45,6 +45,9 @@ func TestSmallPool(t *testing.T) {
 					t.Parallel()
 					db := withPool(t, d.open(t), conns)
 					if prepare {
+						// GORM's statement cache starts a goroutine that never
+						// ends unless its TTL means "no eviction" (ten years).
+						db.Config.PrepareStmtTTL = 10 * 365 * 24 * time.Hour
 						db = db.Session(&gorm.Session{PrepareStmt: true})
 					}
 					sqltest.SmallPool(t, sqlDB{db})

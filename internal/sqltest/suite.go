@@ -156,15 +156,19 @@ func deleteExpiredBatches(t *testing.T, _ Dialect, db DB) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Commit("long", []byte("x"), clock.Now().Add(time.Hour)); err != nil {
+	if err := s.Commit("long", []byte("x"), clock.Now().Add(100*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
 		t.Fatalf("DeleteExpired before expiry = %d, %v; want 0, nil", n, err)
 	}
 	clock.Advance(time.Minute)
-	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 14 {
-		t.Fatalf("DeleteExpired = %d, %v; want 14 (10 sessions, 4 tombstones), nil", n, err)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 10 {
+		t.Fatalf("DeleteExpired = %d, %v; want 10 (the sessions; the tombstones stay), nil", n, err)
+	}
+	clock.Advance(sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 4 {
+		t.Fatalf("DeleteExpired past the tombstones' cutoff = %d, %v; want 4, nil", n, err)
 	}
 	all, err := s.All()
 	if err != nil || len(all) != 1 {
@@ -266,7 +270,7 @@ func tombstoneWins(t *testing.T, d Dialect, db DB) {
 		t.Fatal(err)
 	}
 	st, _ := sqlstore.New(d.Dialect, d.Placeholder, table)
-	if err := db.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(time.Hour))); err != nil {
+	if err := db.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(100*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.Find("tok"); err != nil || ok {
@@ -275,7 +279,7 @@ func tombstoneWins(t *testing.T, d Dialect, db DB) {
 	if all, err := s.All(); err != nil || len(all) != 0 {
 		t.Fatalf("All = %d sessions, %v; want none", len(all), err)
 	}
-	clock.Advance(time.Minute)
+	clock.Advance(sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew + time.Minute)
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 2 {
 		t.Fatalf("DeleteExpired = %d, %v; want 2 (the session and its tombstone)", n, err)
 	}
