@@ -90,14 +90,6 @@ func (d sqlDB) Exec(query string, args ...any) error {
 	return err
 }
 
-// placeholders is the style sqlDB.Exec takes: database/sql's, per driver.
-func placeholders(d dialect) sqlstore.Placeholders {
-	if d.name == "PostgreSQL" {
-		return sqlstore.Dollar // pgx
-	}
-	return sqlstore.Question
-}
-
 func dialectOf(d dialect) sqlstore.Dialect {
 	switch d.name {
 	case "PostgreSQL":

@@ -91,12 +91,24 @@ type Statements struct {
 	// order Commit takes its locks, so that the two cannot deadlock; Unclaim
 	// removes the placeholder if no session existed. Args: token, Epoch.
 	Claim, Unclaim string
-	// Purge deletes the sessions whose tombstones expire now, which only a
-	// commit racing with their Delete can have written back: now.
-	Purge string
-	// ExpireSessions and ExpireTombstones delete one batch: now, limit.
-	ExpireSessions   string
+	// ExpireSessions deletes one batch of expired sessions, oldest first:
+	// now, limit.
+	ExpireSessions string
+	// ExpireTombstones takes one batch of the tombstones that cleanup may
+	// remove (expiry <= cutoff), oldest first, and yields their tokens:
+	// cutoff, limit. On PostgreSQL (skipping rows another cleaner has
+	// locked) and SQLite it deletes them (DELETE ... RETURNING); on MySQL,
+	// where DELETE returns no rows, it reads them and PurgeTombstones
+	// deletes them.
 	ExpireTombstones string
+	// PurgeTombstones(n) deletes n of the tombstones ExpireTombstones read,
+	// those that still expire by the cutoff (MySQL only; nil elsewhere):
+	// cutoff, then n tokens.
+	PurgeTombstones func(n int) string
+	// PurgeSessions(n) deletes the session rows of n tokens whose
+	// tombstones cleanup removes, in the same transaction, so that a row
+	// written behind a tombstone never reappears: n tokens.
+	PurgeSessions func(n int) string
 	// TryLock takes the cleanup lock for the current transaction
 	// (PostgreSQL only): key. It returns one boolean.
 	TryLock string
@@ -145,7 +157,7 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	s.PagePlain = b.sql(split(page + order)...)
 	s.Page = b.sql(split(page + live + order)...)
 	s.Delete = b.sql("DELETE FROM "+t+" WHERE token = ", "?")
-	s.Purge = b.sql("DELETE FROM "+t+" WHERE token IN (SELECT token FROM "+tt+" WHERE expiry <= ", "?", ")")
+	s.PurgeSessions = func(n int) string { return b.sql(split("DELETE FROM " + t + " WHERE token IN (" + list(n) + ")")...) }
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
 	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
 	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
@@ -167,7 +179,8 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 			return b.sql("DELETE FROM "+table+" WHERE ctid = ANY (ARRAY (SELECT ctid FROM "+table+
 				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", " FOR UPDATE SKIP LOCKED))")
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.ExpireSessions = expire(t)
+		s.ExpireTombstones = expire(tt) + " RETURNING token"
 		s.TryLock = b.sql("SELECT pg_try_advisory_xact_lock(", "?", ")")
 		s.CreateSessions = []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)",
@@ -188,10 +201,11 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 			" WHERE token = ", "?", " ON DUPLICATE KEY UPDATE "+tt+".expiry = GREATEST("+tt+".expiry, VALUES(expiry))")
 		s.Claim = b.sql("INSERT INTO "+tt+" (token, expiry) VALUES (", "?", ", ", "?", ") ON DUPLICATE KEY UPDATE expiry = expiry")
 		s.Unclaim = b.sql("DELETE FROM "+tt+" WHERE token = ", "?", " AND expiry = ", "?")
-		expire := func(table string) string {
-			return b.sql("DELETE FROM "+table+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.ExpireSessions = b.sql("DELETE FROM "+t+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.ExpireTombstones = b.sql("SELECT token FROM "+tt+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.PurgeTombstones = func(n int) string {
+			return b.sql(split("DELETE FROM " + tt + " WHERE expiry <= ? AND token IN (" + list(n) + ")")...)
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
 		s.TokenColumns = "SELECT table_name, data_type, COALESCE(character_set_name, ''), COALESCE(collation_name, '')" +
 			" FROM information_schema.columns WHERE table_schema = DATABASE() AND column_name = 'token'" +
 			" AND table_name IN ('" + table + "', '" + tomb + "')"
@@ -218,7 +232,8 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 			return b.sql("DELETE FROM "+table+" WHERE rowid IN (SELECT rowid FROM "+table+
 				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", ")")
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.ExpireSessions = expire(t)
+		s.ExpireTombstones = expire(tt) + " RETURNING token"
 		s.CreateSessions = []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL)",
 			ifNotExists(s.IndexSessions),
@@ -249,6 +264,9 @@ func ExactProbe(charset, collation string) (string, error) {
 	v := func(s string) string { return "CONVERT('" + s + "' USING " + charset + ") COLLATE " + collation }
 	return "SELECT " + v("a") + " = " + v("a ") + ", " + v("a") + " = " + v("A"), nil
 }
+
+// list is a list of n placeholders: "?, ?, ?".
+func list(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // split cuts q at each "?" into the parts builder.sql takes.
 func split(q string) []string {

@@ -17,18 +17,21 @@ func TestPlaceholders(t *testing.T) {
 			}
 			want := map[string]int{
 				"Find": 2, "FindPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
-				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "Purge": 1,
+				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "PurgeSessions(3)": 3,
 			}
 			got := map[string]string{
 				"Find": st.Find, "FindPlain": st.FindPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
 				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
-				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "Purge": st.Purge,
+				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "PurgeSessions(3)": st.PurgeSessions(3),
 			}
 			if d == Postgres {
 				want["DeleteTombstone"], got["DeleteTombstone"] = 2, st.DeleteTombstone
 				want["TryLock"], got["TryLock"] = 1, st.TryLock
 			} else {
 				want["Tombstone"], got["Tombstone"] = 2, st.Tombstone
+			}
+			if d == MySQL {
+				want["PurgeTombstones(3)"], got["PurgeTombstones(3)"] = 4, st.PurgeTombstones(3)
 			}
 			for name, q := range got {
 				n := strings.Count(q, "?")
