@@ -30,11 +30,6 @@ type Conn interface {
 // context so that a logout cannot half-happen.
 const DefaultTimeout = 5 * time.Second
 
-// RecheckInterval is how often, at most, a degraded store (one without its
-// tombstone table) looks for the table on the request path: it starts using
-// a table created behind its back within this long.
-const RecheckInterval = time.Minute
-
 // pageSize is the number of sessions one Sessions query reads.
 const pageSize = 1000
 
@@ -96,126 +91,6 @@ func NewStore(conn Conn, st *Statements, cfg Config) *Store {
 
 // EnableTombstones tells the store that its tombstone table now exists.
 func (s *Store) EnableTombstones() { s.tomb.Store(true) }
-
-// Tombstones reports whether the store uses its tombstone table.
-func (s *Store) Tombstones() bool { return s.tomb.Load() }
-
-// HasTombstones reports whether the tombstone table of st exists and can be
-// read through conn.
-func HasTombstones(ctx context.Context, conn Conn, st *Statements) bool {
-	rows, err := conn.Query(ctx, st.ProbeTombstones)
-	if err != nil {
-		return false
-	}
-	rows.Close()
-	return rows.Err() == nil
-}
-
-func (s *Store) logDegraded() {
-	s.cfg.Logger.Error(s.cfg.Name+": no tombstone table: a request in flight at logout can bring the session back;"+
-		" create the table (see Migrate) and the store starts using it within a minute",
-		"table", s.st.Table+"_tombstones")
-}
-
-// CheckTombstones looks for the tombstone table of a degraded store, and
-// starts using it if it now exists; while it does not, it logs at ERROR.
-// Every cleanup run (DeleteExpired) calls it.
-func (s *Store) CheckTombstones(ctx context.Context) {
-	if s.tomb.Load() {
-		return
-	}
-	s.probed.Store(s.cfg.Now().UnixNano())
-	s.probe(ctx)
-	if !s.tomb.Load() {
-		s.logDegraded()
-	}
-}
-
-// recheck is CheckTombstones on the request path: a degraded store looks
-// for its tombstone table at most once per RecheckInterval, without logging.
-func (s *Store) recheck(ctx context.Context) {
-	if s.tomb.Load() {
-		return
-	}
-	now := s.cfg.Now().UnixNano()
-	last := s.probed.Load()
-	if now-last < int64(RecheckInterval) || !s.probed.CompareAndSwap(last, now) {
-		return
-	}
-	s.probe(ctx)
-}
-
-func (s *Store) probe(ctx context.Context) {
-	if HasTombstones(ctx, s.conn, s.st) {
-		s.tomb.Store(true)
-		s.cfg.Logger.Info(s.cfg.Name+": tombstone table found; logouts are final again", "table", s.st.Table+"_tombstones")
-	}
-}
-
-// CheckTokenColumns returns an error if a token column of the store's
-// tables compares strings other than byte by byte (MySQL and MariaDB: a
-// PAD SPACE or case-insensitive collation, under which "abc" and "abc  "
-// are one session). Missing tables are not an error. On other dialects it
-// does nothing: PostgreSQL's and SQLite's TEXT compare bytes.
-func CheckTokenColumns(ctx context.Context, conn Conn, st *Statements) error {
-	if st.TokenColumns == "" {
-		return nil
-	}
-	type column struct{ table, typ, charset, collation string }
-	rows, err := conn.Query(ctx, st.TokenColumns)
-	if err != nil {
-		return err
-	}
-	var cols []column
-	for rows.Next() {
-		var c column
-		if err := rows.Scan(&c.table, &c.typ, &c.charset, &c.collation); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, c := range cols {
-		if c.collation == "" {
-			if strings.EqualFold(c.typ, "varbinary") || strings.HasSuffix(strings.ToLower(c.typ), "blob") {
-				continue // bytes, no padding
-			}
-		} else if exact, err := exactCollation(ctx, conn, c.charset, c.collation); err != nil {
-			return err
-		} else if exact {
-			continue
-		}
-		return fmt.Errorf("the token column of %s (%s %s) does not compare bytes exactly, so \"abc\" and \"abc  \" "+
-			"would be one session; run ALTER TABLE `%s` MODIFY token %s NOT NULL", c.table, c.typ, c.collation, c.table, MySQLTokenType)
-	}
-	return nil
-}
-
-// exactCollation reports whether collation tells apart 'a' from 'a ' and
-// from 'A'.
-func exactCollation(ctx context.Context, conn Conn, charset, collation string) (bool, error) {
-	q, err := ExactProbe(charset, collation)
-	if err != nil {
-		return false, err
-	}
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	var pad, folds bool
-	if rows.Next() {
-		err = rows.Scan(&pad, &folds)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	return err == nil && !pad && !folds, err
-}
 
 func (s *Store) errorf(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", s.cfg.Name, op, err)
