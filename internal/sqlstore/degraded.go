@@ -15,7 +15,6 @@ import (
 // a table created behind its back within this long.
 const RecheckInterval = time.Minute
 
-
 // HasTombstones reports whether the tombstone table of st exists and can be
 // read through conn.
 func HasTombstones(ctx context.Context, conn Conn, st *Statements) bool {
