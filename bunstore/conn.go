@@ -50,22 +50,22 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 // stmt returns the cached prepared statement for query, bound to the
-// transaction if there is one, or nil if query is not cached.
+// transaction if there is one, or nil if query is to run unprepared. It
+// never waits for a second connection inside a transaction.
 func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if c.stmts == nil {
 		return nil, nil
 	}
-	stmt, err := c.stmts.Get(ctx, query)
-	if err != nil || stmt == nil || c.tx == nil {
-		return stmt, err
-	}
-	return c.tx.StmtContext(ctx, stmt), nil
+	return c.stmts.Get(ctx, query, c.tx)
 }
 
 func (c conn) InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
 	db, ok := c.db.(*sql.DB)
 	if !ok {
 		return errors.New("nested transaction")
+	}
+	if c.stmts != nil {
+		c.stmts.Warm(ctx) // while no connection is held
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

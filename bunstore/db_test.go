@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/mysqldialect"
@@ -27,21 +28,38 @@ import (
 type dialect struct {
 	name string
 	open func(t testing.TB) *bun.DB
+	// openAs opens the same database as user, without a password (nil:
+	// no users).
+	openAs func(t testing.TB, user string) *bun.DB
 }
 
 var dialects = []dialect{
-	{"PostgreSQL", openPostgres},
-	{"MariaDB", openMySQL},
-	{"SQLite", openSQLite},
+	{"PostgreSQL", openPostgres, openPostgresAs},
+	{"MariaDB", openMySQL, openMySQLAs},
+	{"SQLite", openSQLite, nil},
 }
 
-func openPostgres(t testing.TB) *bun.DB {
+func openPostgres(t testing.TB) *bun.DB { return openPostgresAs(t, "") }
+
+// openPostgresAs connects as user, or as BUNSTORE_PG_DSN says if user is "".
+func openPostgresAs(t testing.TB, user string) *bun.DB {
 	dsn := testenv.Getenv("BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	if u, err := url.Parse(dsn); err == nil && user != "" {
+		u.User = url.User(user)
+		dsn = u.String()
+	}
 	return open(t, "pgx", dsn, pgdialect.New(), "PostgreSQL at 127.0.0.1:5432", "set BUNSTORE_PG_DSN", 16)
 }
 
-func openMySQL(t testing.TB) *bun.DB {
+func openMySQL(t testing.TB) *bun.DB { return openMySQLAs(t, "") }
+
+// openMySQLAs connects as user, or as BUNSTORE_MYSQL_DSN says if user is "".
+func openMySQLAs(t testing.TB, user string) *bun.DB {
 	dsn := testenv.Getenv("BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+	if cfg, err := mysql.ParseDSN(dsn); err == nil && user != "" {
+		cfg.User, cfg.Passwd = user, ""
+		dsn = cfg.FormatDSN()
+	}
 	return open(t, "mysql", dsn, mysqldialect.New(), "MariaDB at 127.0.0.1:3306", "set BUNSTORE_MYSQL_DSN", 16)
 }
 

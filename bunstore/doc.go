@@ -7,7 +7,8 @@
 // return a *BunStore with Find, Commit, Delete and All, their context forms
 // (FindCtx, CommitCtx, DeleteCtx, AllCtx) and StopCleanup. NewWithConfig
 // adds the table name, cleanup interval and batch size, a maximum data
-// size, a logger, a cleanup callback and an injectable clock. Sessions
+// size, a logger, a cleanup callback, an injectable clock and the
+// tombstone lifetime and clock-skew allowance. Sessions
 // streams live sessions page by page, DeleteExpired runs the cleanup on
 // demand, and Migrate creates the tables.
 //
@@ -19,10 +20,17 @@
 //     PostgreSQL, and panics in its context-free methods.
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
-//     logged out cannot bring the session back. (A commit already running
-//     when the Delete commits can still write the row back; reads ignore
-//     any session that has a tombstone, and cleanup deletes such rows.)
-//     Delete completes even when the request's context is cancelled.
+//     logged out cannot bring the session back. The tombstone lasts until
+//     the later of the session's expiry and the Delete time plus
+//     Config.TombstoneLifetime (1 h), since a late Commit carries a new
+//     expiry (SCS's IdleTimeout); cleanup removes it only Config.ClockSkew
+//     (15 min) after that, so that a replica whose clock runs ahead by less
+//     does not remove it early. (A commit already running when the Delete
+//     commits can still write the row back; reads ignore any session that
+//     has a tombstone, and cleanup deletes such rows with the tombstone.)
+//     Delete completes even when the request's context is cancelled. The
+//     remaining bound: a request that outlasts the lifetime after the
+//     logout can still commit; keep your server's timeouts well inside it.
 //   - Values are bind parameters. Bun's query builder formats values into
 //     the SQL text, so the store runs its statements on the *sql.DB under
 //     the *bun.DB (Bun query hooks do not see them; Migrate's DDL, which
@@ -32,6 +40,10 @@
 //     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
 //     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
 //     rowid), each batch its own transaction.
+//   - Expiries outside sessionstore.MinExpiry to MaxExpiry (years 1000 to
+//     9999) are refused with an error matching
+//     sessionstore.ErrExpiryOutOfRange, and nothing is written: no backend
+//     stores all of time.Time exactly.
 //   - Malformed tokens (empty, over 512 bytes, NUL bytes, invalid UTF-8) are
 //     not found, without a database round trip.
 //
@@ -39,7 +51,12 @@
 //
 // Like the SCS store, New does not create the sessions table: call Migrate
 // once, or create it yourself. New does create the tombstone table if it
-// can; without the privilege it logs a warning once and runs without it.
+// can. Without it a logout can be undone, so NewWithConfig fails with an
+// error matching sessionstore.ErrNoTombstones unless
+// Config.AllowNoTombstones; New (whose SCS signature promises to run where
+// the SCS store ran) runs degraded: it logs at ERROR on every cleanup run,
+// and starts using the table within a minute of it being created (on the
+// next cleanup run, or on the request path at most once a minute).
 // Migrate runs, per dialect (for the default table name):
 //
 //	PostgreSQL:
@@ -50,11 +67,11 @@
 //
 //	MySQL / MariaDB:
 //	CREATE TABLE IF NOT EXISTS `sessions` (
-//		token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+//		token VARBINARY(512) NOT NULL PRIMARY KEY,
 //		data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL,
 //		INDEX `sessions_expiry_idx` (expiry)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 //	CREATE TABLE IF NOT EXISTS `sessions_tombstones` (
-//		token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+//		token VARBINARY(512) NOT NULL PRIMARY KEY,
 //		expiry DATETIME(6) NOT NULL,
 //		INDEX `sessions_tombstones_expiry_idx` (expiry)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 //
@@ -65,7 +82,16 @@
 //	CREATE INDEX IF NOT EXISTS "sessions_tombstones_expiry_idx" ON "sessions_tombstones" (expiry);
 //
 // The PostgreSQL table is SCS pgstore's, so an existing SCS table keeps
-// working. On SQLite, expiry is stored as fixed-width UTC text
+// working. On MySQL and MariaDB the token is VARBINARY so that tokens
+// compare byte by byte: utf8mb4_bin is PAD SPACE ("abc" = "abc  "), and
+// SCS's CHAR(43) too. New, NewWithConfig and Migrate refuse an existing
+// token column that does not compare bytes exactly, with an error that
+// names the fix:
+//
+//	ALTER TABLE `sessions` MODIFY token VARBINARY(512) NOT NULL;
+//	ALTER TABLE `sessions_tombstones` MODIFY token VARBINARY(512) NOT NULL;
+//
+// On SQLite, expiry is stored as fixed-width UTC text
 // ("2006-01-02 15:04:05.000000+00:00"), which sorts as time does.
 //
 // # Operating notes

@@ -14,11 +14,23 @@ import (
 // indexes where they do not exist (CREATE ... IF NOT EXISTS). It never alters
 // an existing table. The statements per dialect are listed in the package
 // documentation, for deployments that migrate with their own tools.
+//
+// On MySQL and MariaDB the token columns must compare bytes exactly; a
+// table made by an earlier version (VARCHAR(512) utf8mb4_bin, which is PAD
+// SPACE) or by SCS (CHAR(43)) needs, for both tables:
+//
+//	ALTER TABLE sessions MODIFY token VARBINARY(512) NOT NULL;
+//	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
+//
+// NewWithConfig and Migrate return an error naming the statement until then.
 func (b *BunStore) Migrate(ctx context.Context) error {
 	if err := execAll(ctx, b.db, b.st.CreateSessions); err != nil {
 		return fmt.Errorf("bunstore: migrate: %w", err)
 	}
 	if err := execAll(ctx, b.db, b.st.CreateTombstones); err != nil {
+		return fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	if err := sqlstore.CheckTokenColumns(ctx, conn{db: b.db.DB}, b.st); err != nil {
 		return fmt.Errorf("bunstore: migrate: %w", err)
 	}
 	b.store.EnableTombstones()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/sessionstore/sessionstore/bunstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/sqltest"
@@ -17,16 +19,16 @@ import (
 func TestSQLStore(t *testing.T) {
 	var ds []sqltest.Dialect
 	for _, d := range dialects {
-		p := sqlstore.Question
-		if d.name == "PostgreSQL" {
-			p = sqlstore.Dollar // database/sql on pgx
-		}
 		ds = append(ds, sqltest.Dialect{
 			Name:        d.name,
 			Dialect:     dialectOf(d),
-			Placeholder: p,
+			Placeholder: placeholders(d),
 			Open:        func(t *testing.T) sqltest.DB { return sqlDB{d.open(t)} },
+			Manager:     newManager,
 		})
+		if d.openAs != nil {
+			ds[len(ds)-1].OpenAs = func(t *testing.T, user string) sqltest.DB { return sqlDB{d.openAs(t, user)} }
+		}
 	}
 	sqltest.RunStoreTests(t, ds)
 }
@@ -46,13 +48,41 @@ type sqlDB struct{ db *bunDB }
 
 func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 	return newStore(t, d.db, bunstore.Config{
-		TableName:        o.TableName,
-		CleanupInterval:  o.CleanupInterval,
-		CleanupBatchSize: o.CleanupBatchSize,
-		Logger:           o.Logger,
-		OnCleanup:        o.OnCleanup,
-		Now:              o.Now,
+		TableName:         o.TableName,
+		CleanupInterval:   o.CleanupInterval,
+		CleanupBatchSize:  o.CleanupBatchSize,
+		Logger:            o.Logger,
+		OnCleanup:         o.OnCleanup,
+		Now:               o.Now,
+		TombstoneLifetime: o.TombstoneLifetime,
+		ClockSkew:         o.ClockSkew,
+		AllowNoTombstones: o.AllowNoTombstones,
 	})
+}
+
+func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, error) {
+	s, err := bunstore.NewWithConfig(d.db, bunstore.Config{
+		TableName:         o.TableName,
+		CleanupInterval:   -1,
+		Logger:            o.Logger,
+		Now:               o.Now,
+		TombstoneLifetime: o.TombstoneLifetime,
+		ClockSkew:         o.ClockSkew,
+		AllowNoTombstones: o.AllowNoTombstones,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(s.StopCleanup)
+	return s, nil
+}
+
+// newManager is an SCS session manager on s.
+func newManager(s sqltest.SQLStore, idle time.Duration) sqltest.Manager {
+	m := scs.New()
+	m.Store = s
+	m.IdleTimeout = idle
+	return m
 }
 
 func (d sqlDB) Exec(query string, args ...any) error {

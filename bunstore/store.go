@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // DefaultCleanupInterval is how often New removes expired sessions.
@@ -48,6 +49,28 @@ type Config struct {
 	// Now is the clock that expiry is compared with; nil means time.Now.
 	// The database's own clock is never used.
 	Now func() time.Time
+	// TombstoneLifetime is how long, at least, a Delete's tombstone blocks
+	// Commits of its token: the tombstone lasts until the later of the
+	// deleted session's expiry and the Delete time plus TombstoneLifetime,
+	// so that a request that loaded the session before the logout and
+	// commits a new expiry when it ends (SCS's IdleTimeout) cannot bring it
+	// back. Zero means sessionstore.DefaultTombstoneLifetime (1 h); a
+	// negative value is an error. Keep it above the longest request your
+	// servers allow (http.Server's ReadTimeout plus WriteTimeout).
+	TombstoneLifetime time.Duration
+	// ClockSkew is how far ahead of the other replicas' clocks the clock of
+	// a replica running cleanup may be: cleanup removes a tombstone only
+	// ClockSkew after its expiry. Zero means sessionstore.DefaultClockSkew
+	// (15 min); a negative value is an error.
+	ClockSkew time.Duration
+	// AllowNoTombstones lets NewWithConfig return a store when the
+	// tombstone table is missing and cannot be created (a role without
+	// CREATE). Such a store is degraded: a request in flight at logout can
+	// bring the session back. It logs at ERROR on every cleanup run, and
+	// starts using the table within a minute of it appearing. Without
+	// AllowNoTombstones, NewWithConfig returns an error matching
+	// sessionstore.ErrNoTombstones instead.
+	AllowNoTombstones bool
 }
 
 // BunStore represents the session store. It is safe for concurrent use.
@@ -61,9 +84,11 @@ type BunStore struct {
 // that runs every 5 minutes to remove expired session data. Like the SCS
 // bunstore, it does not create the sessions table: call Migrate, or create
 // it yourself (see the package documentation). It does create the tombstone
-// table when it can.
+// table when it can; where it cannot, it runs degraded, as
+// Config.AllowNoTombstones describes, rather than fail where the SCS store
+// would have run.
 func New(db *bun.DB) (*BunStore, error) {
-	return NewWithConfig(db, Config{})
+	return NewWithConfig(db, Config{AllowNoTombstones: true})
 }
 
 // NewWithCleanupInterval returns a new BunStore instance. The
@@ -74,14 +99,15 @@ func NewWithCleanupInterval(db *bun.DB, cleanupInterval time.Duration) (*BunStor
 	if cleanupInterval == 0 {
 		cleanupInterval = -1
 	}
-	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval})
+	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval, AllowNoTombstones: true})
 }
 
 // NewWithConfig returns a new BunStore configured by cfg. It creates the
 // tombstone table if it does not exist; when that fails (no privilege), it
-// logs a warning once and runs without the protection against a commit
-// resurrecting a deleted session. It does not create the sessions table:
-// see Migrate.
+// returns an error matching sessionstore.ErrNoTombstones, unless
+// cfg.AllowNoTombstones. It does not create the sessions table: see
+// Migrate. On MySQL and MariaDB it returns an error if an existing token
+// column does not compare bytes exactly (see Migrate).
 func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	if cfg.TableName == "" {
 		cfg.TableName = "sessions"
@@ -94,17 +120,25 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bunstore: %w", err)
 	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	ctx := context.Background()
-	tomb := execAll(ctx, db, st.CreateTombstones) == nil
-	if !tomb {
-		_, err := db.DB.ExecContext(ctx, st.ProbeTombstones)
-		tomb = err == nil
+	c := conn{db: db.DB}
+	merr := execAll(ctx, db, st.CreateTombstones)
+	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
+	if !tomb && !cfg.AllowNoTombstones {
+		return nil, fmt.Errorf("bunstore: table %s_tombstones is missing and cannot be created (%v): %w",
+			st.Table, merr, sessionstore.ErrNoTombstones)
+	}
+	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
+		return nil, fmt.Errorf("bunstore: %w", err)
 	}
 	b := &BunStore{db: db, st: st}
-	c := conn{db: db.DB}
 	if d == sqlstore.MySQL {
 		// The hot statements only: the cleanup loop, which outlives an
 		// abandoned store, runs its statements unprepared.
@@ -120,6 +154,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		Logger:     cfg.Logger,
 		Now:        cfg.Now,
 		Tombstones: tomb,
+		Policy:     policy,
 	})
 	interval := cfg.CleanupInterval
 	if interval == 0 {

@@ -60,22 +60,20 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 // stmt returns the cached prepared statement for query, bound to the
-// transaction if there is one, or nil if query is not cached.
+// transaction if there is one, or nil if query is to run unprepared. It
+// never waits for a second connection inside a transaction.
 func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if c.stmts == nil {
 		return nil, nil
 	}
-	stmt, err := c.stmts.Get(ctx, query)
-	if err != nil || stmt == nil {
-		return stmt, err
-	}
-	if tx, ok := c.db.Statement.ConnPool.(*sql.Tx); ok {
-		return tx.StmtContext(ctx, stmt), nil
-	}
-	return stmt, nil
+	tx, _ := c.db.Statement.ConnPool.(*sql.Tx)
+	return c.stmts.Get(ctx, query, tx)
 }
 
 func (c conn) InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
+	if c.stmts != nil {
+		c.stmts.Warm(ctx) // while no connection is held
+	}
 	return c.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(conn{db: tx, callbacks: c.callbacks, stmts: c.stmts})
 	})

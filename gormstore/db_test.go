@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -22,26 +25,54 @@ import (
 type dialect struct {
 	name string
 	open func(t testing.TB) *gorm.DB
+	// openAs opens the same database as user, without a password (nil:
+	// no users).
+	openAs func(t testing.TB, user string) *gorm.DB
 }
 
 var dialects = []dialect{
-	{"PostgreSQL", openPostgres},
-	{"MariaDB", openMySQL},
-	{"SQLite", openSQLite},
+	{"PostgreSQL", openPostgres, openPostgresAs},
+	{"MariaDB", openMySQL, openMySQLAs},
+	{"SQLite", openSQLite, nil},
 }
 
 // quiet returns a fresh config: gorm.Open keeps and changes the one it gets.
 func quiet() *gorm.Config { return &gorm.Config{Logger: logger.Discard} }
 
-func openPostgres(t testing.TB) *gorm.DB {
-	dsn := testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
-	db, err := gorm.Open(postgres.Open(dsn), quiet())
+const (
+	pgDSN    = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
+	mysqlDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"
+)
+
+func openPostgres(t testing.TB) *gorm.DB { return openPostgresAs(t, "") }
+
+// openPostgresAs connects as user, or as GORMSTORE_PG_DSN says if user is "".
+func openPostgresAs(t testing.TB, user string) *gorm.DB {
+	dsn := testenv.Getenv("GORMSTORE_PG_DSN", pgDSN)
+	var db *gorm.DB
+	cfg, err := pgx.ParseConfig(dsn)
+	if err == nil {
+		if user != "" {
+			cfg.User, cfg.Password = user, ""
+		}
+		db, err = gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), quiet())
+	}
 	return ready(t, db, err, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", 16)
 }
 
-func openMySQL(t testing.TB) *gorm.DB {
-	dsn := testenv.Getenv("GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
-	db, err := gorm.Open(mysql.Open(dsn), quiet())
+func openMySQL(t testing.TB) *gorm.DB { return openMySQLAs(t, "") }
+
+// openMySQLAs connects as user, or as GORMSTORE_MYSQL_DSN says if user is "".
+func openMySQLAs(t testing.TB, user string) *gorm.DB {
+	dsn := testenv.Getenv("GORMSTORE_MYSQL_DSN", mysqlDSN)
+	var db *gorm.DB
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err == nil {
+		if user != "" {
+			cfg.User, cfg.Passwd = user, ""
+		}
+		db, err = gorm.Open(mysql.Open(cfg.FormatDSN()), quiet())
+	}
 	return ready(t, db, err, "MariaDB at 127.0.0.1:3306", "set GORMSTORE_MYSQL_DSN", 16)
 }
 

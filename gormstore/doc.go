@@ -7,7 +7,8 @@
 // return a *GORMStore with Find, Commit, Delete and All, their context forms
 // (FindCtx, CommitCtx, DeleteCtx, AllCtx) and StopCleanup. NewWithConfig
 // adds the table name, cleanup interval and batch size, a maximum data
-// size, a logger, a cleanup callback and an injectable clock. Sessions
+// size, a logger, a cleanup callback, an injectable clock and the
+// tombstone lifetime and clock-skew allowance. Sessions
 // streams live sessions page by page, DeleteExpired runs the cleanup on
 // demand, and Migrate creates the tables.
 //
@@ -19,16 +20,27 @@
 //     expiry on every dialect.
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
-//     logged out cannot bring the session back. (A commit already running
-//     when the Delete commits can still write the row back; reads ignore
-//     any session that has a tombstone, and cleanup deletes such rows.)
-//     Delete completes even when the request's context is cancelled.
+//     logged out cannot bring the session back. The tombstone lasts until
+//     the later of the session's expiry and the Delete time plus
+//     Config.TombstoneLifetime (1 h), since a late Commit carries a new
+//     expiry (SCS's IdleTimeout); cleanup removes it only Config.ClockSkew
+//     (15 min) after that, so that a replica whose clock runs ahead by less
+//     does not remove it early. (A commit already running when the Delete
+//     commits can still write the row back; reads ignore any session that
+//     has a tombstone, and cleanup deletes such rows with the tombstone.)
+//     Delete completes even when the request's context is cancelled. The
+//     remaining bound: a request that outlasts the lifetime after the
+//     logout can still commit; keep your server's timeouts well inside it.
 //   - Expiry is compared with the application's clock, passed as a bind
 //     parameter; values never appear in the SQL text.
 //   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
 //     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
 //     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
 //     rowid), each batch its own transaction.
+//   - Expiries outside sessionstore.MinExpiry to MaxExpiry (years 1000 to
+//     9999) are refused with an error matching
+//     sessionstore.ErrExpiryOutOfRange, and nothing is written: no backend
+//     stores all of time.Time exactly.
 //   - Malformed tokens (empty, over 512 bytes, NUL bytes, invalid UTF-8) are
 //     not found, without a database round trip.
 //
@@ -39,14 +51,27 @@
 // and adds a second expiry index). The columns per dialect:
 //
 //	PostgreSQL: token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL
-//	MySQL:      token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY,
+//	MySQL:      token VARBINARY(512) PRIMARY KEY,
 //	            data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL
 //	SQLite:     token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL
 //
 // with an index sessions_expiry_idx on expiry; the tombstone table has the
 // token and expiry columns. This is SCS pgstore's PostgreSQL schema, so an
-// existing SCS table keeps working. If the tombstone table cannot be created
-// (no privilege), the store logs a warning once and runs without it.
+// existing SCS table keeps working. On MySQL and MariaDB the token is
+// VARBINARY so that tokens compare byte by byte (utf8mb4_bin is PAD SPACE:
+// "abc" = "abc  "); New, NewWithConfig and Migrate refuse an existing token
+// column that does not compare bytes exactly (an earlier version's
+// VARCHAR(512) utf8mb4_bin, SCS's CHAR(43)), with an error that names the
+// fix, ALTER TABLE `sessions` MODIFY token VARBINARY(512) NOT NULL (and the
+// same for sessions_tombstones).
+//
+// Without the tombstone table a logout can be undone. If it cannot be
+// created (no privilege), NewWithConfig fails with an error matching
+// sessionstore.ErrNoTombstones unless Config.AllowNoTombstones; New (whose
+// SCS signature promises to run where the SCS store ran) runs degraded: it
+// logs at ERROR on every cleanup run, and starts using the table within a
+// minute of it being created (on the next cleanup run, or on the request
+// path at most once a minute).
 //
 // # Operating notes
 //

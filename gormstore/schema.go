@@ -13,8 +13,8 @@ import (
 
 // Session is the GORM model of the sessions table, for migration tools that
 // work from models. Its column types depend on the dialect: token TEXT
-// (VARCHAR(512) with a binary collation on MySQL, so that tokens are
-// case-sensitive), data BYTEA / LONGBLOB / BLOB, expiry TIMESTAMPTZ /
+// (VARBINARY(512) on MySQL and MariaDB, so that tokens compare byte by
+// byte: no case folding, no PAD SPACE), data BYTEA / LONGBLOB / BLOB, expiry TIMESTAMPTZ /
 // DATETIME(6) / DATETIME, all NOT NULL. The table also has an index on
 // expiry, named <table>_expiry_idx.
 type Session struct {
@@ -43,7 +43,7 @@ type TokenColumn string
 // GormDBDataType returns the column type for the dialect of db.
 func (TokenColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 	if db.Dialector.Name() == "mysql" {
-		return "varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+		return sqlstore.MySQLTokenType
 	}
 	return "text"
 }
@@ -81,12 +81,25 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 // existing table: an SCS table keeps its NOT NULL constraints and its one
 // expiry index. New already calls it; it is exported for deployments that
 // migrate in a separate step.
+//
+// On MySQL and MariaDB the token columns must compare bytes exactly; a
+// table made by an earlier version (VARCHAR(512) utf8mb4_bin, which is PAD
+// SPACE) or by SCS (CHAR(43), VARCHAR with a case-insensitive collation)
+// needs, for both tables:
+//
+//	ALTER TABLE sessions MODIFY token VARBINARY(512) NOT NULL;
+//	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
+//
+// NewWithConfig and Migrate return an error naming the statement until then.
 func (g *GORMStore) Migrate(ctx context.Context) error {
 	db := g.db.WithContext(ctx)
 	if err := migrateSessions(db, g.st); err != nil {
 		return fmt.Errorf("gormstore: migrate: %w", err)
 	}
 	if err := migrateTombstones(db, g.st); err != nil {
+		return fmt.Errorf("gormstore: migrate: %w", err)
+	}
+	if err := sqlstore.CheckTokenColumns(ctx, conn{db: g.db}, g.st); err != nil {
 		return fmt.Errorf("gormstore: migrate: %w", err)
 	}
 	g.store.EnableTombstones()

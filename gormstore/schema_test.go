@@ -59,7 +59,7 @@ func TestNewCreatesTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{"token varchar(512) NO utf8mb4_bin", "data longblob NO -", "expiry datetime(6) NO -"}
+			want := []string{"token varbinary(512) NO -", "data longblob NO -", "expiry datetime(6) NO -"}
 			if strings.Join(got, ", ") != strings.Join(want, ", ") {
 				t.Errorf("columns = %q, want %q", got, want)
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/sessionstore/sessionstore/gormstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/sqltest"
@@ -22,7 +24,11 @@ func TestSQLStore(t *testing.T) {
 			Dialect:     dialectOf(d),
 			Placeholder: sqlstore.Question, // GORM rewrites ? for PostgreSQL
 			Open:        func(t *testing.T) sqltest.DB { return sqlDB{d.open(t)} },
+			Manager:     newManager,
 		})
+		if d.openAs != nil {
+			ds[len(ds)-1].OpenAs = func(t *testing.T, user string) sqltest.DB { return sqlDB{d.openAs(t, user)} }
+		}
 	}
 	sqltest.RunStoreTests(t, ds)
 }
@@ -42,16 +48,47 @@ type sqlDB struct{ db *gormDB }
 
 func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 	return newStore(t, d.db, gormstore.Config{
-		TableName:        o.TableName,
-		CleanupInterval:  o.CleanupInterval,
-		CleanupBatchSize: o.CleanupBatchSize,
-		Logger:           o.Logger,
-		OnCleanup:        o.OnCleanup,
-		Now:              o.Now,
+		TableName:         o.TableName,
+		CleanupInterval:   o.CleanupInterval,
+		CleanupBatchSize:  o.CleanupBatchSize,
+		Logger:            o.Logger,
+		OnCleanup:         o.OnCleanup,
+		Now:               o.Now,
+		TombstoneLifetime: o.TombstoneLifetime,
+		ClockSkew:         o.ClockSkew,
+		AllowNoTombstones: o.AllowNoTombstones,
 	})
 }
 
+func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, error) {
+	s, err := gormstore.NewWithConfig(d.db, gormstore.Config{
+		TableName:         o.TableName,
+		CleanupInterval:   -1,
+		Logger:            o.Logger,
+		Now:               o.Now,
+		TombstoneLifetime: o.TombstoneLifetime,
+		ClockSkew:         o.ClockSkew,
+		AllowNoTombstones: o.AllowNoTombstones,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(s.StopCleanup)
+	return s, nil
+}
+
+// newManager is an SCS session manager on s.
+func newManager(s sqltest.SQLStore, idle time.Duration) sqltest.Manager {
+	m := scs.New()
+	m.Store = s
+	m.IdleTimeout = idle
+	return m
+}
+
 func (d sqlDB) Exec(query string, args ...any) error { return d.db.Exec(query, args...).Error }
+
+// placeholders is the style sqlDB.Exec takes: GORM rewrites ? for PostgreSQL.
+func placeholders(dialect) sqlstore.Placeholders { return sqlstore.Question }
 
 func dialectOf(d dialect) sqlstore.Dialect {
 	switch d.name {

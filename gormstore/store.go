@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // DefaultCleanupInterval is how often New removes expired sessions.
@@ -49,6 +50,28 @@ type Config struct {
 	// Now is the clock that expiry is compared with; nil means time.Now.
 	// The database's own clock is never used.
 	Now func() time.Time
+	// TombstoneLifetime is how long, at least, a Delete's tombstone blocks
+	// Commits of its token: the tombstone lasts until the later of the
+	// deleted session's expiry and the Delete time plus TombstoneLifetime,
+	// so that a request that loaded the session before the logout and
+	// commits a new expiry when it ends (SCS's IdleTimeout) cannot bring it
+	// back. Zero means sessionstore.DefaultTombstoneLifetime (1 h); a
+	// negative value is an error. Keep it above the longest request your
+	// servers allow (http.Server's ReadTimeout plus WriteTimeout).
+	TombstoneLifetime time.Duration
+	// ClockSkew is how far ahead of the other replicas' clocks the clock of
+	// a replica running cleanup may be: cleanup removes a tombstone only
+	// ClockSkew after its expiry. Zero means sessionstore.DefaultClockSkew
+	// (15 min); a negative value is an error.
+	ClockSkew time.Duration
+	// AllowNoTombstones lets NewWithConfig return a store when the
+	// tombstone table is missing and cannot be created (a role without
+	// CREATE). Such a store is degraded: a request in flight at logout can
+	// bring the session back. It logs at ERROR on every cleanup run, and
+	// starts using the table within a minute of it appearing. Without
+	// AllowNoTombstones, NewWithConfig returns an error matching
+	// sessionstore.ErrNoTombstones instead.
+	AllowNoTombstones bool
 	// Callbacks runs every statement through db.Exec and db.Raw, so that
 	// GORM's logger and plugins (tracing, metrics) see them. By default the
 	// store runs its statements on GORM's connection pool directly
@@ -67,9 +90,11 @@ type GORMStore struct {
 // New returns a new GORMStore instance, with a background cleanup goroutine
 // that runs every 5 minutes to remove expired session data. Like the SCS
 // gormstore, it creates the sessions table if it does not exist (see
-// Migrate).
+// Migrate). Where the tombstone table is missing and cannot be created, it
+// runs degraded, as Config.AllowNoTombstones describes, rather than fail
+// where the SCS store would have run.
 func New(db *gorm.DB) (*GORMStore, error) {
-	return NewWithConfig(db, Config{})
+	return NewWithConfig(db, Config{AllowNoTombstones: true})
 }
 
 // NewWithCleanupInterval returns a new GORMStore instance. The
@@ -80,13 +105,15 @@ func NewWithCleanupInterval(db *gorm.DB, cleanupInterval time.Duration) (*GORMSt
 	if cleanupInterval == 0 {
 		cleanupInterval = -1
 	}
-	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval})
+	return NewWithConfig(db, Config{CleanupInterval: cleanupInterval, AllowNoTombstones: true})
 }
 
 // NewWithConfig returns a new GORMStore configured by cfg. It creates the
-// sessions and tombstone tables if they do not exist; when the tombstone
-// table cannot be created (no privilege), it logs a warning once and runs
-// without the protection against a commit resurrecting a deleted session.
+// sessions and tombstone tables if they do not exist. When the tombstone
+// table is missing and cannot be created (no privilege), it returns an
+// error matching sessionstore.ErrNoTombstones, unless
+// cfg.AllowNoTombstones. On MySQL and MariaDB it returns an error if an
+// existing token column does not compare bytes exactly (see Migrate).
 func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if cfg.TableName == "" {
 		cfg.TableName = "sessions"
@@ -103,6 +130,10 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: %w", err)
 	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -110,12 +141,17 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if err := migrateSessions(db.WithContext(ctx), st); err != nil {
 		return nil, fmt.Errorf("gormstore: migrate: %w", err)
 	}
-	tomb := migrateTombstones(db.WithContext(ctx), st) == nil
-	if !tomb {
-		tomb = db.WithContext(ctx).Exec(st.ProbeTombstones).Error == nil
+	c := conn{db: db, callbacks: cfg.Callbacks}
+	merr := migrateTombstones(db.WithContext(ctx), st)
+	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
+	if !tomb && !cfg.AllowNoTombstones {
+		return nil, fmt.Errorf("gormstore: table %s_tombstones is missing and cannot be created (%v): %w",
+			st.Table, merr, sessionstore.ErrNoTombstones)
+	}
+	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
 	}
 	g := &GORMStore{db: db, st: st}
-	c := conn{db: db, callbacks: cfg.Callbacks}
 	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && d == sqlstore.MySQL && !cfg.Callbacks {
 		// The hot statements only: the cleanup loop, which outlives an
 		// abandoned store, runs its statements unprepared.
@@ -131,6 +167,7 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 		Logger:     cfg.Logger,
 		Now:        cfg.Now,
 		Tombstones: tomb,
+		Policy:     policy,
 	})
 	interval := cfg.CleanupInterval
 	if interval == 0 {

@@ -1,6 +1,7 @@
 package gormstore_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionstore/sessionstore/gormstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -25,14 +27,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup"))
 }
 
+// TestConformance runs the conformance suite on every dialect.
 func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			db := d.open(t)
-			storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
-				return newStore(t, db, gormstore.Config{Now: now})
-			})
+			conformance(t, d, d.open(t), gormstore.Config{})
 		})
 	}
 }
@@ -41,8 +41,28 @@ func TestConformance(t *testing.T) {
 // statements go through db.Exec and db.Raw (and GORM rewrites the ?
 // placeholders), on PostgreSQL, the dialect whose placeholders differ.
 func TestConformanceCallbacks(t *testing.T) {
-	db := openPostgres(t)
-	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		return newStore(t, db, gormstore.Config{Now: now, Callbacks: true})
-	})
+	conformance(t, dialects[0], openPostgres(t), gormstore.Config{Callbacks: true})
+}
+
+// conformance runs the suite on stores configured by cfg, with a
+// WriteBehind that inserts a session row directly, as a writer that ignores
+// tombstones would.
+func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config) {
+	var tables sync.Map // *gormstore.GORMStore -> table name
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		cfg := cfg
+		cfg.TableName, cfg.Now = tableName(), now
+		s := newStore(t, db, cfg)
+		tables.Store(s, cfg.TableName)
+		return s
+	}, storetest.Options{WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
+		table, _ := tables.Load(s)
+		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (sqlDB{db}).Exec(st.CommitPlain, tok, data, st.Time(expiry)); err != nil {
+			t.Fatalf("write behind: %v", err)
+		}
+	}})
 }

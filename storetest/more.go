@@ -49,6 +49,42 @@ func (s suite) testToken(t *testing.T) {
 			e.notFound(v.tok)
 		})
 	}
+	t.Run("TrailingSpaces", func(t *testing.T) {
+		// Tokens differ by trailing blanks only: a PAD SPACE collation
+		// (MariaDB's utf8mb4_bin) would make them one session.
+		e := s.env(t)
+		base := "pad-" + token()
+		toks := []string{base, base + "  ", base + " ", base + "\t", base + " \t "}
+		for i, tok := range toks {
+			e.commit(tok, []byte{byte('0' + i)}, e.now().Add(time.Hour))
+		}
+		for i, tok := range toks {
+			e.found(tok, []byte{byte('0' + i)})
+		}
+		e.del(base + "  ")
+		e.notFound(base + "  ")
+		for i, tok := range toks {
+			if i != 1 {
+				e.found(tok, []byte{byte('0' + i)})
+			}
+		}
+		// The tombstone of one does not block the others.
+		e.commit(base, []byte("again"), e.now().Add(time.Hour))
+		e.found(base, []byte("again"))
+		e.commit(base+"  ", []byte("late"), e.now().Add(time.Hour))
+		e.notFound(base + "  ")
+		if it, ok := e.store.(IterableStore); ok {
+			all, err := it.All()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, tok := range toks {
+				if _, ok := all[tok]; ok == (i == 1) {
+					t.Errorf("All has %q: %v", tok, ok)
+				}
+			}
+		}
+	})
 	t.Run("CaseSensitive", func(t *testing.T) {
 		e := s.env(t)
 		e.commit("AbCdEf"+token(), []byte("x"), e.now().Add(time.Hour))

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/sessionstore/sessionstore/internal/cleanup"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // StartCleanup starts the background cleanup loop; StopCleanup stops it.
@@ -21,66 +23,142 @@ func (s *Store) StartCleanup(interval time.Duration, hook cleanup.Hook) {
 // StopCleanup stops the cleanup loop and waits for it to exit.
 func (s *Store) StopCleanup() { s.loop.Stop() }
 
-// DeleteExpired deletes expired sessions and tombstones in batches, each
-// its own transaction, and returns how many rows it deleted.
+// purgeChunk is the most tokens one PurgeSessions or PurgeTombstones
+// statement lists, well within every dialect's limit on parameters.
+const purgeChunk = 500
+
+// DeleteExpired deletes expired sessions, then the tombstones whose expiry
+// is at or before Config.Policy.Cutoff(now) together with any session row
+// of their tokens, in batches of Config.BatchSize rows, oldest first, each
+// batch its own transaction (PostgreSQL: under the cleanup lock, skipping
+// rows another cleaner holds). Every statement touches a bounded number of
+// rows. It returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	now := s.st.Time(s.cfg.Now())
-	var total int64
-	if s.tomb.Load() {
-		n, err := s.conn.Exec(ctx, s.st.Purge, now)
-		if err != nil {
-			return 0, s.errorf("delete expired", err)
-		}
-		total += n
-	}
-	for _, q := range []string{s.st.ExpireSessions, s.st.ExpireTombstones} {
-		if q == s.st.ExpireTombstones && !s.tomb.Load() {
-			break
-		}
-		n, err := cleanup.Batches(ctx, s.cfg.BatchSize, func(ctx context.Context, size int) (int64, error) {
-			return s.expireBatch(ctx, q, now, size)
+	s.CheckTombstones(ctx) // a degraded store logs at ERROR and looks for its table again
+	now := s.cfg.Now()
+	expired := s.st.Time(now)
+	total, err := cleanup.Batches(ctx, s.cfg.BatchSize, func(ctx context.Context, size int) (int64, error) {
+		var n int64
+		err := s.batch(ctx, true, func(c Conn) error {
+			var err error
+			n, err = c.Exec(ctx, s.st.ExpireSessions, expired, size)
+			return err
 		})
-		total += n
-		if err != nil {
-			return total, s.errorf("delete expired", err)
-		}
+		return n, err
+	})
+	if err != nil {
+		return total, s.errorf("delete expired", err)
+	}
+	if !s.tomb.Load() {
+		return total, nil
+	}
+	cutoff := s.st.Time(s.policy().Cutoff(now))
+	var sessions int64
+	n, err := cleanup.Batches(ctx, s.cfg.BatchSize, func(ctx context.Context, size int) (int64, error) {
+		var tombs, rows int64
+		err := s.batch(ctx, false, func(c Conn) error {
+			var err error
+			tombs, rows, err = s.expireTombstones(ctx, c, cutoff, size)
+			return err
+		})
+		sessions += rows
+		return tombs, err
+	})
+	total += n + sessions
+	if err != nil {
+		return total, s.errorf("delete expired", err)
 	}
 	return total, nil
+}
+
+// policy is the store's tombstone policy, the defaults if none was given.
+func (s *Store) policy() tombstone.Policy {
+	if s.cfg.Policy != (tombstone.Policy{}) {
+		return s.cfg.Policy
+	}
+	p, _ := tombstone.New(0, 0)
+	return p
+}
+
+// expireTombstones removes one batch of at most size tombstones that
+// expire by cutoff, and the session rows of their tokens, on c (a
+// transaction). It returns how many tombstones and how many sessions it
+// deleted.
+func (s *Store) expireTombstones(ctx context.Context, c Conn, cutoff any, size int) (tombs, sessions int64, err error) {
+	rows, err := c.Query(ctx, s.st.ExpireTombstones, cutoff, size)
+	if err != nil {
+		return 0, 0, err
+	}
+	var tokens []any
+	for rows.Next() {
+		var tok string
+		if err := rows.Scan(&tok); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		tokens = append(tokens, tok)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if s.st.PurgeTombstones == nil {
+		tombs = int64(len(tokens)) // ExpireTombstones deleted them
+	}
+	for chunk := range slices.Chunk(tokens, purgeChunk) {
+		if s.st.PurgeTombstones != nil {
+			n, err := c.Exec(ctx, s.st.PurgeTombstones(len(chunk)), append([]any{cutoff}, chunk...)...)
+			if err != nil {
+				return 0, 0, err
+			}
+			tombs += n
+		}
+		n, err := c.Exec(ctx, s.st.PurgeSessions(len(chunk)), chunk...)
+		if err != nil {
+			return 0, 0, err
+		}
+		sessions += n
+	}
+	return tombs, sessions, nil
 }
 
 // errLocked stops a PostgreSQL cleanup batch when another replica holds
 // the cleanup lock.
 var errLocked = errors.New("cleanup lock held elsewhere")
 
-func (s *Store) expireBatch(ctx context.Context, q string, now any, size int) (int64, error) {
-	if s.st.TryLock == "" {
-		return s.conn.Exec(ctx, q, now, size)
+// batch runs fn in one transaction, or, when single (fn runs one
+// statement) and the dialect has no cleanup lock, on the pool. On
+// PostgreSQL it first takes the cleanup lock, and does nothing when another
+// replica holds it.
+func (s *Store) batch(ctx context.Context, single bool, fn func(c Conn) error) error {
+	if single && s.st.TryLock == "" {
+		return fn(s.conn)
 	}
-	var n int64
 	err := s.conn.InTx(ctx, func(tx Conn) error {
-		rows, err := tx.Query(ctx, s.st.TryLock, LockKey(s.st.Table))
-		if err != nil {
-			return err
+		if s.st.TryLock != "" {
+			rows, err := tx.Query(ctx, s.st.TryLock, LockKey(s.st.Table))
+			if err != nil {
+				return err
+			}
+			locked := false
+			if rows.Next() {
+				err = rows.Scan(&locked)
+			}
+			rows.Close()
+			if err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if !locked {
+				return errLocked
+			}
 		}
-		locked := false
-		if rows.Next() {
-			err = rows.Scan(&locked)
-		}
-		rows.Close()
-		if err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !locked {
-			return errLocked
-		}
-		n, err = tx.Exec(ctx, q, now, size)
-		return err
+		return fn(tx)
 	})
 	if errors.Is(err, errLocked) {
-		return 0, nil // another replica is cleaning up
+		return nil // another replica is cleaning up
 	}
-	return n, err
+	return err
 }

@@ -76,10 +76,14 @@ type Statements struct {
 	Commit          string // token, data, expiry, token  (no-op when tombstoned)
 	CommitPlain     string // token, data, expiry         (without tombstones)
 	// DeleteTombstone deletes the row and records its tombstone in one
-	// statement (PostgreSQL only; "" elsewhere): token.
+	// statement (PostgreSQL only; "" elsewhere): token, until. The
+	// tombstone's expiry is GREATEST(the deleted row's expiry, until), with
+	// until = tombstone.Policy.Until(now), and an existing tombstone's
+	// expiry only ever moves later.
 	DeleteTombstone string
 	// Tombstone records the tombstone of a row that is about to be deleted,
-	// for dialects where Delete is a two-statement transaction: token.
+	// for dialects where Delete is a two-statement transaction, with the
+	// same expiry as DeleteTombstone: until, token.
 	Tombstone string
 	Delete    string // token
 	// Claim and Unclaim bracket a MySQL Delete: Claim locks the token's
@@ -87,12 +91,24 @@ type Statements struct {
 	// order Commit takes its locks, so that the two cannot deadlock; Unclaim
 	// removes the placeholder if no session existed. Args: token, Epoch.
 	Claim, Unclaim string
-	// Purge deletes the sessions whose tombstones expire now, which only a
-	// commit racing with their Delete can have written back: now.
-	Purge string
-	// ExpireSessions and ExpireTombstones delete one batch: now, limit.
-	ExpireSessions   string
+	// ExpireSessions deletes one batch of expired sessions, oldest first:
+	// now, limit.
+	ExpireSessions string
+	// ExpireTombstones takes one batch of the tombstones that cleanup may
+	// remove (expiry <= cutoff), oldest first, and yields their tokens:
+	// cutoff, limit. On PostgreSQL (skipping rows another cleaner has
+	// locked) and SQLite it deletes them (DELETE ... RETURNING); on MySQL,
+	// where DELETE returns no rows, it reads them and PurgeTombstones
+	// deletes them.
 	ExpireTombstones string
+	// PurgeTombstones(n) deletes n of the tombstones ExpireTombstones read,
+	// those that still expire by the cutoff (MySQL only; nil elsewhere):
+	// cutoff, then n tokens.
+	PurgeTombstones func(n int) string
+	// PurgeSessions(n) deletes the session rows of n tokens whose
+	// tombstones cleanup removes, in the same transaction, so that a row
+	// written behind a tombstone never reappears: n tokens.
+	PurgeSessions func(n int) string
 	// TryLock takes the cleanup lock for the current transaction
 	// (PostgreSQL only): key. It returns one boolean.
 	TryLock string
@@ -102,6 +118,10 @@ type Statements struct {
 	CreateTombstones []string
 	// ProbeTombstones succeeds when the tombstone table exists.
 	ProbeTombstones string
+	// TokenColumns lists the token columns of the two tables (MySQL only;
+	// "" elsewhere): no arguments; yields table, data type, character set
+	// and collation (the last two "" for a binary type).
+	TokenColumns string
 	// IndexSessions and IndexTombstones create the expiry indexes (named
 	// <table>_expiry_idx), for callers that create the tables themselves.
 	IndexSessions, IndexTombstones string
@@ -137,7 +157,7 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	s.PagePlain = b.sql(split(page + order)...)
 	s.Page = b.sql(split(page + live + order)...)
 	s.Delete = b.sql("DELETE FROM "+t+" WHERE token = ", "?")
-	s.Purge = b.sql("DELETE FROM "+t+" WHERE token IN (SELECT token FROM "+tt+" WHERE expiry <= ", "?", ")")
+	s.PurgeSessions = func(n int) string { return b.sql(split("DELETE FROM " + t + " WHERE token IN (" + list(n) + ")")...) }
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
 	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
 	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
@@ -153,13 +173,14 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 			"::timestamptz WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
 		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
 		s.DeleteTombstone = b.sql("WITH d AS (DELETE FROM "+t+" WHERE token = ", "?",
-			" RETURNING token, expiry) INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM d"+
-				" ON CONFLICT (token) DO UPDATE SET expiry = GREATEST("+tt+".expiry, EXCLUDED.expiry)")
+			" RETURNING token, expiry) INSERT INTO "+tt+" (token, expiry) SELECT token, GREATEST(expiry, ", "?",
+			"::timestamptz) FROM d ON CONFLICT (token) DO UPDATE SET expiry = GREATEST("+tt+".expiry, EXCLUDED.expiry)")
 		expire := func(table string) string {
 			return b.sql("DELETE FROM "+table+" WHERE ctid = ANY (ARRAY (SELECT ctid FROM "+table+
 				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", " FOR UPDATE SKIP LOCKED))")
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.ExpireSessions = expire(t)
+		s.ExpireTombstones = expire(tt) + " RETURNING token"
 		s.TryLock = b.sql("SELECT pg_try_advisory_xact_lock(", "?", ")")
 		s.CreateSessions = []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)",
@@ -176,15 +197,19 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 		s.Commit = b.sql(insert+"SELECT ", "?", ", ", "?", ", ", "?",
 			" FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
 		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
-		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM "+t+
+		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, GREATEST(expiry, ", "?", ") FROM "+t+
 			" WHERE token = ", "?", " ON DUPLICATE KEY UPDATE "+tt+".expiry = GREATEST("+tt+".expiry, VALUES(expiry))")
 		s.Claim = b.sql("INSERT INTO "+tt+" (token, expiry) VALUES (", "?", ", ", "?", ") ON DUPLICATE KEY UPDATE expiry = expiry")
 		s.Unclaim = b.sql("DELETE FROM "+tt+" WHERE token = ", "?", " AND expiry = ", "?")
-		expire := func(table string) string {
-			return b.sql("DELETE FROM "+table+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.ExpireSessions = b.sql("DELETE FROM "+t+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.ExpireTombstones = b.sql("SELECT token FROM "+tt+" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?")
+		s.PurgeTombstones = func(n int) string {
+			return b.sql(split("DELETE FROM " + tt + " WHERE expiry <= ? AND token IN (" + list(n) + ")")...)
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
-		const token = "token VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY"
+		s.TokenColumns = "SELECT table_name, data_type, COALESCE(character_set_name, ''), COALESCE(collation_name, '')" +
+			" FROM information_schema.columns WHERE table_schema = DATABASE() AND column_name = 'token'" +
+			" AND table_name IN ('" + table + "', '" + tomb + "')"
+		const token = "token " + MySQLTokenType + " NOT NULL PRIMARY KEY"
 		const opts = ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 		s.CreateSessions = []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (" + token + ", data LONGBLOB NOT NULL, expiry DATETIME(6) NOT NULL, INDEX " +
@@ -201,13 +226,14 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 		s.Commit = b.sql(insert+"SELECT ", "?", ", ", "?", ", ", "?",
 			" WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
 		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
-		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, expiry FROM "+t+
+		s.Tombstone = b.sql("INSERT INTO "+tt+" (token, expiry) SELECT token, max(expiry, ", "?", ") FROM "+t+
 			" WHERE token = ", "?", " ON CONFLICT (token) DO UPDATE SET expiry = max(expiry, excluded.expiry)")
 		expire := func(table string) string {
 			return b.sql("DELETE FROM "+table+" WHERE rowid IN (SELECT rowid FROM "+table+
 				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", ")")
 		}
-		s.ExpireSessions, s.ExpireTombstones = expire(t), expire(tt)
+		s.ExpireSessions = expire(t)
+		s.ExpireTombstones = expire(tt) + " RETURNING token"
 		s.CreateSessions = []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME NOT NULL)",
 			ifNotExists(s.IndexSessions),
@@ -219,6 +245,28 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	}
 	return s, nil
 }
+
+// MySQLTokenType is the type of the token columns on MySQL and MariaDB:
+// bytes compared exactly. A VARCHAR with utf8mb4_bin, MariaDB's and MySQL
+// 5.7's binary collation, is PAD SPACE: "abc" and "abc  " would be one row.
+// VARBINARY has no padding and no collation on either server.
+const MySQLTokenType = "VARBINARY(512)"
+
+var sqlNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// ExactProbe returns a MySQL query that yields one row with two integers,
+// both 0 when the collation compares strings of the character set byte by
+// byte: 'a' = 'a ' (PAD SPACE) and 'a' = 'A' (case-insensitive).
+func ExactProbe(charset, collation string) (string, error) {
+	if !sqlNameRE.MatchString(charset) || !sqlNameRE.MatchString(collation) {
+		return "", fmt.Errorf("unexpected character set %q or collation %q", charset, collation)
+	}
+	v := func(s string) string { return "CONVERT('" + s + "' USING " + charset + ") COLLATE " + collation }
+	return "SELECT " + v("a") + " = " + v("a ") + ", " + v("a") + " = " + v("A"), nil
+}
+
+// list is a list of n placeholders: "?, ?, ?".
+func list(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // split cuts q at each "?" into the parts builder.sql takes.
 func split(q string) []string {

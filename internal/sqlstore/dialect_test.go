@@ -17,18 +17,21 @@ func TestPlaceholders(t *testing.T) {
 			}
 			want := map[string]int{
 				"Find": 2, "FindPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
-				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "Purge": 1,
+				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "PurgeSessions(3)": 3,
 			}
 			got := map[string]string{
 				"Find": st.Find, "FindPlain": st.FindPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
 				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
-				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "Purge": st.Purge,
+				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "PurgeSessions(3)": st.PurgeSessions(3),
 			}
 			if d == Postgres {
-				want["DeleteTombstone"], got["DeleteTombstone"] = 1, st.DeleteTombstone
+				want["DeleteTombstone"], got["DeleteTombstone"] = 2, st.DeleteTombstone
 				want["TryLock"], got["TryLock"] = 1, st.TryLock
 			} else {
-				want["Tombstone"], got["Tombstone"] = 1, st.Tombstone
+				want["Tombstone"], got["Tombstone"] = 2, st.Tombstone
+			}
+			if d == MySQL {
+				want["PurgeTombstones(3)"], got["PurgeTombstones(3)"] = 4, st.PurgeTombstones(3)
 			}
 			for name, q := range got {
 				n := strings.Count(q, "?")
@@ -42,6 +45,19 @@ func TestPlaceholders(t *testing.T) {
 					t.Errorf("%v/%d %s has %d parameters, want %d: %s", d, p, name, n, want[name], q)
 				}
 			}
+		}
+	}
+}
+
+// TestExactProbe checks that only plain names reach the probe's SQL text.
+func TestExactProbe(t *testing.T) {
+	q, err := ExactProbe("utf8mb4", "utf8mb4_nopad_bin")
+	if err != nil || !strings.Contains(q, "COLLATE utf8mb4_nopad_bin") {
+		t.Errorf("ExactProbe = %q, %v", q, err)
+	}
+	for _, bad := range [][2]string{{"utf8mb4", "x; DROP TABLE t"}, {"a'b", "utf8mb4_bin"}, {"", "utf8mb4_bin"}} {
+		if _, err := ExactProbe(bad[0], bad[1]); err == nil {
+			t.Errorf("ExactProbe(%q, %q) succeeded", bad[0], bad[1])
 		}
 	}
 }

@@ -41,7 +41,10 @@ type Config struct {
 	Timeout   time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// Tombstones reports whether the tombstone table exists.
+	// Tombstones reports whether the tombstone table exists. A store
+	// without it is degraded: it logs at ERROR on every cleanup run, and
+	// looks for the table again on every cleanup run and, at most once per
+	// RecheckInterval of the store's clock, on the request path.
 	Tombstones bool
 	// Policy is the tombstone rule (lifetime and clock-skew allowance),
 	// from the module's Config.TombstoneLifetime and Config.ClockSkew.
@@ -55,6 +58,9 @@ type Store struct {
 	cfg  Config
 	loop *cleanup.Loop
 	tomb atomic.Bool // the tombstone table exists
+	// probed is when (cfg.Now, Unix nanoseconds) a degraded store last
+	// looked for its tombstone table on the request path.
+	probed atomic.Int64
 }
 
 // NewStore returns a store that runs st's statements on conn.
@@ -71,12 +77,15 @@ func NewStore(conn Conn, st *Statements, cfg Config) *Store {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = cleanup.DefaultBatchSize
 	}
-	if !cfg.Tombstones {
-		cfg.Logger.Warn(cfg.Name+": no tombstone table; a commit in flight during a Delete may bring the session back",
-			"table", st.Table+"_tombstones")
+	if cfg.Policy == (tombstone.Policy{}) {
+		cfg.Policy, _ = tombstone.New(0, 0) // the defaults
 	}
 	s := &Store{conn: conn, st: st, cfg: cfg}
 	s.tomb.Store(cfg.Tombstones)
+	s.probed.Store(cfg.Now().UnixNano())
+	if !cfg.Tombstones {
+		s.logDegraded()
+	}
 	return s
 }
 
@@ -95,6 +104,7 @@ func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, s.errorf("find", err)
 	}
+	s.recheck(ctx)
 	q := s.st.FindPlain
 	if s.tomb.Load() {
 		q = s.st.Find
@@ -129,9 +139,13 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	if err := sessionstore.CheckSize(data, s.cfg.MaxSize); err != nil {
 		return s.errorf("commit", err)
 	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return s.errorf("commit", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return s.errorf("commit", err)
 	}
+	s.recheck(ctx)
 	if data == nil {
 		data = []byte{} // NOT NULL column
 	}
@@ -152,20 +166,25 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 }
 
 // Delete removes a session and records its tombstone, atomically, on a
-// context that the caller's cancellation does not reach.
+// context that the caller's cancellation does not reach. The tombstone
+// blocks Commits of the token until the later of the session's expiry and
+// the Delete time plus the policy's lifetime (GREATEST in SQL); a Delete of
+// a token without a session writes none.
 func (s *Store) Delete(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
+	s.recheck(ctx)
+	until := s.st.Time(s.cfg.Policy.Until(s.cfg.Now()))
 	err := retry(ctx, func() error {
 		switch {
 		case !s.tomb.Load():
 			_, err := s.conn.Exec(ctx, s.st.Delete, token)
 			return err
 		case s.st.DeleteTombstone != "":
-			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token)
+			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token, until)
 			return err
 		}
 		return s.conn.InTx(ctx, func(tx Conn) error {
@@ -175,7 +194,7 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 					return err
 				}
 			}
-			if _, err := tx.Exec(ctx, s.st.Tombstone, token); err != nil {
+			if _, err := tx.Exec(ctx, s.st.Tombstone, until, token); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, s.st.Delete, token); err != nil {
@@ -199,6 +218,7 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.errorf("all", err)
 	}
+	s.recheck(ctx)
 	q := s.st.AllPlain
 	if s.tomb.Load() {
 		q = s.st.All

@@ -3,6 +3,7 @@ package sqltest
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"sync"
@@ -23,6 +24,41 @@ type Recorder struct {
 
 	mu    sync.Mutex
 	stmts []Statement
+}
+
+// NewRecorder returns a Recorder on the database/sql driver registered as
+// driverName, connecting to dsn. Open it with sql.OpenDB.
+func NewRecorder(driverName, dsn string) (*Recorder, error) {
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	drv := db.Driver()
+	db.Close()
+	if dc, ok := drv.(driver.DriverContext); ok {
+		c, err := dc.OpenConnector(dsn)
+		if err != nil {
+			return nil, err
+		}
+		return &Recorder{Connector: c}, nil
+	}
+	return &Recorder{Connector: dsnConnector{drv, dsn}}, nil
+}
+
+// dsnConnector is the connector of a driver without one.
+type dsnConnector struct {
+	drv driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
+
+// Reset forgets the statements recorded so far.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.stmts = nil
+	r.mu.Unlock()
 }
 
 // Statements returns the statements recorded so far.

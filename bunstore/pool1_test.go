@@ -1,0 +1,90 @@
+package bunstore_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sessionstore/sessionstore/bunstore"
+	"github.com/sessionstore/sessionstore/internal/sqlstore"
+	"github.com/sessionstore/sessionstore/internal/sqltest"
+	"github.com/sessionstore/sessionstore/storetest"
+)
+
+// withPool limits db's connection pool to n connections.
+func withPool(db *bun.DB, n int) *bun.DB {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db
+}
+
+// placeholders is the bind-parameter style of database/sql on d.
+func placeholders(d dialect) sqlstore.Placeholders {
+	if d.name == "PostgreSQL" {
+		return sqlstore.Dollar
+	}
+	return sqlstore.Question
+}
+
+// TestSmallPool runs concurrent Commits and Deletes, then every other
+// operation, on a pool of one and of two connections, on every dialect:
+// each call must succeed quickly. A Delete that prepares a statement
+// through the pool while its transaction holds the only connection times
+// out instead.
+func TestSmallPool(t *testing.T) {
+	for _, d := range dialects {
+		for _, conns := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/conns=%d", d.name, conns), func(t *testing.T) {
+				t.Parallel()
+				sqltest.SmallPool(t, sqlDB{withPool(d.open(t), conns)})
+			})
+		}
+	}
+}
+
+// TestSQLStorePoolOfOne runs the shared SQL store tests on a pool of one
+// connection, on every dialect.
+func TestSQLStorePoolOfOne(t *testing.T) {
+	var ds []sqltest.Dialect
+	for _, d := range dialects {
+		ds = append(ds, sqltest.Dialect{
+			Name:        d.name,
+			Dialect:     dialectOf(d),
+			Placeholder: placeholders(d),
+			Open:        func(t *testing.T) sqltest.DB { return sqlDB{withPool(d.open(t), 1)} },
+		})
+	}
+	sqltest.RunStoreTests(t, ds)
+}
+
+// TestConformancePoolOfOne runs the conformance suite on a pool of one
+// connection, on every dialect, with rows written behind the store.
+func TestConformancePoolOfOne(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := withPool(d.open(t), 1)
+			var tables sync.Map // storetest.Store -> table name
+			storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+				table := tableName()
+				s := newStore(t, db, bunstore.Config{TableName: table, Now: now})
+				tables.Store(storetest.Store(s), table)
+				return s
+			}, storetest.Options{
+				WriteBehind: func(t *testing.T, s storetest.Store, token string, data []byte, expiry time.Time) {
+					table, _ := tables.Load(s)
+					st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := db.DB.Exec(st.CommitPlain, token, data, st.Time(expiry)); err != nil {
+						t.Fatal(err)
+					}
+				},
+			})
+		})
+	}
+}
