@@ -177,10 +177,26 @@ func TestSCSStopNilCleanup(t *testing.T) {
 // out, and the request ends after the session's old expiry and after a
 // cleanup run. SCS then commits the session it loaded with a new expiry
 // (now + IdleTimeout); the user must stay signed out, for whoever holds the
-// old cookie.
+// old cookie. It runs with the defaults, and with a ClockSkew so small that
+// only the tombstone lifetime keeps the tombstone through that cleanup run.
 func TestSCSLogoutOutlivesIdleTimeout(t *testing.T) {
 	t.Parallel()
-	store := newTestStore(t, Config{CleanupInterval: -1})
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Defaults", Config{CleanupInterval: -1}},
+		{"NoSkewAllowance", Config{CleanupInterval: -1, ClockSkew: time.Millisecond}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			scsSlowRequestAtLogout(t, newTestStore(t, c.cfg))
+		})
+	}
+}
+
+// scsSlowRequestAtLogout is TestSCSLogoutOutlivesIdleTimeout on store.
+func scsSlowRequestAtLogout(t *testing.T, store *PostgresStore) {
 	sm := scs.New()
 	sm.Store = store
 	sm.IdleTimeout = 2 * time.Second
