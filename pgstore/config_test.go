@@ -153,11 +153,13 @@ func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	}
 	defer pool.Close()
 	const timeout = 100 * time.Millisecond
-	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1, Timeout: timeout})
+	// The tables are made with the default timeout: a migration queues for
+	// the other tests' on an advisory lock.
+	setup := newTestStore(t, Config{CleanupInterval: -1})
+	s, err := NewWithConfig(pool, Config{Table: setup.names.display, CleanupInterval: -1, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dropTables(t, pool, s)
 	slow := func(after string) {
 		t.Helper()
 		if _, err := pool.Exec(ctx, "SELECT pg_sleep($1)", (2 * timeout).Seconds()); err != nil {

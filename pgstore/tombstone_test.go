@@ -298,3 +298,69 @@ func TestNoTombstonePrivilege(t *testing.T) {
 		t.Errorf("AllowNoTombstones: %d ERROR lines, want still 1", n)
 	}
 }
+
+// TestOneConnection runs every operation, the tombstone check and cleanup
+// of tombstones and of the rows written behind them, on a pool of one
+// connection: none may need a second one while it holds the first.
+func TestOneConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := newPoolWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	now := time.Now()
+	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1,
+		Timeout: 5 * time.Second, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropTables(t, sharedPool(t), s)
+	if _, err := NewWithConfig(pool, Config{Table: s.names.display, CleanupInterval: -1}); err != nil {
+		t.Fatalf("a second store on the table, checking it: %v", err)
+	}
+	for _, tok := range []string{"a", "b", "c"} {
+		if err := s.Commit(tok, []byte(tok), now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("a", []byte("late"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO "+s.names.sessions+" VALUES ('a', 'behind', $1)", now.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Find("a"); found || err != nil {
+		t.Fatalf("Find(a) = %v, %v; want not found", found, err)
+	}
+	all, err := s.All()
+	if err != nil || len(all) != 2 {
+		t.Fatalf("All = %d sessions, %v; want b and c", len(all), err)
+	}
+	n := 0
+	for _, err := range s.Sessions(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("Sessions yielded %d, want b and c", n)
+	}
+	now = now.Add(sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew + time.Minute)
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 4 { // b, c, a's tombstone and the row behind it
+		t.Fatalf("DeleteExpired = %d, %v; want 4", n, err)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM "+s.names.sessions); n != 0 {
+		t.Fatalf("%d rows left after cleanup, want 0", n)
+	}
+}
