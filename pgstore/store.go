@@ -347,12 +347,6 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	return nil
 }
 
-// logDegraded logs, at ERROR, that the store runs without tombstones.
-func (s *PostgresStore) logDegraded(why error) {
-	s.log.Error("pgstore: running without tombstones: a request in flight at logout can bring the session back; create the tombstone table (see Migrate)",
-		"table", s.names.display, "err", why)
-}
-
 // acquire takes a connection from the pool, waiting until deadline at
 // most, and sets deadline on its socket, so that its statements fail once
 // the deadline passes. Give it back with release.

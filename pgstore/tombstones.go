@@ -118,6 +118,12 @@ func (s *PostgresStore) probeTombstones(ctx context.Context) (why, err error) {
 	return nil, nil
 }
 
+// logDegraded logs, at ERROR, that the store runs without tombstones.
+func (s *PostgresStore) logDegraded(why error) {
+	s.log.Error("pgstore: running without tombstones: a request in flight at logout can bring the session back; create the tombstone table (see Migrate)",
+		"table", s.names.display, "err", why)
+}
+
 // isPermanent reports whether err means the tombstone table cannot be
 // created by this role: no privilege, or a read-only transaction.
 func isPermanent(err error) bool {
