@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // fill inserts n sessions expiring at expiry, with a server-side statement.
@@ -30,8 +32,8 @@ func TestDeleteExpiredBatches(t *testing.T) {
 		mu.Unlock()
 	}
 	fill(t, s, "expired-", 450, now.Add(-time.Minute))
-	fill(t, s, "live-", 30, now.Add(time.Hour))
-	for i := range 120 { // 120 tombstones, which expire with their sessions
+	fill(t, s, "live-", 30, now.Add(48*time.Hour))
+	for i := range 120 { // 120 tombstones, which outlive their sessions
 		tok := fmt.Sprintf("deleted-%03d", i)
 		if err := s.Commit(tok, []byte("x"), now.Add(time.Second)); err != nil {
 			t.Fatal(err)
@@ -40,15 +42,25 @@ func TestDeleteExpiredBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// 40 rows written behind a tombstone, not expired: they go with it.
+	if _, err := s.pool.Exec(context.Background(), `INSERT INTO `+s.names.sessions+` (token, data, expiry)
+SELECT token, 'behind', $1 FROM `+s.names.tombstones+` ORDER BY token LIMIT 40`, now.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Past the sessions' expiry only, the tombstones stay.
 	now = now.Add(2 * time.Second)
+	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 450 {
+		t.Fatalf("DeleteExpired = %d, %v; want the 450 expired sessions", n, err)
+	}
+	now = now.Add(sessionstore.DefaultTombstoneLifetime + sessionstore.DefaultClockSkew)
 	n, err := s.DeleteExpired(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 450+120 {
-		t.Errorf("DeleteExpired = %d, want %d", n, 450+120)
+	if n != 120+40 {
+		t.Errorf("DeleteExpired = %d, want %d", n, 120+40)
 	}
-	want := map[string][]int64{"sessions": {100, 100, 100, 100, 50}, "tombstones": {100, 20}}
+	want := map[string][]int64{"sessions": {100, 100, 100, 100, 50, 0}, "tombstones": {0, 100, 20}}
 	if fmt.Sprint(batches) != fmt.Sprint(want) {
 		t.Errorf("batches = %v, want %v", batches, want)
 	}

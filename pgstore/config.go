@@ -64,8 +64,35 @@ type Config struct {
 	// and writes nothing.
 	MaxDataSize int
 
-	// Logger receives cleanup results and the one-time warning when the
-	// tombstone table cannot be created. Default: slog.Default().
+	// TombstoneLifetime is how long after a Delete, at least, its tombstone
+	// blocks Commits of the token: the tombstone lasts until the later of
+	// the deleted session's expiry and the Delete time plus
+	// TombstoneLifetime. It must be longer than any request may run, since
+	// a request that loaded the session before the logout and ends later
+	// than that can bring the session back. Zero means
+	// sessionstore.DefaultTombstoneLifetime (1 hour); a negative value is an
+	// error.
+	TombstoneLifetime time.Duration
+
+	// ClockSkew is how far ahead of the other replicas' clocks this
+	// replica's clock may run without its cleanup removing a tombstone they
+	// still need: cleanup removes a tombstone only once it has been expired
+	// for ClockSkew by this replica's clock. Zero means
+	// sessionstore.DefaultClockSkew (15 minutes); a negative value is an
+	// error.
+	ClockSkew time.Duration
+
+	// AllowNoTombstones lets NewWithConfig return a store that runs without
+	// tombstones when the tombstone table is missing and cannot be created
+	// (a role without CREATE, say), instead of an error matching
+	// sessionstore.ErrNoTombstones. Such a store can have a logout undone
+	// by a request in flight; it logs at ERROR on every cleanup run, checks
+	// again at most once a minute whether the table exists, and uses it
+	// from then on. New runs this way.
+	AllowNoTombstones bool
+
+	// Logger receives cleanup results and the errors of running without
+	// tombstones. Default: slog.Default().
 	Logger *slog.Logger
 
 	// OnCleanup, if set, is called after every background cleanup run with

@@ -1,10 +1,8 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -155,11 +153,13 @@ func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	}
 	defer pool.Close()
 	const timeout = 100 * time.Millisecond
-	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1, Timeout: timeout})
+	// The tables are made with the default timeout: a migration queues for
+	// the other tests' on an advisory lock.
+	setup := newTestStore(t, Config{CleanupInterval: -1})
+	s, err := NewWithConfig(pool, Config{Table: setup.names.display, CleanupInterval: -1, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dropTables(t, pool, s)
 	slow := func(after string) {
 		t.Helper()
 		if _, err := pool.Exec(ctx, "SELECT pg_sleep($1)", (2 * timeout).Seconds()); err != nil {
@@ -199,72 +199,6 @@ func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	}
 }
 
-// TestWithoutTombstonePrivilege runs the store as a role that may use the
-// sessions table but not create tables: it warns once and keeps working.
-func TestWithoutTombstonePrivilege(t *testing.T) {
-	t.Parallel()
-	admin := sharedPool(t)
-	pool := newSchemaPool(t)
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, scsSchema); err != nil {
-		t.Fatal(err)
-	}
-	var schema string
-	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	role := uniqueName("pgstore_role_")
-	for _, q := range []string{
-		"CREATE ROLE " + role + " LOGIN",
-		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + schema + ".sessions TO " + role,
-	} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		// Registered after newSchemaPool's cleanup, so it runs first.
-		if _, err := admin.Exec(ctx, "DROP OWNED BY "+role); err != nil {
-			t.Error(err)
-		}
-		if _, err := admin.Exec(ctx, "DROP ROLE "+role); err != nil {
-			t.Error(err)
-		}
-	})
-	cfg := pool.Config()
-	cfg.ConnConfig.User = role
-	limited, err := newPoolWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer limited.Close()
-
-	var logs bytes.Buffer
-	s, err := NewWithConfig(limited, Config{CleanupInterval: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := time.Now().Add(time.Hour)
-	for _, tok := range []string{"a", "b", "c"} {
-		if err := s.Commit(tok, []byte(tok), exp); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Delete(tok); err != nil {
-			t.Fatal(err)
-		}
-		if _, found, err := s.Find(tok); found || err != nil {
-			t.Fatalf("Find after Delete = %v, %v", found, err)
-		}
-	}
-	if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
-		t.Errorf("DeleteExpired = %d, %v", n, err)
-	}
-	if c := strings.Count(logs.String(), "cannot create the tombstone table"); c != 1 {
-		t.Errorf("logged the missing tombstone table %d times, want once:\n%s", c, logs.String())
-	}
-}
-
 // TestNoRoundTrip checks, on a closed pool that fails any round trip, that
 // malformed tokens are answered without one, and that a valid token's
 // failure is an error, never "not found".
@@ -274,10 +208,26 @@ func TestNoRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool.Close()
-	s, err := NewWithConfig(pool, Config{CleanupInterval: -1})
+	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	dropTables(t, sharedPool(t), s)
+	pool.Close()
+	// NewWithConfig needs the database to check the tombstone table; New
+	// leaves that to the first operation.
+	if _, err := NewWithConfig(pool, Config{CleanupInterval: -1}); err == nil {
+		t.Error("NewWithConfig on a closed pool succeeded")
+	}
+	lenient := NewWithCleanupInterval(pool, 0)
+	if _, _, err := lenient.Find("valid-token"); err == nil {
+		t.Error("Find on a closed pool, by a store made by New, succeeded")
+	}
+	// An expiry PostgreSQL cannot hold is refused before any round trip.
+	for _, exp := range []time.Time{time.Date(-300000, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(1<<62, 0)} {
+		if err := s.Commit("valid-token", []byte("x"), exp); !errors.Is(err, sessionstore.ErrExpiryOutOfRange) {
+			t.Errorf("Commit with expiry %v on a closed pool = %v, want ErrExpiryOutOfRange", exp, err)
+		}
 	}
 	for _, tok := range []string{"", "a\x00b", "\xff\xfe", strings.Repeat("x", sessionstore.MaxTokenLen+1)} {
 		if b, found, err := s.Find(tok); b != nil || found || err != nil {

@@ -15,8 +15,9 @@
 //	CREATE INDEX sessions_expiry_idx ON sessions (expiry);
 //
 // NewWithConfig configures the rest: another table name, creating the
-// tables (Config.CreateTable, or Migrate), timeouts, a size limit, the
-// logger, a cleanup hook and the clock.
+// tables (Config.CreateTable, or Migrate), the tombstone lifetime and clock
+// skew allowance, timeouts, a size limit, the logger, a cleanup hook and the
+// clock.
 //
 // What it does beyond pgxstore:
 //
@@ -24,8 +25,20 @@
 //     Commit refuses a tombstoned token in the same statement as its upsert,
 //     so that a request still in flight at logout cannot bring the session
 //     back (Rack's CVE-2025-46336), even when the two race. The tombstone
-//     table is created on first use; a role that may not create it gets one
-//     warning and the store runs without the guarantee.
+//     lasts until the later of the session's expiry and the Delete time plus
+//     Config.TombstoneLifetime (1 hour by default), so a request that ends
+//     with a new expiry (SCS's IdleTimeout) is refused too, and cleanup keeps
+//     it Config.ClockSkew (15 minutes) longer, so a replica whose clock runs
+//     that far ahead does not remove it early. A row whose token has a
+//     tombstone (written by a store that ignores tombstones) is never served,
+//     and goes with the tombstone.
+//   - No silent degraded mode. The tombstone table is created when the store
+//     is made, if the role may; NewWithConfig fails with an error matching
+//     sessionstore.ErrNoTombstones if it cannot be used, unless
+//     Config.AllowNoTombstones. New then runs without it, logging at ERROR on
+//     every cleanup run, and uses the table within a minute of it appearing.
+//   - Commit refuses an expiry PostgreSQL cannot store exactly (outside
+//     sessionstore.MinExpiry to MaxExpiry) before any round trip.
 //   - Delete completes even if the request's context is cancelled.
 //   - Expiry is decided by the application's clock, passed as a parameter,
 //     never by the database's now().
@@ -41,5 +54,7 @@
 //     their cause.
 //
 // Every operation is one statement, prepared once per connection by pgx:
-// Find is "SELECT data FROM sessions WHERE token = $1 AND expiry > $2".
+// Find is "SELECT data FROM sessions s WHERE token = $1 AND expiry > $2 AND
+// NOT EXISTS (SELECT 1 FROM sessions_tombstones tb WHERE tb.token =
+// s.token)".
 package pgstore

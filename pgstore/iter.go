@@ -11,6 +11,7 @@ import (
 )
 
 // All returns the token and data of every live session, as a non-nil map.
+// Like Find, it leaves out a row whose token has a tombstone.
 // With many sessions prefer Sessions, which never holds them all at once.
 func (s *PostgresStore) All() (map[string][]byte, error) {
 	return s.AllCtx(context.Background())
@@ -25,7 +26,15 @@ func (s *PostgresStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, s.q.all, s.now())
+	tomb, err := s.useTombstones(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: all: %w", err)
+	}
+	q := s.q.allPlain
+	if tomb {
+		q = s.q.all
+	}
+	rows, err := s.pool.Query(ctx, q, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: all: %w", err)
 	}
@@ -46,7 +55,8 @@ func (s *PostgresStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	return all, nil
 }
 
-// Sessions streams every live session in token order, reading pages of
+// Sessions streams every live session in token order (leaving out, like
+// Find, a row whose token has a tombstone), reading pages of
 // DefaultPageSize rows by keyset pagination (token > last seen), so that no
 // transaction or connection is held between pages and a million sessions
 // never sit in memory at once. Each page is read completely before its
@@ -88,7 +98,15 @@ func (s *PostgresStore) scanPage(ctx context.Context, after string, limit int, r
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, s.q.page, after, s.now(), limit)
+	tomb, err := s.useTombstones(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	q := s.q.pagePlain
+	if tomb {
+		q = s.q.page
+	}
+	rows, err := s.pool.Query(ctx, q, after, s.now(), limit)
 	if err != nil {
 		return 0, "", err
 	}

@@ -2,33 +2,41 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sessionstore/sessionstore"
 )
 
 // queries holds every statement the store runs, built once from the table
-// names. pgx prepares each one once per connection.
+// names. pgx prepares each one once per connection. The statements ending
+// in Plain are the ones a store without tombstones runs (see
+// Config.AllowNoTombstones).
 type queries struct {
-	find string
+	// find, all and page never return a row whose token has a tombstone:
+	// such a row was written behind the store's back (by a writer that
+	// ignores tombstones) after its Delete.
+	find, all, page                string
+	findPlain, allPlain, pagePlain string
 	// commit is one MERGE (PostgreSQL 15 and later): it updates the row
 	// this statement's snapshot sees, or inserts one if that snapshot holds
 	// neither the row nor its tombstone (see CommitCtx). commitLegacy does
 	// the same on older servers at the price of a row lock and two more
-	// index probes. commitPlain is the bare upsert, used when the tombstone
-	// table is unavailable.
+	// index probes. commitPlain is the bare upsert.
 	commit, commitLegacy, commitPlain string
-	// del removes the row and records its tombstone in one statement;
-	// delUpsert also replaces a tombstone that is already there, the rare
-	// case of a session recreated after its Delete by a writer that ignores
-	// tombstones. delPlain is the bare DELETE.
+	// del removes the row and records its tombstone in one statement, with
+	// the later of the row's expiry and $2 (the Delete time plus the
+	// tombstone lifetime); delUpsert also replaces a tombstone that is
+	// already there, the rare case of a session recreated after its Delete
+	// by a writer that ignores tombstones, keeping the later expiry.
+	// delPlain is the bare DELETE.
 	del, delUpsert, delPlain string
-	page, all                string
-	// Cleanup: the per-table advisory lock and one batch per table.
+	// Cleanup: the per-table advisory lock and one batch per table; a
+	// tombstone batch also deletes the session rows of the tokens whose
+	// tombstones it deletes.
 	tryLock, cleanSessions, cleanTombstones string
-	// Schema: the migration, and what Commit and Delete need to know once.
+	// Schema: the migration, and what the store checks about the tombstone
+	// table (at construction, and while it runs without it).
 	migrate, probe, createTombstones string
 }
 
@@ -40,8 +48,18 @@ CREATE INDEX IF NOT EXISTS {tti} ON {tt} (expiry);`)
 	// stores on different tables never contend and replicas on the same
 	// table always do, however they spell its name.
 	const migrateLock = `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0));`
+	const hidden = ` AND NOT EXISTS (SELECT 1 FROM {tt} tb WHERE tb.token = s.token)`
+	find := `SELECT data FROM {t} s WHERE token = $1 AND expiry > $2`
+	all := `SELECT token, data FROM {t} s WHERE expiry > $1`
+	page := `SELECT token, data, expiry FROM {t} s WHERE token > $1 AND expiry > $2`
+	const pageOrder = ` ORDER BY token LIMIT $3`
 	return queries{
-		find: r.Replace(`SELECT data FROM {t} WHERE token = $1 AND expiry > $2`),
+		find:      r.Replace(find + hidden),
+		findPlain: r.Replace(find),
+		all:       r.Replace(all + hidden),
+		allPlain:  r.Replace(all),
+		page:      r.Replace(page + hidden + pageOrder),
+		pagePlain: r.Replace(page + pageOrder),
 		// MERGE joins the token with the row the statement's snapshot sees.
 		// A row that a concurrent Delete (or cleanup) removes after that
 		// snapshot is no longer MATCHED once the UPDATE has waited for the
@@ -63,13 +81,11 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 		// index probe and a WAL record more, for a conflict that needs a
 		// session recreated behind the store's back.
 		del: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
-INSERT INTO {tt} (token, expiry) SELECT $1, expiry FROM d`),
+INSERT INTO {tt} (token, expiry) SELECT $1, GREATEST(expiry, $2) FROM d`),
 		delUpsert: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 RETURNING expiry)
-INSERT INTO {tt} AS tb (token, expiry) SELECT $1, expiry FROM d
+INSERT INTO {tt} AS tb (token, expiry) SELECT $1, GREATEST(expiry, $2) FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
 		delPlain: r.Replace(`DELETE FROM {t} WHERE token = $1`),
-		all:      r.Replace(`SELECT token, data FROM {t} WHERE expiry > $1`),
-		page:     r.Replace(`SELECT token, data, expiry FROM {t} WHERE token > $1 AND expiry > $2 ORDER BY token LIMIT $3`),
 		// A cleanup batch need not be durable (after a crash it is simply
 		// done again), so it does not wait for its WAL to reach disk and
 		// does not queue behind the requests' own commits.
@@ -77,14 +93,24 @@ ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`
 			quoteLiteral(n.sessions) + `::regclass::oid::text, 0)), set_config('synchronous_commit', 'off', true)`,
 		cleanSessions: r.Replace(`DELETE FROM {t} WHERE ctid = ANY (ARRAY(
 SELECT ctid FROM {t} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`),
-		cleanTombstones: r.Replace(`DELETE FROM {tt} WHERE ctid = ANY (ARRAY(
-SELECT ctid FROM {tt} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`),
+		// The session rows go by primary key (= ANY of an array of at most
+		// $2 tokens), in the same statement as their tombstones: a row
+		// written behind a tombstone never outlives it.
+		cleanTombstones: r.Replace(`WITH d AS (DELETE FROM {tt} WHERE ctid = ANY (ARRAY(
+SELECT ctid FROM {tt} WHERE expiry <= $1 ORDER BY expiry LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1
+RETURNING token),
+h AS (DELETE FROM {t} WHERE token = ANY (ARRAY(SELECT token FROM d)) RETURNING 1)
+SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM h)`),
 		migrate: migrateLock + r.Replace(`
 CREATE TABLE IF NOT EXISTS {t} (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
 CREATE INDEX IF NOT EXISTS {ti} ON {t} (expiry);
 `) + createTombstones,
-		probe: `SELECT to_regclass(` + quoteLiteral(n.tombstones) + `) IS NOT NULL,
-current_setting('server_version_num')::int >= 150000`,
+		// has_table_privilege is true if any of the privileges it is given
+		// is held, hence one call per privilege.
+		probe: `SELECT r IS NOT NULL, COALESCE(has_table_privilege(r, 'SELECT') AND has_table_privilege(r, 'INSERT')
+AND has_table_privilege(r, 'UPDATE') AND has_table_privilege(r, 'DELETE'), false),
+current_setting('server_version_num')::int >= 150000
+FROM (SELECT to_regclass(` + quoteLiteral(n.tombstones) + `) AS r) t`,
 		createTombstones: migrateLock + "\n" + createTombstones,
 	}
 }
@@ -106,74 +132,12 @@ func (s *PostgresStore) Migrate(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, s.q.migrate); err != nil {
 		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
 	}
-	var exists, merge bool
-	if err := s.pool.QueryRow(ctx, s.q.probe).Scan(&exists, &merge); err != nil {
+	_, why, err := s.checkTombstones(ctx, true)
+	if err != nil {
 		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
 	}
-	s.legacy.Store(!merge)
-	s.tomb.Store(tombOn)
+	if why != nil { // the tables exist, but another role owns them
+		return fmt.Errorf("pgstore: migrate %s: %w: %w", s.names.display, sessionstore.ErrNoTombstones, why)
+	}
 	return nil
-}
-
-// Tombstone table states.
-const (
-	tombUnknown int32 = iota
-	tombOn
-	tombOff
-)
-
-// knownTombstones reports whether Commit and Delete can use the tombstone
-// table, if that is known already (known is false before the first use).
-func (s *PostgresStore) knownTombstones() (on, known bool) {
-	st := s.tomb.Load()
-	return st == tombOn, st != tombUnknown
-}
-
-// tombstones reports whether Commit and Delete can use the tombstone table,
-// finding out (and creating the table, and whether the server has MERGE)
-// on first use. It returns an error only when the answer is not known yet,
-// so that the operation fails and the next one asks again; a missing
-// privilege is logged once and disables the guarantee for the life of the
-// store.
-func (s *PostgresStore) tombstones(ctx context.Context) (bool, error) {
-	if on, known := s.knownTombstones(); known {
-		return on, nil
-	}
-	s.tombMu.Lock()
-	defer s.tombMu.Unlock()
-	if st := s.tomb.Load(); st != tombUnknown {
-		return st == tombOn, nil
-	}
-	var exists, merge bool
-	if err := s.pool.QueryRow(ctx, s.q.probe).Scan(&exists, &merge); err != nil {
-		return false, err
-	}
-	s.legacy.Store(!merge)
-	if !exists {
-		if _, err := s.pool.Exec(ctx, s.q.createTombstones); err != nil {
-			if !isPermanent(err) {
-				return false, err
-			}
-			s.log.Warn("pgstore: cannot create the tombstone table; a Commit racing a Delete of the same session may bring it back",
-				"table", s.names.display, "err", err)
-			s.tomb.Store(tombOff)
-			return false, nil
-		}
-	}
-	s.tomb.Store(tombOn)
-	return true, nil
-}
-
-// isPermanent reports whether err means the tombstone table can never be
-// created by this role: no privilege, or a read-only transaction.
-func isPermanent(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	switch pgErr.Code {
-	case "42501", "25006": // insufficient_privilege, read_only_sql_transaction
-		return true
-	}
-	return false
 }

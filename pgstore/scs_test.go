@@ -6,10 +6,14 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -166,4 +170,117 @@ func TestSCSStopNilCleanup(t *testing.T) {
 	p := NewWithCleanupInterval(scsPool(t), 0)
 	time.Sleep(100 * time.Millisecond)
 	p.StopCleanup() // must not block
+}
+
+// TestSCSLogoutOutlivesIdleTimeout is the slow request of an SCS
+// application with IdleTimeout 2 s: it loads the session, the user signs
+// out, and the request ends after the session's old expiry and after a
+// cleanup run. SCS then commits the session it loaded with a new expiry
+// (now + IdleTimeout); the user must stay signed out, for whoever holds the
+// old cookie. It runs with the defaults, and with a ClockSkew so small that
+// only the tombstone lifetime keeps the tombstone through that cleanup run.
+func TestSCSLogoutOutlivesIdleTimeout(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Defaults", Config{CleanupInterval: -1}},
+		{"NoSkewAllowance", Config{CleanupInterval: -1, ClockSkew: time.Millisecond}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			scsSlowRequestAtLogout(t, newTestStore(t, c.cfg))
+		})
+	}
+}
+
+// scsSlowRequestAtLogout is TestSCSLogoutOutlivesIdleTimeout on store.
+func scsSlowRequestAtLogout(t *testing.T, store *PostgresStore) {
+	sm := scs.New()
+	sm.Store = store
+	sm.IdleTimeout = 2 * time.Second
+	loaded, finish := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.RenewToken(r.Context()); err != nil {
+			t.Error(err)
+		}
+		sm.Put(r.Context(), "user", "alice")
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		_ = sm.GetString(r.Context(), "user")
+		close(loaded)
+		<-finish
+	})
+	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.Destroy(r.Context()); err != nil {
+			t.Error(err)
+		}
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, sm.GetString(r.Context(), "user"))
+	})
+	srv := httptest.NewServer(sm.LoadAndSave(mux))
+	defer srv.Close()
+
+	get := func(path string, cookie *http.Cookie) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, string(body)
+	}
+	res, _ := get("/login", nil)
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == sm.Cookie.Name {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie after login")
+	}
+	if _, who := get("/whoami", cookie); who != "alice" {
+		t.Fatalf("whoami after login = %q, want alice", who)
+	}
+	slow := make(chan struct{})
+	go func() {
+		defer close(slow)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/slow", nil)
+		req.AddCookie(cookie)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		res.Body.Close()
+	}()
+	<-loaded
+	get("/logout", cookie)
+	time.Sleep(sm.IdleTimeout + 500*time.Millisecond) // past the session's old expiry
+	if _, err := store.DeleteExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(finish)
+	<-slow // its Commit carried now + IdleTimeout
+	if _, who := get("/whoami", cookie); who != "" {
+		t.Fatalf("whoami with the old cookie after logout and a late Commit = %q, want signed out", who)
+	}
+	if _, found, err := store.Find(cookie.Value); found || err != nil {
+		t.Fatalf("Find(old token) = %v, %v; want not found", found, err)
+	}
 }

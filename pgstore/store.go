@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // PostgresStore is a session store backed by a PostgreSQL table. It has the
@@ -31,11 +32,14 @@ type PostgresStore struct {
 	maxData  int
 	batch    int
 	pageSize int
+	policy   tombstone.Policy
 	loop     *cleanup.Loop
 
-	tomb   atomic.Int32 // tombUnknown, tombOn or tombOff
-	tombMu sync.Mutex   // serialises the first tombstone check
-	legacy atomic.Bool  // the server predates MERGE (PostgreSQL 15): use q.commitLegacy
+	tomb     atomic.Int32     // tombUnknown, tombOn or tombOff
+	tombNext atomic.Int64     // while tombOff: when (mono, Unix ns) the request path checks again
+	tombMu   sync.Mutex       // serialises tombstone checks
+	mono     func() time.Time // the clock of tombNext: time.Now; tests move it
+	legacy   atomic.Bool      // the server predates MERGE (PostgreSQL 15): use q.commitLegacy
 
 	// onBatch, set only by tests, sees the row count of every cleanup batch.
 	onBatch func(table string, n int64)
@@ -43,9 +47,17 @@ type PostgresStore struct {
 
 // New returns a store on SCS's default table "sessions", with a background
 // goroutine that deletes expired sessions every 5 minutes. The table must
-// exist (see Migrate); the tombstone table is created on first use if the
-// role may. An application on SCS's pgxstore switches by changing its import.
-// New panics if pool is nil.
+// exist (see Migrate); the tombstone table "sessions_tombstones" is created
+// now if it is missing and the role may. An application on SCS's pgxstore
+// switches by changing its import. New panics if pool is nil.
+//
+// New has no error to return, so when the tombstone table is missing and
+// cannot be created it runs without tombstones, as NewWithConfig does with
+// Config.AllowNoTombstones: a request in flight at logout can then bring
+// the session back. It logs that at ERROR now and on every cleanup run,
+// checks again at most once a minute, and uses the table as soon as it
+// exists. Prefer NewWithConfig, which refuses to run that way. If the
+// database cannot be reached now, the first operation checks instead.
 func New(pool *pgxpool.Pool) *PostgresStore {
 	return NewWithCleanupInterval(pool, DefaultCleanupInterval)
 }
@@ -58,7 +70,7 @@ func NewWithCleanupInterval(pool *pgxpool.Pool, cleanupInterval time.Duration) *
 	if cleanupInterval <= 0 {
 		cleanupInterval = -1
 	}
-	s, err := NewWithConfig(pool, Config{CleanupInterval: cleanupInterval})
+	s, err := newStore(pool, Config{CleanupInterval: cleanupInterval, AllowNoTombstones: true}, true)
 	if err != nil { // only a nil pool: the default table name is valid
 		panic(err)
 	}
@@ -66,16 +78,31 @@ func NewWithCleanupInterval(pool *pgxpool.Pool, cleanupInterval time.Duration) *
 }
 
 // NewWithConfig returns a store configured by cfg, whose zero fields mean
-// their defaults. It fails if the table name is invalid or, with
-// cfg.CreateTable, if the tables cannot be created. The cleanup goroutine,
-// if any, is started last; stop it with StopCleanup.
+// their defaults. It checks the tombstone table (creating it if it is
+// missing and the role may; the sessions table itself may be created later,
+// by Migrate), so it needs the database. It fails if the table name or a
+// duration is invalid, if the database cannot be reached, with
+// cfg.CreateTable if the tables cannot be created, and with an error
+// matching sessionstore.ErrNoTombstones if the tombstone table cannot be
+// used, unless cfg.AllowNoTombstones. The cleanup goroutine, if any, is
+// started last; stop it with StopCleanup.
 func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
+	return newStore(pool, cfg, false)
+}
+
+// newStore is NewWithConfig; lenient (New) leaves the tombstone check to
+// the first operation when the database cannot be reached.
+func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, error) {
 	if pool == nil {
 		return nil, errNilPool
 	}
 	names, err := parseTable(cfg.Table)
 	if err != nil {
 		return nil, err
+	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: config: %w", err)
 	}
 	s := &PostgresStore{
 		pool:     pool,
@@ -87,6 +114,8 @@ func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
 		maxData:  cfg.MaxDataSize,
 		batch:    cfg.CleanupBatchSize,
 		pageSize: DefaultPageSize,
+		policy:   policy,
+		mono:     time.Now,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -100,6 +129,19 @@ func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
 	if cfg.CreateTable {
 		if err := s.Migrate(context.Background()); err != nil {
 			return nil, err
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.bounded())
+		_, why, err := s.checkTombstones(ctx, true)
+		cancel()
+		switch {
+		case err != nil && !lenient:
+			return nil, fmt.Errorf("pgstore: checking the tombstone table of %s: %w", names.display, err)
+		case err != nil: // New: the first operation checks again
+		case why != nil && !cfg.AllowNoTombstones:
+			return nil, fmt.Errorf("pgstore: %s: %w: %w", names.display, sessionstore.ErrNoTombstones, why)
+		case why != nil:
+			s.logDegraded(why)
 		}
 	}
 	interval := cfg.CleanupInterval
@@ -138,8 +180,10 @@ func (s *PostgresStore) bounded() time.Duration {
 }
 
 // Find returns the data of a live session. found is false, with a nil error,
-// for an unknown, expired, deleted or malformed token; err is only for
-// failures, which are never reported as "not found".
+// for an unknown, expired, deleted or malformed token, and for a row whose
+// token has a tombstone (one written after the Delete by a writer that
+// ignores tombstones); err is only for failures, which are never reported
+// as "not found".
 func (s *PostgresStore) Find(token string) (b []byte, found bool, err error) {
 	return s.FindCtx(context.Background(), token)
 }
@@ -154,7 +198,15 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, fo
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	err = s.pool.QueryRow(ctx, s.q.find, token, s.now()).Scan(&b)
+	tomb, err := s.useTombstones(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("pgstore: find: %w", err)
+	}
+	q := s.q.findPlain
+	if tomb {
+		q = s.q.find
+	}
+	err = s.pool.QueryRow(ctx, q, token, s.now()).Scan(&b)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, nil
@@ -168,9 +220,12 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, fo
 }
 
 // Commit stores data under token until expiry, replacing any earlier data,
-// in one statement. A Commit of a token deleted earlier is a no-op that
-// returns nil, so that a request still in flight at logout cannot bring the
-// session back.
+// in one statement. A Commit of a token deleted earlier, while its tombstone
+// lasts (see Config.TombstoneLifetime), is a no-op that returns nil, so that
+// a request still in flight at logout cannot bring the session back. An
+// expiry outside [sessionstore.MinExpiry, sessionstore.MaxExpiry], which
+// PostgreSQL would not store exactly, gives an error matching
+// sessionstore.ErrExpiryOutOfRange and writes nothing.
 func (s *PostgresStore) Commit(token string, b []byte, expiry time.Time) error {
 	return s.CommitCtx(context.Background(), token, b, expiry)
 }
@@ -197,12 +252,15 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 	if err := sessionstore.CheckSize(b, s.maxData); err != nil {
 		return fmt.Errorf("pgstore: commit: %w", err)
 	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return fmt.Errorf("pgstore: commit: %w", err)
+	}
 	if b == nil {
 		b = []byte{} // pgx sends a nil slice as NULL; data is NOT NULL
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	tomb, err := s.tombstones(ctx)
+	tomb, err := s.useTombstones(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: commit: %w", err)
 	}
@@ -231,7 +289,10 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 }
 
 // Delete removes a session and records a tombstone for it, so that a later
-// Commit of the same token is a no-op. It is idempotent.
+// Commit of the same token is a no-op: the tombstone lasts until the later
+// of the session's expiry and now (by Config.Now) plus
+// Config.TombstoneLifetime. A token without a session gets no tombstone.
+// It is idempotent.
 func (s *PostgresStore) Delete(token string) error {
 	return s.DeleteCtx(context.Background(), token)
 }
@@ -254,11 +315,11 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	// which pgx does not watch.
 	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(s.bounded())
-	tomb, known := s.knownTombstones()
-	if !known { // first use: find out, within the same deadline
+	tomb, known := s.tombFast()
+	if !known { // first use, or a check is due: find out within the same deadline
 		tctx, cancel := context.WithDeadline(ctx, deadline)
 		var err error
-		tomb, err = s.tombstones(tctx)
+		tomb, err = s.useTombstones(tctx)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pgstore: delete: %w", err)
@@ -272,11 +333,12 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	if !tomb {
 		_, err = conn.Exec(ctx, s.q.delPlain, token)
 	} else {
-		_, err = conn.Exec(ctx, s.q.del, token)
+		until := s.policy.Until(s.now())
+		_, err = conn.Exec(ctx, s.q.del, token, until)
 		if isUniqueViolation(err) {
 			// The token already has a tombstone, yet its session was back:
 			// a writer that ignores tombstones recreated it.
-			_, err = conn.Exec(ctx, s.q.delUpsert, token)
+			_, err = conn.Exec(ctx, s.q.delUpsert, token, until)
 		}
 	}
 	if err != nil {
