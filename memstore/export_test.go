@@ -1,6 +1,9 @@
 package memstore
 
-import "unsafe"
+import (
+	"time"
+	"unsafe"
+)
 
 // KeepsString reports whether any stored token of m points into s.
 func KeepsString(m *MemStore, s string) bool {
@@ -13,8 +16,8 @@ func KeepsString(m *MemStore, s string) bool {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
-		for _, it := range sh.entries {
-			if in(it.token) {
+		for _, n := range sh.nodes {
+			if n.queue != qFree && in(n.token) {
 				sh.mu.RUnlock()
 				return true
 			}
@@ -35,23 +38,25 @@ const NumShards = numShards
 
 // PlantCollision stores, under token's hash, a session of another token, as
 // if their 64-bit hashes had collided.
-func PlantCollision(m *MemStore, token, other string, data []byte, expiry int64) {
+func PlantCollision(m *MemStore, token, other string, data []byte, expiry time.Time) {
 	s, h := m.shard(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[h] = item{token: other, data: string(data), expiry: expiry, check: s.check(other)}
-	s.live++
-	s.byExpiry.add(record[uint64]{expiry, h})
+	s.insert(node{token: other, data: string(data), expiry: expiry.UnixMicro(), check: s.check(other), hash: h})
 }
 
 // PlantTombCollision leaves a tombstone under token's hash whose second hash
 // is not token's, as if another deleted token's 64-bit hash had collided.
-func PlantTombCollision(m *MemStore, token string, expiry int64) {
+func PlantTombCollision(m *MemStore, token string, expiry time.Time) {
 	s, h := m.shard(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[h] = item{expiry: expiry, check: s.check(token) + 1}
-	s.byExpiry.add(record[uint64]{expiry, h})
+	i := s.insert(node{token: "x", expiry: expiry.UnixMicro(), check: s.check(token) + 1, hash: h})
+	n := &s.nodes[i]
+	n.token = ""
+	s.unlink(i)
+	s.push(qTomb, i)
+	s.tombIndex.add(record[uint64]{n.expiry, h})
 }
 
 // LockShard write-locks token's shard, as a long cleanup batch would, and
