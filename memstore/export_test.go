@@ -16,8 +16,8 @@ func KeepsString(m *MemStore, s string) bool {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
-		for _, n := range sh.nodes {
-			if n.queue != qFree && in(n.token) {
+		for i := range sh.nodes {
+			if n := &sh.nodes[i]; n.queue != qFree && in(n.token) {
 				sh.mu.RUnlock()
 				return true
 			}

@@ -12,7 +12,7 @@ import (
 // floodResult is what an active-user flood left.
 type floodResult struct {
 	flood, users, kept, held int
-	heap              int64
+	heap                     int64
 }
 
 // floodActiveUsers runs 1,000 active users, each making one request (Find

@@ -66,15 +66,25 @@ type Config struct {
 	// MaxSessions, if positive, bounds the number of sessions and tombstones
 	// the store holds, all shards together: a store with MaxSessions 10
 	// holds 10 sessions. When a Commit or Delete would exceed it, entries
-	// are evicted: first sessions that were created and never used again
-	// (a flood), then tombstones, oldest first, then the sessions least
-	// used of late, whatever their expiries (see Config.MaxBytes). A
-	// tombstone evicted early no longer blocks a late Commit of its token:
-	// a request in flight at that logout could bring the session back.
-	// That is logged at WARN (one line a minute at most, with the count),
-	// and it happens only when the store is full of sessions in use and
-	// tombstones; size the bounds for your logouts within
-	// TombstoneLifetime.
+	// are evicted, whatever their expiries: first sessions created and
+	// never used again (a flood; they go first while they are at least a
+	// tenth of the entries, so that a new user's next request has time to
+	// come), then tombstones, oldest first, then the sessions least used
+	// of late. Eviction takes from the shard the new entry went to, and
+	// from the others only if that one has nothing else; shards are chosen
+	// by a secret hash, so a shard's oldest tombstone is among the store's
+	// oldest.
+	//
+	// A tombstone evicted early no longer blocks a late Commit of its
+	// token: a request in flight at that logout could bring the session
+	// back. Tombstones still go before sessions in use, because evicting
+	// one matters only if a request that began before that logout is still
+	// running (the server's timeouts bound that, far inside the tombstone
+	// lifetime, and the oldest tombstone is the one most surely past it),
+	// while evicting a session in use signs out someone who is still there.
+	// Early evictions are logged at WARN through Logger, the first at once
+	// and then one line a minute at most, with the count. Size the bounds
+	// for the logouts of a TombstoneLifetime on top of your sessions.
 	MaxSessions int
 	// MaxBytes, if positive, bounds the bytes of tokens and data held, all
 	// shards together, counting each tombstone (which holds neither) as 64
@@ -99,8 +109,8 @@ type Config struct {
 //
 // Sessions are spread over independently locked shards, each with an index
 // ordered by expiry and eviction queues, so that cleanup and eviction touch
-// only the entries they remove and never lock the whole store. Data is copied in and out: callers
-// may reuse the slices they pass and receive.
+// only the entries they remove and never lock the whole store. Data is
+// copied in and out: callers may reuse the slices they pass and receive.
 type MemStore struct {
 	shards      [numShards]shard
 	c           shared
@@ -222,23 +232,23 @@ func (m *MemStore) Find(token string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	s, h := m.shard(token)
-	check := s.check(token)
 	var data string
 	var expiry int64
+	var check uint64
 	s.rlock()
 	i, found := s.entries[h]
 	if found {
 		n := &s.nodes[i]
-		if found = n.check == check && n.queue != qTomb; found {
-			data, expiry = n.data, n.expiry
+		if found = n.queue != qTomb; found {
+			data, expiry, check = n.data, n.expiry, n.check
 			if m.c.bounded() {
-				n.used()
+				n.used() // if check differs, another token's: harmless
 			}
 		}
 	}
 	s.mu.RUnlock()
 	// data is never written after it is stored: copy it unlocked.
-	if !found || expiry <= unixMicro(m.now()) {
+	if !found || check != s.check(token) || expiry <= unixMicro(m.now()) {
 		return nil, false, nil
 	}
 	return []byte(data), true, nil // the caller may write to what it gets
