@@ -12,8 +12,8 @@ import (
 // Each shard keeps three queues, oldest first:
 //
 //   - small: new sessions, on probation. A session used again (a Find or a
-//     Commit of its token) is marked; when it reaches the head of the queue
-//     it moves to main instead of being evicted.
+//     Commit of its token) counts its uses; when it reaches the head of the
+//     queue it moves to main, spending one, instead of being evicted.
 //   - tombstones, in the order of their Deletes.
 //   - main: sessions used again after they were created, swept as a CLOCK:
 //     a session at the head that was used since it was queued goes back to
@@ -24,7 +24,10 @@ import (
 // shard's entries (so that a new user's second request has time to come),
 // then from the tombstones, oldest first, then from main. A flood of
 // sessions that are never used again thus only ever evicts itself, and a
-// flood of logouts evicts its own tombstones, while sessions in use stay.
+// flood of logouts evicts its own tombstones, while sessions in use stay. A
+// flood whose sessions are each used again soon after they are created
+// looks like users, and is kept like them, as long as its uses are fewer
+// than the users' (see TestFloodReusedOnceKeepsActiveUsers).
 // Tombstones go before used sessions because evicting one weakens only a
 // logout against a request in flight at that logout and still running
 // (bounded by the server's timeouts, far shorter than the tombstone
@@ -79,12 +82,9 @@ func (s *shard) evictOne(keep uint32) bool {
 			s.remove(i)
 			return true
 		}
+		// Promoted to main, or sent round again: either spends one use.
 		s.unlink(i)
-		if q == qSmall {
-			atomic.StoreUint32(&n.freq, 0) // in main, it must be used again to stay
-		} else {
-			atomic.StoreUint32(&n.freq, min(f, 3)-1)
-		}
+		atomic.StoreUint32(&n.freq, min(f, 3)-1)
 		s.push(qMain, i)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +90,9 @@ func TestEvictionOrder(t *testing.T) {
 		if _, ok, _ := s.Find(tok); ok {
 			t.Fatalf("the tombstone of %s, among the newest, was evicted", tok)
 		}
+	}
+	if err := memstore.CheckInvariants(s); err != nil {
+		t.Fatal(err)
 	}
 	for _, tok := range append(deleted, logouts[:900]...) {
 		if err := s.Commit(tok, []byte("again"), now.Add(time.Hour)); err != nil {
@@ -213,4 +219,58 @@ func TestTombstoneFloodHeapBounded(t *testing.T) {
 		t.Fatal("the newest logout was undone")
 	}
 	runtime.KeepAlive(s)
+}
+
+// Concurrent Finds, Commits (new and overwriting, of varying sizes),
+// Deletes and cleanups under small bounds leave the store consistent and
+// within its bounds.
+func TestBoundedConcurrent(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	var clock atomic.Int64
+	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 100, MaxBytes: 64 << 10, CleanupInterval: -1,
+		TombstoneLifetime: time.Second, ClockSkew: time.Second, Logger: slog.New(slog.DiscardHandler), Now: now})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for range 20_000 / floodScale {
+				tok := fmt.Sprint("t", r.IntN(300))
+				switch op := r.IntN(100); {
+				case op < 50:
+					s.Find(tok)
+				case op < 85:
+					if err := s.Commit(tok, make([]byte, r.IntN(4000)), now().Add(time.Duration(r.IntN(5))*time.Second)); err != nil {
+						t.Error(err)
+						return
+					}
+				case op < 98:
+					s.Delete(tok)
+				case op < 99:
+					clock.Add(int64(100 * time.Millisecond))
+				default:
+					if _, err := s.DeleteExpired(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := memstore.CheckInvariants(s); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(time.Minute))
+	if _, err := s.DeleteExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := memstore.CheckInvariants(s); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(must(s.All())); n != 0 {
+		t.Fatalf("%d sessions left after everything expired and cleanup ran", n)
+	}
 }

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"fmt"
 	"time"
 	"unsafe"
 )
@@ -65,4 +66,56 @@ func LockShard(m *MemStore, token string) (unlock func()) {
 	s, _ := m.shard(token)
 	s.mu.Lock()
 	return s.mu.Unlock
+}
+
+// CheckInvariants locks every shard in turn and reports the first
+// inconsistency between entries, nodes, queues and the store-wide counts.
+func CheckInvariants(m *MemStore) error {
+	var count, bytes int64
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.Lock()
+		err := func() error {
+			inQueues := 0
+			for q := qSmall; q <= qTomb; q++ {
+				x := &s.queues[q]
+				n, prev := 0, uint32(0)
+				for i := x.head; i != 0; i = s.nodes[i].next {
+					nd := &s.nodes[i]
+					if nd.queue != q || nd.prev != prev {
+						return fmt.Errorf("shard %d: node %d in queue %d says queue %d, prev %d (want %d)", si, i, q, nd.queue, nd.prev, prev)
+					}
+					if j, ok := s.entries[nd.hash]; !ok || j != i {
+						return fmt.Errorf("shard %d: node %d in queue %d is not its hash's entry", si, i, q)
+					}
+					if (q == qTomb) != (nd.token == "") {
+						return fmt.Errorf("shard %d: node %d in queue %d has token %q", si, i, q, nd.token)
+					}
+					prev = i
+					n++
+					count++
+					bytes += nd.size()
+				}
+				if n != x.n || x.tail != prev {
+					return fmt.Errorf("shard %d: queue %d holds %d nodes, says %d; tail %d, want %d", si, q, n, x.n, x.tail, prev)
+				}
+				inQueues += n
+			}
+			if inQueues != len(s.entries) {
+				return fmt.Errorf("shard %d: %d entries, %d nodes in queues", si, len(s.entries), inQueues)
+			}
+			return nil
+		}()
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if m.c.bounded() && (count != m.c.count.Load() || bytes != m.c.bytes.Load()) {
+		return fmt.Errorf("store holds %d entries of %d bytes, counts say %d of %d", count, bytes, m.c.count.Load(), m.c.bytes.Load())
+	}
+	if m.c.maxCount > 0 && count > m.c.maxCount || m.c.maxBytes > 0 && bytes > m.c.maxBytes {
+		return fmt.Errorf("store holds %d entries of %d bytes, over MaxSessions %d or MaxBytes %d", count, bytes, m.c.maxCount, m.c.maxBytes)
+	}
+	return nil
 }

@@ -15,15 +15,23 @@ type floodResult struct {
 	heap                     int64
 }
 
-// floodActiveUsers runs 1,000 active users, each making one request (Find
-// then Commit) per second of the store's clock, against a flood of
-// new sessions, 1,000 a second, never used again, into a store with
-// MaxSessions 6400. With idle, every request slides a session's expiry (SCS
+// floodActiveUsers runs 1,000 active users (each has made a request since
+// it was created), each making one request (Find then Commit) per second of
+// the store's clock, against a flood of new sessions, 1,000 a second, never
+// used again, into a store with MaxSessions 6400. With idle, every request slides a session's expiry (SCS
 // with IdleTimeout); without, a session's expiry is fixed when it is
 // created (SCS's default: Lifetime 24 h), so the users' sessions, older,
 // expire before the flood's. logouts makes each flood session a logout: it
 // is deleted right after its Commit.
 func floodActiveUsers(t *testing.T, flood int, idle, logouts bool) floodResult {
+	t.Helper()
+	return floodActiveUsersAt(t, flood, 1, 0, idle, logouts)
+}
+
+// floodActiveUsersAt is floodActiveUsers with perMilli new sessions each
+// millisecond, each used reuse more times (a Find and a Commit each) right
+// after its creation.
+func floodActiveUsersAt(t *testing.T, flood, perMilli, reuse int, idle, logouts bool) floodResult {
 	t.Helper()
 	const (
 		maxSessions = 6400
@@ -49,21 +57,42 @@ func floodActiveUsers(t *testing.T, flood int, idle, logouts bool) floodResult {
 			t.Fatal(err)
 		}
 	}
+	// The users are active before the flood starts: each has made a
+	// request since its session was created.
+	for u := range users {
+		now = now.Add(time.Millisecond)
+		tok := fmt.Sprint("user-", u)
+		if _, ok, _ := s.Find(tok); !ok {
+			t.Fatal("user session missing before the flood")
+		}
+		if err := s.Commit(tok, payload, expiry(created[u])); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := heapAfterGC()
 	for i := range flood {
-		// Each millisecond one new session, and one user's request: every
-		// user makes one a second.
-		now = now.Add(time.Millisecond)
+		// Each millisecond perMilli new sessions, and one user's request:
+		// every user makes one a second.
 		tok := fmt.Sprint("flood-", i)
 		if err := s.Commit(tok, payload, expiry(now)); err != nil {
 			t.Fatal(err)
+		}
+		for range reuse {
+			s.Find(tok)
+			if err := s.Commit(tok, payload, expiry(now)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if logouts {
 			if err := s.Delete(tok); err != nil {
 				t.Fatal(err)
 			}
 		}
-		u := i % users
+		if i%perMilli != 0 {
+			continue
+		}
+		now = now.Add(time.Millisecond)
+		u := i / perMilli % users
 		if lost[u] {
 			continue
 		}
@@ -77,6 +106,9 @@ func floodActiveUsers(t *testing.T, flood int, idle, logouts bool) floodResult {
 		}
 	}
 	r := floodResult{flood: flood, users: users, heap: heapAfterGC() - before}
+	if err := memstore.CheckInvariants(s); err != nil {
+		t.Fatal(err)
+	}
 	all := must(s.All())
 	r.held = len(all)
 	if r.held > maxSessions {
@@ -128,4 +160,24 @@ func TestLogoutFloodKeepsActiveUsers(t *testing.T) {
 		t.Skip("floods the store")
 	}
 	checkKept(t, "logouts, fixed lifetime", floodActiveUsers(t, 100_000/floodScale, false, true))
+}
+
+// A flood ten times as fast (10,000 new sessions a second) with a fixed
+// lifetime: the users' sessions, used every second, are in the main queue
+// and stay, however fast the probation queue turns over.
+func TestFloodKeepsActiveUsersFastFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods the store")
+	}
+	checkKept(t, "new sessions at 10/ms, fixed lifetime", floodActiveUsersAt(t, 300_000/floodScale, 10, 0, false, false))
+}
+
+// A flood whose sessions are each used once more right after they are
+// created (an attacker that sends the cookie back once): promotion spends a
+// use, so the users, used every second, still outlast it.
+func TestFloodReusedOnceKeepsActiveUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods the store")
+	}
+	checkKept(t, "new sessions each used once more, fixed lifetime", floodActiveUsersAt(t, 300_000/floodScale, 1, 1, false, false))
 }
