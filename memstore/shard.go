@@ -215,9 +215,15 @@ func (s *shard) remove(i uint32) {
 	s.free = i
 }
 
-// push appends node i to queue q, as its newest.
+// push appends node i to queue q, as its newest. In an unbounded store,
+// which never evicts, it only marks the node as in q: the queues stay empty,
+// and no write touches another node.
 func (s *shard) push(q uint8, i uint32) {
 	n := &s.nodes[i]
+	if !s.c.bounded() {
+		n.queue = q
+		return
+	}
 	x := &s.queues[q]
 	n.queue, n.prev, n.next = q, x.tail, 0
 	if x.tail != 0 {
@@ -231,6 +237,9 @@ func (s *shard) push(q uint8, i uint32) {
 
 // unlink takes node i out of its queue.
 func (s *shard) unlink(i uint32) {
+	if !s.c.bounded() {
+		return // see push
+	}
 	n := &s.nodes[i]
 	x := &s.queues[n.queue]
 	if n.prev != 0 {
