@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -13,74 +14,90 @@ import (
 	"github.com/sessionstore/sessionstore/memstore"
 )
 
-func TestMaxSessionsEvictsNearestExpiry(t *testing.T) {
-	now := time.Now()
-	// One session per shard and then some: 64 shards share 640 sessions.
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 640, CleanupInterval: -1, Now: func() time.Time { return now }})
-	// Long-lived users first.
-	for i := range 640 {
-		if err := s.Commit(fmt.Sprint("user-", i), []byte("u"), now.Add(time.Duration(24+i)*time.Hour)); err != nil {
-			t.Fatal(err)
+// A store holds what its configuration says, whatever the number of shards:
+// MaxSessions 10 holds ten sessions, and an eleventh evicts one.
+func TestMaxSessionsSmallHoldsAll(t *testing.T) {
+	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 10, CleanupInterval: -1})
+	exp := time.Now().Add(time.Hour)
+	for i := range 10 {
+		// 44 bytes, like a small SCS session.
+		if err := s.Commit(fmt.Sprint("tok", i), make([]byte, 44), exp); err != nil {
+			t.Fatalf("Commit %d of 10 into an empty store with MaxSessions 10: %v", i+1, err)
 		}
 	}
-	before := len(must(s.All())) // the bound is per shard, so some may already be gone
-	// A flood of short sessions: each evicts the nearest expiry in its
-	// shard, which is an earlier flood session once one is there.
-	for i := range 10000 {
-		if err := s.Commit(fmt.Sprint("flood-", i), []byte("f"), now.Add(time.Duration(i)*time.Second)); err != nil {
-			t.Fatal(err)
-		}
+	if n := len(must(s.All())); n != 10 {
+		t.Fatalf("store holds %d sessions, want the 10 MaxSessions allows", n)
 	}
-	all, err := s.All()
-	if err != nil {
+	if err := s.Commit("eleventh", make([]byte, 44), exp); err != nil {
 		t.Fatal(err)
 	}
-	if len(all) > 640 {
-		t.Fatalf("store holds %d sessions, bound is 640", len(all))
-	}
-	users := 0
-	for tok := range all {
-		if tok[:5] == "user-" {
-			users++
-		}
-	}
-	// Every shard that saw a flood session evicted at most one user and
-	// then only flood sessions.
-	if users < before-64 {
-		t.Errorf("%d of %d long-lived sessions survived the flood, want at least %d", users, before, before-64)
-	}
-	// The newest flood session itself is always kept.
-	if _, ok, _ := s.Find("flood-9999"); !ok {
-		t.Error("the session just committed was evicted")
+	all := must(s.All())
+	if _, ok := all["eleventh"]; !ok || len(all) != 10 {
+		t.Fatalf("after an eleventh Commit the store holds %d sessions (eleventh held: %v), want 10 with it", len(all), ok)
 	}
 }
 
-func TestMaxBytes(t *testing.T) {
-	s := memstore.NewWithConfig(memstore.Config{MaxBytes: 64 * 1000, CleanupInterval: -1})
+// MaxBytes 1 MiB holds a 20 KiB session, and sessions up to about 1 MiB in
+// all, never more.
+func TestMaxBytesHoldsLargeSession(t *testing.T) {
+	const maxBytes = 1 << 20
+	s := memstore.NewWithConfig(memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
-	// 1000 bytes per shard: a session bigger than that can never fit.
-	err := s.Commit("big", make([]byte, 2000), exp)
-	var tl *sessionstore.TooLargeError
-	if !errors.Is(err, sessionstore.ErrTooLarge) || !errors.As(err, &tl) || tl.Max != 1000 {
-		t.Fatalf("Commit of 2000 bytes into 1000-byte shards: %v, want TooLargeError{Max: 1000}", err)
+	data := make([]byte, 20<<10)
+	if err := s.Commit("first", data, exp); err != nil {
+		t.Fatalf("Commit of a 20 KiB session with MaxBytes 1 MiB: %v", err)
 	}
-	if _, ok, _ := s.Find("big"); ok {
-		t.Fatal("oversize session was stored")
+	for i := range 200 {
+		if err := s.Commit(fmt.Sprint("tok", i), data, exp); err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for tok, d := range must(s.All()) {
+			total += len(tok) + len(d)
+		}
+		if total > maxBytes {
+			t.Fatalf("store holds %d bytes, MaxBytes is %d", total, maxBytes)
+		}
+		// Full, it holds all but what one session needs.
+		if i > 60 && total < maxBytes-len(data)-64 {
+			t.Fatalf("store holds %d bytes after %d sessions of %d, want about MaxBytes (%d)", total, i+2, len(data), maxBytes)
+		}
 	}
-	for i := range 2000 {
-		if err := s.Commit(fmt.Sprint("t", i), make([]byte, 200), exp.Add(time.Duration(i))); err != nil {
+}
+
+// A session larger than MaxBytes gives an error that names MaxBytes, writes
+// nothing and evicts nothing.
+func TestSessionOverMaxBytes(t *testing.T) {
+	const maxBytes = 16 << 10
+	s := memstore.NewWithConfig(memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
+	exp := time.Now().Add(time.Hour)
+	for i := range 10 {
+		if err := s.Commit(fmt.Sprint("tok", i), make([]byte, 1000), exp); err != nil {
 			t.Fatal(err)
 		}
 	}
-	total := 0
-	for tok, data := range must(s.All()) {
-		total += len(tok) + len(data)
+	big := make([]byte, 20<<10-len("big"))
+	for _, tok := range []string{"big", "tok3"} { // new, and over an existing session
+		err := s.Commit(tok, big, exp)
+		var tl *sessionstore.TooLargeError
+		if !errors.Is(err, sessionstore.ErrTooLarge) || !errors.As(err, &tl) || tl.Max != maxBytes || tl.Size != 20<<10-3+len(tok) {
+			t.Fatalf("Commit of %d bytes with MaxBytes %d: %v, want a TooLargeError{Max: %d}", len(big), maxBytes, err, maxBytes)
+		}
+		if want := fmt.Sprintf("memstore: commit: session of %d bytes exceeds MaxBytes (%d)", tl.Size, maxBytes); err.Error() != want {
+			t.Errorf("error %q, want %q", err, want)
+		}
 	}
-	if total > 64*1000 {
-		t.Fatalf("store holds %d bytes, bound is %d", total, 64*1000)
+	if _, ok, _ := s.Find("big"); ok {
+		t.Fatal("the oversize session was stored")
+	}
+	all := must(s.All())
+	if len(all) != 10 || len(all["tok3"]) != 1000 {
+		t.Fatalf("store holds %d sessions (tok3 of %d bytes), want the 10 it held, untouched", len(all), len(all["tok3"]))
 	}
 }
 
+// Data over MaxDataSize gives an error that names MaxDataSize, and leaves
+// the session as it was.
 func TestMaxDataSize(t *testing.T) {
 	s := memstore.NewWithConfig(memstore.Config{MaxDataSize: 10, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
@@ -88,11 +105,25 @@ func TestMaxDataSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.Commit("tok", []byte("0123456789A"), exp)
-	if !errors.Is(err, sessionstore.ErrTooLarge) {
-		t.Fatalf("Commit over MaxDataSize: %v, want ErrTooLarge", err)
+	if !errors.Is(err, sessionstore.ErrTooLarge) || !strings.Contains(err.Error(), "exceeds MaxDataSize (10)") {
+		t.Fatalf("Commit over MaxDataSize: %v, want ErrTooLarge naming MaxDataSize", err)
 	}
 	if got, _, _ := s.Find("tok"); string(got) != "0123456789" {
 		t.Fatalf("failed Commit changed the session to %q", got)
+	}
+}
+
+// A negative tombstone setting is refused: it would undo logouts.
+func TestNegativeTombstoneSettings(t *testing.T) {
+	for _, cfg := range []memstore.Config{{TombstoneLifetime: -time.Second}, {ClockSkew: -time.Second}} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "negative") {
+					t.Errorf("NewWithConfig(%+v): recovered %v, want a panic naming the negative setting", cfg, r)
+				}
+			}()
+			memstore.NewWithConfig(cfg).StopCleanup()
+		}()
 	}
 }
 
@@ -105,8 +136,10 @@ func TestBackgroundCleanup(t *testing.T) {
 		var mu sync.Mutex
 		var runs []run
 		s := memstore.NewWithConfig(memstore.Config{
-			CleanupInterval:  time.Minute,
-			CleanupBatchSize: 7,
+			CleanupInterval:   time.Minute,
+			CleanupBatchSize:  7,
+			TombstoneLifetime: 10 * time.Second,
+			ClockSkew:         time.Second,
 			OnCleanup: func(deleted int64, _ time.Duration, err error) {
 				mu.Lock()
 				runs = append(runs, run{deleted, err})
@@ -120,7 +153,7 @@ func TestBackgroundCleanup(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i%10 == 0 {
-				if err := s.Delete(tok); err != nil { // leaves a tombstone
+				if err := s.Delete(tok); err != nil { // leaves a tombstone until 31s
 					t.Fatal(err)
 				}
 			}

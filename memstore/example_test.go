@@ -51,7 +51,8 @@ func Example() {
 }
 
 // A bounded store for a public site: at most 100,000 sessions and 256 MiB,
-// 64 KiB per session, evicting the sessions nearest to expiry when full.
+// 64 KiB per session. When full, it evicts first the sessions created once
+// and never used again.
 func ExampleNewWithConfig() {
 	store := memstore.NewWithConfig(memstore.Config{
 		MaxSessions: 100_000,
@@ -62,5 +63,5 @@ func ExampleNewWithConfig() {
 
 	err := store.Commit("token", make([]byte, 100<<10), time.Now().Add(time.Hour))
 	fmt.Println(err)
-	// Output: memstore: commit: session data too large: 102400 bytes, maximum 65536
+	// Output: memstore: commit: session data of 102400 bytes exceeds MaxDataSize (65536)
 }

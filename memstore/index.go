@@ -8,12 +8,13 @@ import (
 // record says that the entry under key expires at expiry, or did when it
 // was added.
 type record[K comparable] struct {
-	expiry int64 // Unix nanoseconds
+	expiry int64 // Unix microseconds
 	key    K
 }
 
-// bucketShift groups expiries into buckets of 2^30 ns (about a second).
-const bucketShift = 30
+// bucketShift groups expiries (in microseconds) into buckets of 2^20 µs
+// (about a second).
+const bucketShift = 20
 
 // bucket holds the records whose expiries fall in one slot, in no order
 // unless sorted is set: then latest first, so the earliest is at the end.

@@ -36,15 +36,15 @@ func (m *MemStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // error if ctx is done.
 func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
 	return func(yield func(sessionstore.Session, error) bool) {
-		var page []item
+		var page []node
 		for i := range m.shards {
 			if err := ctx.Err(); err != nil {
 				yield(sessionstore.Session{}, err)
 				return
 			}
-			page = m.shards[i].liveItems(unixNano(m.now()), page[:0])
+			page = m.shards[i].liveItems(unixMicro(m.now()), page[:0])
 			for _, e := range page {
-				s := sessionstore.Session{Token: e.token, Data: []byte(e.data), Expiry: time.Unix(0, e.expiry)}
+				s := sessionstore.Session{Token: e.token, Data: []byte(e.data), Expiry: time.UnixMicro(e.expiry)}
 				if !yield(s, nil) {
 					return
 				}
@@ -54,18 +54,19 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 }
 
 // liveItems appends the shard's live sessions to page.
-func (s *shard) liveItems(now int64, page []item) []item {
+func (s *shard) liveItems(now int64, page []node) []node {
 	s.rlock()
 	defer s.mu.RUnlock()
-	for _, it := range s.entries {
-		if it.live() && it.expiry > now {
-			page = append(page, it)
+	for _, i := range s.entries {
+		if n := &s.nodes[i]; n.queue != qTomb && n.expiry > now {
+			page = append(page, node{token: n.token, data: n.data, expiry: n.expiry})
 		}
 	}
 	return page
 }
 
-// DeleteExpired removes every expired session and tombstone, in batches of
+// DeleteExpired removes every expired session, and every tombstone expired
+// for longer than Config.ClockSkew, in batches of
 // at most CleanupBatchSize entries per shard lock, and returns how many it
 // removed. It takes the shards in turn, one batch each, so that no shard is
 // locked again right after its batch. The background cleanup calls it; call
@@ -82,7 +83,8 @@ func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("memstore: delete expired: %w", err)
 			}
-			n, more := m.shards[i].deleteExpired(unixNano(m.now()), m.batch)
+			now := m.now()
+			n, more := m.shards[i].deleteExpired(unixMicro(now), unixMicro(m.c.policy.Cutoff(now)), m.batch)
 			total += int64(n)
 			if more {
 				next = append(next, i)
@@ -90,5 +92,6 @@ func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 		}
 		pending = next
 	}
+	m.reportEvictions()
 	return total, nil
 }

@@ -54,7 +54,7 @@ func TestShardsSpreadTokens(t *testing.T) {
 func TestHashCollision(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
-	memstore.PlantCollision(s, "mine", "theirs", []byte("their data"), exp.UnixNano())
+	memstore.PlantCollision(s, "mine", "theirs", []byte("their data"), exp)
 	if b, ok, err := s.Find("mine"); ok || err != nil {
 		t.Fatalf("Find of the colliding token = %q, %v, %v", b, ok, err)
 	}
@@ -72,7 +72,7 @@ func TestHashCollision(t *testing.T) {
 
 	// An expired entry of the other token gives way.
 	s3 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
-	memstore.PlantCollision(s3, "mine", "theirs", []byte("their data"), time.Now().Add(-time.Second).UnixNano())
+	memstore.PlantCollision(s3, "mine", "theirs", []byte("their data"), time.Now().Add(-time.Second))
 	if err := s3.Commit("mine", []byte("my data"), exp); err != nil {
 		t.Fatalf("Commit over an expired colliding session: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestHashCollision(t *testing.T) {
 	// A tombstone whose second hash differs is another token's: Commit
 	// says so instead of taking its place or being swallowed by it.
 	s2 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
-	memstore.PlantTombCollision(s2, "fresh", exp.UnixNano())
+	memstore.PlantTombCollision(s2, "fresh", exp)
 	if err := s2.Commit("fresh", []byte("x"), exp); err == nil || !strings.Contains(err.Error(), "same hash") {
 		t.Fatalf("Commit of a token colliding with a tombstone: %v", err)
 	}

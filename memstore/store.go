@@ -7,10 +7,12 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // errHashCollision is returned (wrapped) by Commit of a token whose hash
@@ -44,22 +46,57 @@ type Config struct {
 	// CleanupBatchSize bounds how many entries one cleanup step removes while
 	// it holds a shard's lock. 0 means DefaultCleanupBatchSize.
 	CleanupBatchSize int
-	// MaxSessions, if positive, bounds the number of sessions held. When a
-	// new session would exceed it, the session nearest to expiry is evicted.
-	// The bound is split evenly over the store's shards, so eviction picks
-	// the session nearest to expiry among those sharing the new one's shard.
-	// Tombstones (what a deleted session leaves until its expiry, about 100
-	// bytes each, so that a late Commit cannot bring it back) count against
-	// neither bound and are never evicted.
+	// TombstoneLifetime is how long after a Delete, at least, a Commit of
+	// the deleted token is ignored: the tombstone a Delete leaves lasts
+	// until the later of the session's expiry and the Delete time plus
+	// TombstoneLifetime, so that a request still in flight at logout, whose
+	// Commit carries a new expiry, cannot bring the session back. 0 means
+	// sessionstore.DefaultTombstoneLifetime (an hour); a negative value
+	// makes NewWithConfig panic. A request that runs longer than this after
+	// the logout can still bring the session back: keep the http.Server's
+	// read, write and idle timeouts well inside it.
+	TombstoneLifetime time.Duration
+	// ClockSkew is how long past its expiry a tombstone is kept before
+	// cleanup removes it. A MemStore is one process with one clock, so it
+	// needs no allowance, but it keeps the one every store keeps:
+	// tombstones last as long as in the other stores. 0 means
+	// sessionstore.DefaultClockSkew (15 minutes); a negative value makes
+	// NewWithConfig panic.
+	ClockSkew time.Duration
+	// MaxSessions, if positive, bounds the number of sessions and tombstones
+	// the store holds, all shards together: a store with MaxSessions 10
+	// holds 10 sessions. When a Commit or Delete would exceed it, entries
+	// are evicted, whatever their expiries: first sessions created and
+	// never used again (a flood; they go first while they are at least a
+	// tenth of the entries, so that a new user's next request has time to
+	// come), then tombstones, oldest first, then the sessions least used
+	// of late. Eviction takes from the shard the new entry went to, and
+	// from the others only if that one has nothing else; shards are chosen
+	// by a secret hash, so a shard's oldest tombstone is among the store's
+	// oldest.
+	//
+	// A tombstone evicted early no longer blocks a late Commit of its
+	// token: a request in flight at that logout could bring the session
+	// back. Tombstones still go before sessions in use, because evicting
+	// one matters only if a request that began before that logout is still
+	// running (the server's timeouts bound that, far inside the tombstone
+	// lifetime, and the oldest tombstone is the one most surely past it),
+	// while evicting a session in use signs out someone who is still there.
+	// Early evictions are logged at WARN through Logger, the first at once
+	// and then one line a minute at most, with the count. Size the bounds
+	// for the logouts of a TombstoneLifetime on top of your sessions.
 	MaxSessions int
-	// MaxBytes, if positive, bounds the bytes of tokens and data held, with
-	// the same eviction as MaxSessions. A session too large to ever fit gives
-	// sessionstore.ErrTooLarge.
+	// MaxBytes, if positive, bounds the bytes of tokens and data held, all
+	// shards together, counting each tombstone (which holds neither) as 64
+	// bytes, with the same eviction as MaxSessions. A session whose token
+	// and data together exceed MaxBytes gives an error matching
+	// sessionstore.ErrTooLarge, and nothing is written or evicted.
 	MaxBytes int64
 	// MaxDataSize, if positive, is the largest data a Commit accepts; larger
 	// data gives an error matching sessionstore.ErrTooLarge and writes nothing.
 	MaxDataSize int
-	// Logger receives cleanup logs. nil means slog.Default().
+	// Logger receives cleanup logs and warnings about tombstones evicted
+	// early. nil means slog.Default().
 	Logger *slog.Logger
 	// OnCleanup, if set, is called after every background cleanup run with
 	// the number of entries removed, the time taken and the error, if any.
@@ -71,15 +108,19 @@ type Config struct {
 // MemStore is an in-memory session store, safe for concurrent use.
 //
 // Sessions are spread over independently locked shards, each with an index
-// ordered by expiry, so that cleanup and eviction touch only the entries they
-// remove and never lock the whole store. Data is copied in and out: callers
-// may reuse the slices they pass and receive.
+// ordered by expiry and eviction queues, so that cleanup and eviction touch
+// only the entries they remove and never lock the whole store. Data is
+// copied in and out: callers may reuse the slices they pass and receive.
 type MemStore struct {
 	shards      [numShards]shard
+	c           shared
 	seed        maphash.Seed
 	now         func() time.Time
+	logger      *slog.Logger
 	batch       int
 	maxDataSize int
+	cursor      atomic.Uint32 // where evictElsewhere starts
+	lastReport  atomic.Int64  // Unix seconds of the last reportEvictions line
 	loop        *cleanup.Loop
 }
 
@@ -101,22 +142,36 @@ func NewWithCleanupInterval(cleanupInterval time.Duration) *MemStore {
 }
 
 // NewWithConfig returns a MemStore configured by cfg. Use it for bounds,
-// logging, a cleanup hook or an injected clock.
+// logging, a cleanup hook or an injected clock. It panics if
+// cfg.TombstoneLifetime or cfg.ClockSkew is negative: either would undo
+// logouts, and a MemStore is built from configuration known when the
+// program starts.
 func NewWithConfig(cfg Config) *MemStore {
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		panic("memstore: NewWithConfig: " + err.Error())
+	}
 	m := &MemStore{
 		seed:        maphash.MakeSeed(),
 		now:         cfg.Now,
+		logger:      cfg.Logger,
 		batch:       cfg.CleanupBatchSize,
 		maxDataSize: cfg.MaxDataSize,
 	}
+	m.c.policy = policy
+	m.c.maxCount = int64(max(cfg.MaxSessions, 0))
+	m.c.maxBytes = max(cfg.MaxBytes, 0)
 	if m.now == nil {
 		m.now = time.Now
+	}
+	if m.logger == nil {
+		m.logger = slog.Default()
 	}
 	if m.batch <= 0 {
 		m.batch = DefaultCleanupBatchSize
 	}
 	for i := range m.shards {
-		m.shards[i].init(share(cfg.MaxSessions, i), share64(cfg.MaxBytes, i))
+		m.shards[i].init(&m.c)
 	}
 	interval := cfg.CleanupInterval
 	if interval == 0 {
@@ -131,28 +186,6 @@ func NewWithConfig(cfg Config) *MemStore {
 	return m
 }
 
-// share returns shard i's part of a store-wide bound (0 = unbounded); the
-// parts add up to the bound exactly.
-func share(total, i int) int {
-	return int(share64(int64(total), i))
-}
-
-func share64(total int64, i int) int64 {
-	if total <= 0 {
-		return 0
-	}
-	n := total / numShards
-	if int64(i) < total%numShards {
-		n++
-	}
-	if n == 0 {
-		n = -1 // bounded to nothing: this shard accepts no session
-	}
-	return n
-}
-
-func (m *MemStore) nowNano() int64 { return unixNano(m.now()) }
-
 // shard returns the shard of token and token's hash, which chose it: its
 // top bits pick the shard, so that the maps inside, which use the low bits,
 // see all of them vary.
@@ -161,18 +194,33 @@ func (m *MemStore) shard(token string) (*shard, uint64) {
 	return &m.shards[h>>(64-shardBits)], h
 }
 
-// unixNano converts t for the expiry index, saturating outside the range of
-// an int64 so that far-future expiries stay far in the future.
-func unixNano(t time.Time) int64 {
-	const limit = math.MaxInt64/int64(time.Second) - 1 // seconds either side of 1970
+// unixMicro converts t for the expiry index, saturating outside the range
+// of an int64. Expiries are stored at microsecond precision, so a stored
+// expiry e is after t exactly when e > unixMicro(t).
+func unixMicro(t time.Time) int64 {
+	const limit = math.MaxInt64/int64(time.Second/time.Microsecond) - 1 // seconds either side of 1970
 	switch sec := t.Unix(); {
 	case sec >= limit:
 		return math.MaxInt64
 	case sec <= -limit:
 		return math.MinInt64
 	}
-	return t.UnixNano()
+	return t.UnixMicro()
 }
+
+// sizeError is the error of a session over one of the size settings. It
+// matches sessionstore.ErrTooLarge, and errors.As finds the
+// *sessionstore.TooLargeError it wraps.
+type sizeError struct {
+	what, setting string
+	err           *sessionstore.TooLargeError
+}
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("%s of %d bytes exceeds %s (%d)", e.what, e.err.Size, e.setting, e.err.Max)
+}
+
+func (e *sizeError) Unwrap() error { return e.err }
 
 // Find returns a copy of the data of the session token, if it exists and
 // expires strictly after now. Unknown, expired, deleted and malformed
@@ -184,14 +232,26 @@ func (m *MemStore) Find(token string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	s, h := m.shard(token)
+	var data string
+	var expiry int64
+	var check uint64
 	s.rlock()
-	it, found := s.entries[h]
+	i, found := s.entries[h]
+	if found {
+		n := &s.nodes[i]
+		if found = n.queue != qTomb; found {
+			data, expiry, check = n.data, n.expiry, n.check
+			if m.c.bounded() {
+				n.used() // if check differs, another token's: harmless
+			}
+		}
+	}
 	s.mu.RUnlock()
-	// it.data is never written after it is stored: copy it unlocked.
-	if !found || !it.live() || it.check != s.check(token) || it.expiry <= unixNano(m.now()) {
+	// data is never written after it is stored: copy it unlocked.
+	if !found || check != s.check(token) || expiry <= unixMicro(m.now()) {
 		return nil, false, nil
 	}
-	return []byte(it.data), true, nil // the caller may write to what it gets
+	return []byte(data), true, nil // the caller may write to what it gets
 }
 
 // FindCtx is Find with a context; it fails only if ctx is already done.
@@ -204,21 +264,47 @@ func (m *MemStore) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 
 // Commit stores a copy of data under token until expiry, replacing any data
 // and expiry the token had. Commit of a token deleted earlier is a no-op
-// that returns nil, so that a request still in flight at logout cannot bring
-// the session back.
+// that returns nil as long as its tombstone lasts (see
+// Config.TombstoneLifetime), so that a request still in flight at logout
+// cannot bring the session back. An expiry outside [sessionstore.MinExpiry,
+// sessionstore.MaxExpiry] gives an error matching
+// sessionstore.ErrExpiryOutOfRange, and data over MaxDataSize, or a session
+// over MaxBytes, one matching sessionstore.ErrTooLarge; either writes
+// nothing. Expiry is kept at microsecond precision.
 func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(token) {
 		return fmt.Errorf("memstore: commit: %w", sessionstore.ErrInvalidToken)
 	}
-	if err := sessionstore.CheckSize(data, m.maxDataSize); err != nil {
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
+	}
+	if m.maxDataSize > 0 && len(data) > m.maxDataSize {
+		return fmt.Errorf("memstore: commit: %w", &sizeError{"session data", "MaxDataSize",
+			&sessionstore.TooLargeError{Size: len(data), Max: m.maxDataSize}})
+	}
+	if size := int64(len(token) + len(data)); m.c.maxBytes > 0 && size > m.c.maxBytes {
+		return fmt.Errorf("memstore: commit: %w", &sizeError{"session", "MaxBytes",
+			&sessionstore.TooLargeError{Size: int(size), Max: int(m.c.maxBytes)}})
 	}
 	// Copied outside the lock, into a string: never written again.
 	s, h := m.shard(token)
-	if err := s.commit(token, h, string(data), unixNano(expiry), m.nowNano); err != nil {
+	if err := s.commit(token, h, string(data), expiry.UnixMicro(), m.now); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
+	m.afterWrite(s)
 	return nil
+}
+
+// afterWrite evicts from other shards if the write to s left the store over
+// its bounds, and reports tombstones evicted early.
+func (m *MemStore) afterWrite(s *shard) {
+	if !m.c.bounded() {
+		return
+	}
+	if m.c.over() {
+		m.evictElsewhere(s)
+	}
+	m.reportEvictions()
 }
 
 // CommitCtx is Commit with a context; it fails, writing nothing, if ctx is
@@ -230,14 +316,16 @@ func (m *MemStore) CommitCtx(ctx context.Context, token string, data []byte, exp
 	return m.Commit(token, data, expiry)
 }
 
-// Delete removes the session token. It is idempotent. Until the session's
-// expiry, a later Commit of the same token is ignored.
+// Delete removes the session token. It is idempotent. It leaves a
+// tombstone: until the later of the session's expiry and now plus
+// Config.TombstoneLifetime, a later Commit of the same token is ignored.
 func (m *MemStore) Delete(token string) error {
 	if token == "" || len(token) > sessionstore.MaxTokenLen {
 		return nil // like Find: a malformed token is never stored
 	}
 	s, h := m.shard(token)
-	s.delete(token, h)
+	s.delete(token, h, m.now())
+	m.afterWrite(s)
 	return nil
 }
 

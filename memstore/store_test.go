@@ -49,3 +49,14 @@ func TestConformanceBounded(t *testing.T) {
 		return s
 	})
 }
+
+func TestConformanceSmallBounds(t *testing.T) {
+	// Bounds a little above what the suite stores at once (7,510 sessions,
+	// a session of 1 MiB): the store holds what they say, whichever shards
+	// the suite's tokens land in.
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		s := memstore.NewWithConfig(memstore.Config{Now: now, MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})
+		t.Cleanup(s.StopCleanup)
+		return s
+	})
+}
