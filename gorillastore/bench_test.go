@@ -49,7 +49,7 @@ func newBenchEnv(b *testing.B, kind string, n int) *benchEnv {
 		e.pg = newBenchPGStore(b)
 		e.store = e.pg
 	case "memstore":
-		m := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+		m := newMemstore(b, memstore.Config{CleanupInterval: -1})
 		b.Cleanup(m.StopCleanup)
 		s, err := New(m, key1)
 		if err != nil {

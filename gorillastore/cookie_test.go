@@ -114,7 +114,7 @@ func TestCookieVerifyMatchesSecurecookie(t *testing.T) {
 // TestCookieMaxAge checks that MaxAge of the store reaches verify and
 // securecookie alike.
 func TestCookieMaxAge(t *testing.T) {
-	s, err := New(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1}), key1)
+	s, err := New(newMemstore(t, memstore.Config{CleanupInterval: -1}), key1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCookieMaxAge(t *testing.T) {
 // TestCookieForeignCodecs checks that codecs a caller assigns are used, through
 // securecookie, for reading and writing.
 func TestCookieForeignCodecs(t *testing.T) {
-	s, err := New(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1}), key1)
+	s, err := New(newMemstore(t, memstore.Config{CleanupInterval: -1}), key1)
 	if err != nil {
 		t.Fatal(err)
 	}

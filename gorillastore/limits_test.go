@@ -38,7 +38,7 @@ func TestSaveExpiryOutOfRange(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := Config{Now: c.now, BrowserSessionLifetime: c.lifetime}
 			pg := newTestPGStore(t, pool, PGConfig{Config: cfg})
-			mem, err := NewWithConfig(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, Now: c.now}),
+			mem, err := NewWithConfig(newMemstore(t, memstore.Config{CleanupInterval: -1, Now: c.now}),
 				Config{KeyPairs: [][]byte{key1}, Now: c.now, BrowserSessionLifetime: c.lifetime})
 			if err != nil {
 				t.Fatal(err)
@@ -78,7 +78,7 @@ func TestSaveExpiryOutOfRange(t *testing.T) {
 // are refused at construction.
 func TestNewWithOverflowingMaxAge(t *testing.T) {
 	opts := &sessions.Options{Path: "/", MaxAge: 1 << 34}
-	_, err := NewWithConfig(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1}), Config{KeyPairs: [][]byte{key1}, Options: opts})
+	_, err := NewWithConfig(newMemstore(t, memstore.Config{CleanupInterval: -1}), Config{KeyPairs: [][]byte{key1}, Options: opts})
 	if !errors.Is(err, sessionstore.ErrExpiryOutOfRange) {
 		t.Errorf("NewWithConfig with MaxAge 2^34: %v, want ErrExpiryOutOfRange", err)
 	}
@@ -89,7 +89,7 @@ func TestNewWithOverflowingMaxAge(t *testing.T) {
 	// The largest MaxAge a Duration holds is accepted; its expiry is
 	// checked on Save.
 	ok := &sessions.Options{Path: "/", MaxAge: int(maxMaxAge)}
-	if _, err := NewWithConfig(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1}), Config{KeyPairs: [][]byte{key1}, Options: ok}); err != nil {
+	if _, err := NewWithConfig(newMemstore(t, memstore.Config{CleanupInterval: -1}), Config{KeyPairs: [][]byte{key1}, Options: ok}); err != nil {
 		t.Errorf("NewWithConfig with MaxAge %d: %v", maxMaxAge, err)
 	}
 }

@@ -6,17 +6,28 @@ import (
 	"github.com/sessionstore/sessionstore/memstore"
 )
 
+// newMemstore is memstore.NewWithConfig for a configuration the test knows
+// to be valid.
+func newMemstore(tb testing.TB, cfg memstore.Config) *memstore.MemStore {
+	tb.Helper()
+	m, err := memstore.NewWithConfig(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
 func TestNewErrors(t *testing.T) {
 	if _, err := New(nil, key1); err == nil {
 		t.Error("New(nil store) succeeded")
 	}
-	if _, err := New(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})); err == nil {
+	if _, err := New(newMemstore(t, memstore.Config{CleanupInterval: -1})); err == nil {
 		t.Error("New without keys succeeded")
 	}
 }
 
 func TestAdapterStoresDigestNotID(t *testing.T) {
-	m := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	m := newMemstore(t, memstore.Config{CleanupInterval: -1})
 	s, err := New(m, key1)
 	if err != nil {
 		t.Fatal(err)

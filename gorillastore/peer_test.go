@@ -112,7 +112,7 @@ func TestPeerAntonlindstromShape(t *testing.T) {
 			testPeerRounds(t, s, func() []securecookie.Codec { return s.Codecs })
 		})
 		t.Run("Adapter/"+name, func(t *testing.T) {
-			s, err := NewWithConfig(memstore.NewWithConfig(memstore.Config{CleanupInterval: -1}), Config{KeyPairs: pairs})
+			s, err := NewWithConfig(newMemstore(t, memstore.Config{CleanupInterval: -1}), Config{KeyPairs: pairs})
 			if err != nil {
 				t.Fatal(err)
 			}

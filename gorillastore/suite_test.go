@@ -35,7 +35,10 @@ func TestGorillaAdapterPGTable(t *testing.T) {
 
 func TestGorillaAdapterMemstore(t *testing.T) {
 	gorillatest.RunAdapter(t, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
-		m := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1})
+		m, err := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(m.StopCleanup)
 		return m
 	})

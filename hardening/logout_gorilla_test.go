@@ -191,7 +191,10 @@ func TestLogoutRaceGorillaLateSavePGStore(t *testing.T) {
 // signed out only because memstore's tombstone outlives the old expiry.
 func TestLogoutRaceGorillaLateSaveAdapterMemstore(t *testing.T) {
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
-	m := memstore.NewWithConfig(memstore.Config{Now: clock.Now, CleanupInterval: -1})
+	m, err := memstore.NewWithConfig(memstore.Config{Now: clock.Now, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(m.StopCleanup)
 	store, err := gorillastore.NewWithConfig(m, gorillastore.Config{
 		KeyPairs: [][]byte{[]byte(gorillaKey)},

@@ -18,7 +18,7 @@ func BenchmarkPairedBounded(b *testing.B) {
 	reqs := requestTokens(toks)
 	data := make([]byte, benchDataSize)
 	bounded := impl{"memstore", func(b *testing.B) storetest.Store {
-		s := memstore.NewWithConfig(memstore.Config{MaxSessions: benchSessions, CleanupInterval: -1})
+		s := mustNew(b, memstore.Config{MaxSessions: benchSessions, CleanupInterval: -1})
 		b.Cleanup(s.StopCleanup)
 		return s
 	}}

@@ -90,7 +90,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 			var clock atomic.Int64
 			clock.Store(time.Now().UnixNano())
 			now := func() time.Time { return time.Unix(0, clock.Load()) }
-			s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, Now: now})
+			s := mustNew(b, memstore.Config{CleanupInterval: -1, Now: now})
 			for i, t := range toks {
 				ttl := time.Hour
 				if i%2 == 0 {

@@ -17,7 +17,7 @@ import (
 // A store holds what its configuration says, whatever the number of shards:
 // MaxSessions 10 holds ten sessions, and an eleventh evicts one.
 func TestMaxSessionsSmallHoldsAll(t *testing.T) {
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 10, CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{MaxSessions: 10, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
 	for i := range 10 {
 		// 44 bytes, like a small SCS session.
@@ -41,7 +41,7 @@ func TestMaxSessionsSmallHoldsAll(t *testing.T) {
 // all, never more.
 func TestMaxBytesHoldsLargeSession(t *testing.T) {
 	const maxBytes = 1 << 20
-	s := memstore.NewWithConfig(memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
 	data := make([]byte, 20<<10)
 	if err := s.Commit("first", data, exp); err != nil {
@@ -69,7 +69,7 @@ func TestMaxBytesHoldsLargeSession(t *testing.T) {
 // nothing and evicts nothing.
 func TestSessionOverMaxBytes(t *testing.T) {
 	const maxBytes = 16 << 10
-	s := memstore.NewWithConfig(memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{MaxBytes: maxBytes, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
 	for i := range 10 {
 		if err := s.Commit(fmt.Sprint("tok", i), make([]byte, 1000), exp); err != nil {
@@ -99,7 +99,7 @@ func TestSessionOverMaxBytes(t *testing.T) {
 // Data over MaxDataSize gives an error that names MaxDataSize, and leaves
 // the session as it was.
 func TestMaxDataSize(t *testing.T) {
-	s := memstore.NewWithConfig(memstore.Config{MaxDataSize: 10, CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{MaxDataSize: 10, CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
 	if err := s.Commit("tok", []byte("0123456789"), exp); err != nil {
 		t.Fatal(err)
@@ -113,18 +113,52 @@ func TestMaxDataSize(t *testing.T) {
 	}
 }
 
-// A negative tombstone setting is refused: it would undo logouts.
-func TestNegativeTombstoneSettings(t *testing.T) {
-	for _, cfg := range []memstore.Config{{TombstoneLifetime: -time.Second}, {ClockSkew: -time.Second}} {
-		func() {
+// Every negative setting that has no documented meaning is refused with an
+// error naming it, not a panic and not a silent "no bound"; the tombstone
+// settings wrap the shared policy's error. A negative CleanupInterval is
+// documented (no goroutine) and is accepted.
+func TestNewWithConfigRejectsNegative(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		cfg   memstore.Config
+	}{
+		{"TombstoneLifetime", memstore.Config{TombstoneLifetime: -time.Second}},
+		{"ClockSkew", memstore.Config{ClockSkew: -time.Second}},
+		{"MaxSessions", memstore.Config{MaxSessions: -1}},
+		{"MaxBytes", memstore.Config{MaxBytes: -1}},
+		{"MaxDataSize", memstore.Config{MaxDataSize: -1}},
+		{"CleanupBatchSize", memstore.Config{CleanupBatchSize: -1}},
+	} {
+		t.Run(c.field, func(t *testing.T) {
 			defer func() {
-				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "negative") {
-					t.Errorf("NewWithConfig(%+v): recovered %v, want a panic naming the negative setting", cfg, r)
+				if r := recover(); r != nil {
+					t.Fatalf("NewWithConfig(%+v) panicked: %v, want an error", c.cfg, r)
 				}
 			}()
-			memstore.NewWithConfig(cfg).StopCleanup()
-		}()
+			s, err := memstore.NewWithConfig(c.cfg)
+			if err == nil {
+				s.StopCleanup()
+				t.Fatalf("NewWithConfig(%+v) succeeded, want an error naming %s", c.cfg, c.field)
+			}
+			if s != nil {
+				t.Errorf("NewWithConfig(%+v) returned a store with its error", c.cfg)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "memstore: config: ") || !strings.Contains(msg, c.field) || !strings.Contains(msg, "negative") {
+				t.Errorf("NewWithConfig(%+v) = %q, want a memstore: config: error naming negative %s", c.cfg, msg, c.field)
+			}
+			if c.field == "TombstoneLifetime" || c.field == "ClockSkew" {
+				if errors.Unwrap(err) == nil {
+					t.Errorf("NewWithConfig(%+v) = %q, want it to wrap the tombstone policy's error", c.cfg, msg)
+				}
+			}
+		})
 	}
+	s, err := memstore.NewWithConfig(memstore.Config{CleanupInterval: -time.Second})
+	if err != nil {
+		t.Fatalf("NewWithConfig(CleanupInterval: -1s) = %v, want no goroutine and no error", err)
+	}
+	s.StopCleanup()
 }
 
 func TestBackgroundCleanup(t *testing.T) {
@@ -135,7 +169,7 @@ func TestBackgroundCleanup(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var runs []run
-		s := memstore.NewWithConfig(memstore.Config{
+		s := mustNew(t, memstore.Config{
 			CleanupInterval:   time.Minute,
 			CleanupBatchSize:  7,
 			TombstoneLifetime: 10 * time.Second,
@@ -178,7 +212,7 @@ func TestStopCleanupWithoutLoop(t *testing.T) {
 	s := memstore.NewWithCleanupInterval(0)
 	s.StopCleanup()
 	s.StopCleanup()
-	var never *memstore.MemStore = memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	var never *memstore.MemStore = mustNew(t, memstore.Config{CleanupInterval: -1})
 	never.StopCleanup()
 }
 
@@ -192,6 +226,17 @@ func TestDeleteExpiredHonoursContext(t *testing.T) {
 	if _, err := s.DeleteExpired(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("DeleteExpired with a cancelled context: %v", err)
 	}
+}
+
+// mustNew is memstore.NewWithConfig for a configuration the test knows to
+// be valid.
+func mustNew(tb testing.TB, cfg memstore.Config) *memstore.MemStore {
+	tb.Helper()
+	s, err := memstore.NewWithConfig(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 func must[T any](v T, err error) T {

@@ -33,7 +33,7 @@ func shardTokens(s *memstore.MemStore, prefix string, n int) []string {
 // their expiries: here the sessions in use expire first.
 func TestEvictionOrder(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 100, CleanupInterval: -1, Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{MaxSessions: 100, CleanupInterval: -1, Now: func() time.Time { return now }})
 	users := shardTokens(s, "user", 50)
 	for _, tok := range users {
 		if err := s.Commit(tok, []byte("u"), now.Add(time.Hour)); err != nil {
@@ -125,7 +125,7 @@ func (c *logCounter) lines() []string {
 func TestTombstoneEvictionLogged(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	logs := newLogCounter()
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 64, CleanupInterval: -1, Logger: slog.New(logs.h), Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{MaxSessions: 64, CleanupInterval: -1, Logger: slog.New(logs.h), Now: func() time.Time { return now }})
 	cycle := func(n int, prefix string) {
 		for i := range n {
 			tok := fmt.Sprint(prefix, i)
@@ -179,7 +179,7 @@ func TestTombstoneFloodHeapBounded(t *testing.T) {
 	)
 	cycles := 1_000_000 / floodScale
 	now := time.Unix(1_700_000_000, 0)
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: maxSessions, MaxBytes: maxBytes, CleanupInterval: -1,
+	s := mustNew(t, memstore.Config{MaxSessions: maxSessions, MaxBytes: maxBytes, CleanupInterval: -1,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
 	data := make([]byte, 100)
 	before := heapAfterGC()
@@ -228,7 +228,7 @@ func TestBoundedConcurrent(t *testing.T) {
 	base := time.Unix(1_700_000_000, 0)
 	var clock atomic.Int64
 	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: 100, MaxBytes: 64 << 10, CleanupInterval: -1,
+	s := mustNew(t, memstore.Config{MaxSessions: 100, MaxBytes: 64 << 10, CleanupInterval: -1,
 		TombstoneLifetime: time.Second, ClockSkew: time.Second, Logger: slog.New(slog.DiscardHandler), Now: now})
 	var wg sync.WaitGroup
 	for g := range 4 {

@@ -54,14 +54,17 @@ func Example() {
 // 64 KiB per session. When full, it evicts first the sessions created once
 // and never used again.
 func ExampleNewWithConfig() {
-	store := memstore.NewWithConfig(memstore.Config{
+	store, err := memstore.NewWithConfig(memstore.Config{
 		MaxSessions: 100_000,
 		MaxBytes:    256 << 20,
 		MaxDataSize: 64 << 10,
 	})
+	if err != nil {
+		panic(err) // a negative setting
+	}
 	defer store.StopCleanup()
 
-	err := store.Commit("token", make([]byte, 100<<10), time.Now().Add(time.Hour))
+	err = store.Commit("token", make([]byte, 100<<10), time.Now().Add(time.Hour))
 	fmt.Println(err)
 	// Output: memstore: commit: session data of 102400 bytes exceeds MaxDataSize (65536)
 }

@@ -40,7 +40,7 @@ func floodActiveUsersAt(t *testing.T, flood, perMilli, reuse int, idle, logouts 
 		idleTimeout = 30 * time.Minute
 	)
 	now := time.Unix(1_700_000_000, 0)
-	s := memstore.NewWithConfig(memstore.Config{MaxSessions: maxSessions, CleanupInterval: -1,
+	s := mustNew(t, memstore.Config{MaxSessions: maxSessions, CleanupInterval: -1,
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
 	payload := make([]byte, 512)
 	expiry := func(created time.Time) time.Time {

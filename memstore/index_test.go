@@ -14,7 +14,7 @@ import (
 func TestDeleteExpiredWithinOneSecond(t *testing.T) {
 	base := time.Now().Truncate(time.Second)
 	now := base
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, CleanupBatchSize: 37, Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1, CleanupBatchSize: 37, Now: func() time.Time { return now }})
 	for i := range 1000 {
 		// Committed in shuffled order: the bucket is unsorted.
 		j := (i * 389) % 1000
@@ -41,7 +41,7 @@ func TestDeleteExpiredWithinOneSecond(t *testing.T) {
 func TestStaleIndexRecords(t *testing.T) {
 	base := time.Now()
 	now := base
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, CleanupBatchSize: 10, Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1, CleanupBatchSize: 10, Now: func() time.Time { return now }})
 	for round := range 50 {
 		for i := range 100 {
 			exp := base.Add(time.Duration(round+1) * time.Minute)

@@ -15,7 +15,7 @@ import (
 func TestDeleteExpiredAfterRenewalInSameBucket(t *testing.T) {
 	base := time.Now().Truncate(time.Second).Add(time.Hour)
 	now := base.Add(-time.Hour)
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, CleanupBatchSize: 3, Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1, CleanupBatchSize: 3, Now: func() time.Time { return now }})
 	for i := range 10 {
 		tok := fmt.Sprint("renewed", i)
 		if err := s.Commit(tok, []byte("old"), base.Add(time.Millisecond)); err != nil {
@@ -45,7 +45,7 @@ func TestDeleteExpiredAfterRenewalInSameBucket(t *testing.T) {
 func TestDeleteExpiredAfterShorteningInSameBucket(t *testing.T) {
 	base := time.Now().Truncate(time.Second).Add(time.Hour)
 	now := base.Add(-time.Hour)
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, Now: func() time.Time { return now }})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1, Now: func() time.Time { return now }})
 	if err := s.Commit("shortened", []byte("x"), base.Add(900*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDeleteExpiredAfterShorteningInSameBucket(t *testing.T) {
 // cleanup removes it, once, and the token can be used again.
 func TestTombstoneExpires(t *testing.T) {
 	now := time.Now()
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1, MaxSessions: 64 * 2, Now: func() time.Time { return now },
+	s := mustNew(t, memstore.Config{CleanupInterval: -1, MaxSessions: 64 * 2, Now: func() time.Time { return now },
 		TombstoneLifetime: 10 * time.Minute, ClockSkew: time.Minute})
 	if err := s.Commit("tok", []byte("a"), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestTombstoneExpires(t *testing.T) {
 // The store never keeps the caller's token string: a token sliced out of a
 // large string (a Cookie header) must not keep that string alive.
 func TestCommitDoesNotKeepCallersToken(t *testing.T) {
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1})
 	header := "session=" + strings.Repeat("a", 43) + "; " + strings.Repeat("x", 1<<20)
 	tok := header[len("session=") : len("session=")+43]
 	exp := time.Now().Add(time.Hour)

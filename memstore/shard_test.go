@@ -29,7 +29,7 @@ func TestShardsSpreadTokens(t *testing.T) {
 	}
 	for name, token := range kinds {
 		t.Run(name, func(t *testing.T) {
-			s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+			s := mustNew(t, memstore.Config{CleanupInterval: -1})
 			n := perShard * memstore.NumShards
 			if name == "byte-prefix" {
 				n = 26 * 26 * 26 // every such token
@@ -53,7 +53,7 @@ func TestShardsSpreadTokens(t *testing.T) {
 // fails, writing nothing.
 func TestHashCollision(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1})
 	memstore.PlantCollision(s, "mine", "theirs", []byte("their data"), exp)
 	if b, ok, err := s.Find("mine"); ok || err != nil {
 		t.Fatalf("Find of the colliding token = %q, %v, %v", b, ok, err)
@@ -71,7 +71,7 @@ func TestHashCollision(t *testing.T) {
 	}
 
 	// An expired entry of the other token gives way.
-	s3 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s3 := mustNew(t, memstore.Config{CleanupInterval: -1})
 	memstore.PlantCollision(s3, "mine", "theirs", []byte("their data"), time.Now().Add(-time.Second))
 	if err := s3.Commit("mine", []byte("my data"), exp); err != nil {
 		t.Fatalf("Commit over an expired colliding session: %v", err)
@@ -85,7 +85,7 @@ func TestHashCollision(t *testing.T) {
 
 	// A tombstone whose second hash differs is another token's: Commit
 	// says so instead of taking its place or being swallowed by it.
-	s2 := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s2 := mustNew(t, memstore.Config{CleanupInterval: -1})
 	memstore.PlantTombCollision(s2, "fresh", exp)
 	if err := s2.Commit("fresh", []byte("x"), exp); err == nil || !strings.Contains(err.Error(), "same hash") {
 		t.Fatalf("Commit of a token colliding with a tombstone: %v", err)
@@ -99,7 +99,7 @@ func TestHashCollision(t *testing.T) {
 // the lock, and gets it when it is released: Find, Commit and Delete all
 // complete, with the right results, once the holder lets go.
 func TestLockedShardWaits(t *testing.T) {
-	s := memstore.NewWithConfig(memstore.Config{CleanupInterval: -1})
+	s := mustNew(t, memstore.Config{CleanupInterval: -1})
 	exp := time.Now().Add(time.Hour)
 	if err := s.Commit("held", []byte("v1"), exp); err != nil {
 		t.Fatal(err)

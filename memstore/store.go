@@ -44,28 +44,30 @@ type Config struct {
 	// value means never (call DeleteExpired yourself).
 	CleanupInterval time.Duration
 	// CleanupBatchSize bounds how many entries one cleanup step removes while
-	// it holds a shard's lock. 0 means DefaultCleanupBatchSize.
+	// it holds a shard's lock. 0 means DefaultCleanupBatchSize; a negative
+	// value is an error.
 	CleanupBatchSize int
 	// TombstoneLifetime is how long after a Delete, at least, a Commit of
 	// the deleted token is ignored: the tombstone a Delete leaves lasts
 	// until the later of the session's expiry and the Delete time plus
 	// TombstoneLifetime, so that a request still in flight at logout, whose
 	// Commit carries a new expiry, cannot bring the session back. 0 means
-	// sessionstore.DefaultTombstoneLifetime (an hour); a negative value
-	// makes NewWithConfig panic. A request that runs longer than this after
-	// the logout can still bring the session back: keep the http.Server's
-	// read, write and idle timeouts well inside it.
+	// sessionstore.DefaultTombstoneLifetime (an hour); a negative value is
+	// an error (it would undo logouts). A request that runs longer than
+	// this after the logout can still bring the session back: keep the
+	// http.Server's read, write and idle timeouts well inside it.
 	TombstoneLifetime time.Duration
 	// ClockSkew is how long past its expiry a tombstone is kept before
 	// cleanup removes it. A MemStore is one process with one clock, so it
 	// needs no allowance, but it keeps the one every store keeps:
 	// tombstones last as long as in the other stores. 0 means
-	// sessionstore.DefaultClockSkew (15 minutes); a negative value makes
-	// NewWithConfig panic.
+	// sessionstore.DefaultClockSkew (15 minutes); a negative value is an
+	// error.
 	ClockSkew time.Duration
 	// MaxSessions, if positive, bounds the number of sessions and tombstones
 	// the store holds, all shards together: a store with MaxSessions 10
-	// holds 10 sessions. When a Commit or Delete would exceed it, entries
+	// holds 10 sessions. 0 means no bound; a negative value is an error.
+	// When a Commit or Delete would exceed it, entries
 	// are evicted, whatever their expiries: first sessions created and
 	// never used again (a flood; they go first while they are at least a
 	// tenth of the entries, so that a new user's next request has time to
@@ -88,12 +90,14 @@ type Config struct {
 	MaxSessions int
 	// MaxBytes, if positive, bounds the bytes of tokens and data held, all
 	// shards together, counting each tombstone (which holds neither) as 64
-	// bytes, with the same eviction as MaxSessions. A session whose token
-	// and data together exceed MaxBytes gives an error matching
-	// sessionstore.ErrTooLarge, and nothing is written or evicted.
+	// bytes, with the same eviction as MaxSessions; 0 means no bound, and a
+	// negative value is an error. A session whose token and data together
+	// exceed MaxBytes gives an error matching sessionstore.ErrTooLarge, and
+	// nothing is written or evicted.
 	MaxBytes int64
 	// MaxDataSize, if positive, is the largest data a Commit accepts; larger
-	// data gives an error matching sessionstore.ErrTooLarge and writes nothing.
+	// data gives an error matching sessionstore.ErrTooLarge and writes
+	// nothing. 0 means no limit; a negative value is an error.
 	MaxDataSize int
 	// Logger receives cleanup logs and warnings about tombstones evicted
 	// early. nil means slog.Default().
@@ -125,31 +129,57 @@ type MemStore struct {
 }
 
 // New returns a MemStore with a background goroutine that removes expired
-// sessions every minute. Use it as a drop-in for SCS's memstore.New.
+// sessions every minute. Use it as a drop-in for SCS's memstore.New. It
+// cannot fail: the zero Config is valid.
 func New() *MemStore {
-	return NewWithConfig(Config{})
+	return mustNew(Config{})
 }
 
 // NewWithCleanupInterval returns a MemStore whose background goroutine
 // removes expired sessions every cleanupInterval. 0 means no goroutine:
 // expired sessions are never served but stay in memory until DeleteExpired
-// is called.
+// is called. A negative cleanupInterval also means no goroutine. It cannot
+// fail: every cleanupInterval is a valid Config.CleanupInterval, and the
+// other settings are the defaults.
 func NewWithCleanupInterval(cleanupInterval time.Duration) *MemStore {
 	if cleanupInterval == 0 {
 		cleanupInterval = -1
 	}
-	return NewWithConfig(Config{CleanupInterval: cleanupInterval})
+	return mustNew(Config{CleanupInterval: cleanupInterval})
+}
+
+// mustNew is NewWithConfig for the SCS constructors, which have no error to
+// return: they pass only valid configurations, so an error here is a bug in
+// this package.
+func mustNew(cfg Config) *MemStore {
+	m, err := NewWithConfig(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 // NewWithConfig returns a MemStore configured by cfg. Use it for bounds,
-// logging, a cleanup hook or an injected clock. It panics if
-// cfg.TombstoneLifetime or cfg.ClockSkew is negative: either would undo
-// logouts, and a MemStore is built from configuration known when the
-// program starts.
-func NewWithConfig(cfg Config) *MemStore {
+// logging, a cleanup hook or an injected clock. It returns an error, and
+// starts nothing, if cfg.TombstoneLifetime, cfg.ClockSkew,
+// cfg.CleanupBatchSize, cfg.MaxSessions, cfg.MaxBytes or cfg.MaxDataSize is
+// negative; a negative cfg.CleanupInterval means no cleanup goroutine. The
+// error starts with "memstore: config: " and names the field; for the
+// tombstone settings it wraps the error of the shared tombstone policy.
+func NewWithConfig(cfg Config) (*MemStore, error) {
 	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
 	if err != nil {
-		panic("memstore: NewWithConfig: " + err.Error())
+		return nil, fmt.Errorf("memstore: config: %w", err)
+	}
+	switch {
+	case cfg.CleanupBatchSize < 0:
+		return nil, fmt.Errorf("memstore: config: CleanupBatchSize %d is negative", cfg.CleanupBatchSize)
+	case cfg.MaxSessions < 0:
+		return nil, fmt.Errorf("memstore: config: MaxSessions %d is negative", cfg.MaxSessions)
+	case cfg.MaxBytes < 0:
+		return nil, fmt.Errorf("memstore: config: MaxBytes %d is negative", cfg.MaxBytes)
+	case cfg.MaxDataSize < 0:
+		return nil, fmt.Errorf("memstore: config: MaxDataSize %d is negative", cfg.MaxDataSize)
 	}
 	m := &MemStore{
 		seed:        maphash.MakeSeed(),
@@ -159,15 +189,15 @@ func NewWithConfig(cfg Config) *MemStore {
 		maxDataSize: cfg.MaxDataSize,
 	}
 	m.c.policy = policy
-	m.c.maxCount = int64(max(cfg.MaxSessions, 0))
-	m.c.maxBytes = max(cfg.MaxBytes, 0)
+	m.c.maxCount = int64(cfg.MaxSessions)
+	m.c.maxBytes = cfg.MaxBytes
 	if m.now == nil {
 		m.now = time.Now
 	}
 	if m.logger == nil {
 		m.logger = slog.Default()
 	}
-	if m.batch <= 0 {
+	if m.batch == 0 {
 		m.batch = DefaultCleanupBatchSize
 	}
 	for i := range m.shards {
@@ -183,7 +213,7 @@ func NewWithConfig(cfg Config) *MemStore {
 		Logger:    cfg.Logger,
 		OnCleanup: cfg.OnCleanup,
 	}, m.DeleteExpired)
-	return m
+	return m, nil
 }
 
 // shard returns the shard of token and token's hash, which chose it: its

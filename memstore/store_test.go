@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 
 func TestConformance(t *testing.T) {
 	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		s := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: time.Hour})
+		s := mustNew(t, memstore.Config{Now: now, CleanupInterval: time.Hour})
 		t.Cleanup(s.StopCleanup)
 		return s
 	})
@@ -44,7 +44,7 @@ func TestConformanceRealClock(t *testing.T) {
 func TestConformanceBounded(t *testing.T) {
 	// Bounds far above what the suite stores change nothing it can see.
 	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		s := memstore.NewWithConfig(memstore.Config{Now: now, MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})
+		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
 	})
@@ -55,7 +55,7 @@ func TestConformanceSmallBounds(t *testing.T) {
 	// a session of 1 MiB): the store holds what they say, whichever shards
 	// the suite's tokens land in.
 	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		s := memstore.NewWithConfig(memstore.Config{Now: now, MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})
+		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
 	})

@@ -59,7 +59,10 @@ func defaultSQLitePath() (string, error) {
 func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, log *slog.Logger) (*openedStore, error) {
 	switch name {
 	case "memory":
-		s := memstore.NewWithConfig(memstore.Config{Logger: log, CleanupInterval: cleanup})
+		s, err := memstore.NewWithConfig(memstore.Config{Logger: log, CleanupInterval: cleanup})
+		if err != nil {
+			return nil, err
+		}
 		return &openedStore{
 			store:    s,
 			describe: "memory",
