@@ -88,3 +88,41 @@ func TestConformancePoolOfOne(t *testing.T) {
 		})
 	}
 }
+
+// TestPreparedOnce counts the statements MariaDB receives for 20 Commits
+// and Deletes on a pool of one connection: each of Delete's statements is
+// prepared once (after one unprepared run inside the first transaction), not
+// prepared, run and closed every time.
+func TestPreparedOnce(t *testing.T) {
+	d := dialects[1]
+	db, rec := openRecorded(t, d)
+	withPool(db, 1)
+	table := tableName()
+	s := newStore(t, db, bunstore.Config{TableName: table})
+	st, err := sqlstore.New(sqlstore.MySQL, sqlstore.Question, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Reset()
+	const n = 20
+	for i := range n {
+		tok := fmt.Sprint("once-", i)
+		if err := s.Commit(tok, []byte("v"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for _, r := range rec.Statements() {
+		seen[r.Query]++
+	}
+	for name, q := range map[string]string{"Commit": st.Commit, "Claim": st.Claim, "Tombstone": st.Tombstone, "Delete": st.Delete, "Unclaim": st.Unclaim} {
+		// Commit: one prepare. Inside the transaction: one unprepared run
+		// (the driver's ErrSkip, then a prepare), then Warm's prepare.
+		if got := seen[q]; got == 0 || got > 3 {
+			t.Errorf("%s reached the driver %d times in %d Deletes, want 1 to 3: %s", name, got, n, q)
+		}
+	}
+}

@@ -32,12 +32,13 @@ const purgeChunk = 500
 // of their tokens, in batches of Config.BatchSize rows, oldest first, each
 // batch its own transaction (PostgreSQL: under the cleanup lock, skipping
 // rows another cleaner holds). Every statement touches a bounded number of
-// rows. It returns how many rows it deleted.
+// rows. After each full batch it pauses for as long as the batch took. It
+// returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	s.CheckTombstones(ctx) // a degraded store logs at ERROR and looks for its table again
 	now := s.cfg.Now()
 	expired := s.st.Time(now)
-	total, err := cleanup.Batches(ctx, s.cfg.BatchSize, func(ctx context.Context, size int) (int64, error) {
+	total, err := cleanup.Batches(ctx, s.cfg.BatchSize, paced(func(ctx context.Context, size int) (int64, error) {
 		var n int64
 		err := s.batch(ctx, true, func(c Conn) error {
 			var err error
@@ -45,7 +46,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			return err
 		})
 		return n, err
-	})
+	}))
 	if err != nil {
 		return total, s.errorf("delete expired", err)
 	}
@@ -54,7 +55,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	}
 	cutoff := s.st.Time(s.policy().Cutoff(now))
 	var sessions int64
-	n, err := cleanup.Batches(ctx, s.cfg.BatchSize, func(ctx context.Context, size int) (int64, error) {
+	n, err := cleanup.Batches(ctx, s.cfg.BatchSize, paced(func(ctx context.Context, size int) (int64, error) {
 		var tombs, rows int64
 		err := s.batch(ctx, false, func(c Conn) error {
 			var err error
@@ -63,12 +64,33 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		})
 		sessions += rows
 		return tombs, err
-	})
+	}))
 	total += n + sessions
 	if err != nil {
 		return total, s.errorf("delete expired", err)
 	}
 	return total, nil
+}
+
+// paced makes batch wait, after each full batch, for as long as that batch
+// took: cleanup then holds the database, and on a small pool a connection,
+// at most half the time, so that concurrent requests are not queued behind
+// batch after batch. The wait ends early when ctx is done.
+func paced(batch func(ctx context.Context, size int) (int64, error)) func(ctx context.Context, size int) (int64, error) {
+	return func(ctx context.Context, size int) (int64, error) {
+		start := time.Now()
+		n, err := batch(ctx, size)
+		if err != nil || n < int64(size) {
+			return n, err
+		}
+		t := time.NewTimer(time.Since(start))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return n, nil
+	}
 }
 
 // policy is the store's tombstone policy, the defaults if none was given.

@@ -79,7 +79,7 @@ func SmallPool(t *testing.T, db DB) {
 				}
 				// The loop body may use the store while iterating.
 				if _, ok, err := s.Find(sess.Token); err != nil || !ok {
-					return fmt.Errorf("Find %s inside Sessions: %v, %v", sess.Token, ok, err)
+					return fmt.Errorf("find %s inside the Sessions loop: %v, %v", sess.Token, ok, err)
 				}
 				listed++
 			}
