@@ -127,31 +127,13 @@ const lateMaxAge = 2 // seconds
 // how many sessions came back.
 func logoutRacesLate(t *testing.T, store sessions.Store, clock *storetest.Clock, cleanup func(context.Context) (int64, error), reps int) int {
 	app := newGorillaApp(t, store)
-	resurrected := 0
-	for range reps {
-		cookies := app.do(t, "POST", "/signin", nil).Result().Cookies()
-		if len(cookies) != 1 {
-			t.Fatalf("sign-in set %d cookies", len(cookies))
-		}
-		cookie := cookies[0]
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			app.do(t, "POST", "/slow", cookie)
-		}()
-		<-app.loaded
-		app.do(t, "POST", "/signout", cookie)
+	app.afterSignOut = func(t *testing.T) {
 		clock.Advance(lateMaxAge*time.Second + time.Second)
 		if _, err := cleanup(context.Background()); err != nil {
 			t.Fatalf("cleanup: %v", err)
 		}
-		app.release <- struct{}{}
-		<-done
-		if app.do(t, "GET", "/whoami", cookie).Body.String() != "" {
-			resurrected++
-		}
 	}
-	return resurrected
+	return logoutRaces(t, app, reps)
 }
 
 // lateReps is the number of late-save races per store.

@@ -8,11 +8,15 @@ import (
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 )
 
-// newSCSApp is the race application on an scs.SessionManager over store.
-func newSCSApp(store scs.Store) *raceApp {
+// newSCSApp is the race application on an scs.SessionManager over store,
+// configured further by each of configure.
+func newSCSApp(store scs.Store, configure ...func(*scs.SessionManager)) *raceApp {
 	a := newRaceApp()
 	sm := scs.New()
 	sm.Store = store
+	for _, c := range configure {
+		c(sm)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) {
 		if err := sm.RenewToken(r.Context()); err != nil {

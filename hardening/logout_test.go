@@ -13,6 +13,9 @@ type raceApp struct {
 	handler http.Handler
 	loaded  chan struct{} // the slow request has loaded its session
 	release chan struct{} // let the slow request finish
+	// afterSignOut, if set, runs between the sign-out and the end of the
+	// slow request: a test moves time on and runs cleanup there.
+	afterSignOut func(t *testing.T)
 }
 
 func newRaceApp() *raceApp {
@@ -51,6 +54,9 @@ func logoutRaces(t *testing.T, app *raceApp, reps int) int {
 		}()
 		<-app.loaded
 		app.do(t, "POST", "/signout", cookie)
+		if app.afterSignOut != nil {
+			app.afterSignOut(t)
+		}
 		app.release <- struct{}{}
 		<-done
 		if app.do(t, "GET", "/whoami", cookie).Body.String() != "" {
