@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sessionstore/sessionstore/internal/cleanup"
-	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // StartCleanup starts the background cleanup loop; StopCleanup stops it.
@@ -53,7 +52,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	if !s.tomb.Load() {
 		return total, nil
 	}
-	cutoff := s.st.Time(s.policy().Cutoff(now))
+	cutoff := s.st.Time(s.cfg.Policy.Cutoff(now))
 	var sessions int64
 	n, err := cleanup.Batches(ctx, s.cfg.BatchSize, paced(func(ctx context.Context, size int) (int64, error) {
 		var tombs, rows int64
@@ -91,15 +90,6 @@ func paced(batch func(ctx context.Context, size int) (int64, error)) func(ctx co
 		}
 		return n, nil
 	}
-}
-
-// policy is the store's tombstone policy, the defaults if none was given.
-func (s *Store) policy() tombstone.Policy {
-	if s.cfg.Policy != (tombstone.Policy{}) {
-		return s.cfg.Policy
-	}
-	p, _ := tombstone.New(0, 0)
-	return p
 }
 
 // expireTombstones removes one batch of at most size tombstones that
