@@ -1,17 +1,16 @@
 package gorillastore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
 // roleWithoutCreate creates a login role that may not create tables (the
@@ -47,24 +46,6 @@ func roleWithoutCreate(t *testing.T, admin *pgxpool.Pool) (*pgxpool.Pool, string
 	}
 	t.Cleanup(pool.Close)
 	return pool, quoted
-}
-
-// syncBuffer is a log destination safe for the cleanup goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestPGStoreWithoutCreate: a role that can read and write the session table
@@ -103,7 +84,7 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 
 	// Allowed to run degraded.
 	clock := newClock()
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	s, err := NewPGStoreWithConfig(rolePool, PGConfig{
 		Config:            Config{KeyPairs: [][]byte{key1}, Now: clock.Now},
 		TableName:         table,

@@ -1,12 +1,10 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
 // limitedRole creates, in a fresh schema holding SCS's sessions table, a
@@ -61,27 +60,9 @@ func limitedRole(t *testing.T) (owner, limited *pgxpool.Pool, role string) {
 	return owner, limited, role
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger shared by goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // degradedErrors counts the ERROR lines saying a store runs without
 // tombstones.
-func degradedErrors(logs *syncBuffer) int {
+func degradedErrors(logs *testenv.SyncBuffer) int {
 	n := 0
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "level=ERROR") && strings.Contains(l, "running without tombstones") {
@@ -113,7 +94,7 @@ func TestNoTombstonePrivilege(t *testing.T) {
 		t.Errorf("error %q does not name the store and the cause", err)
 	}
 
-	var allowLogs syncBuffer
+	var allowLogs testenv.SyncBuffer
 	allowed, err := NewWithConfig(limited, Config{CleanupInterval: -1, AllowNoTombstones: true,
 		Logger: slog.New(slog.NewTextHandler(&allowLogs, nil))})
 	if err != nil {
@@ -123,7 +104,7 @@ func TestNoTombstonePrivilege(t *testing.T) {
 		t.Errorf("AllowNoTombstones: %d ERROR lines at construction, want 1:\n%s", n, allowLogs.String())
 	}
 
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	s := New(limited)

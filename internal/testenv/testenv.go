@@ -4,8 +4,10 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -32,4 +34,24 @@ func Getenv(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// SyncBuffer is a bytes.Buffer that goroutines may write at once: a log
+// destination for a store whose cleanup goroutine logs while the test reads.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what has been written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
