@@ -2,7 +2,6 @@ package gormstore_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/sessionstore/sessionstore/gormstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/sqltest"
-	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // withPool limits db's connection pool to n connections.
@@ -83,25 +81,7 @@ func TestConformancePoolOfOne(t *testing.T) {
 		}
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			db := withPool(t, d.open(t), 1)
-			var tables sync.Map // storetest.Store -> table name
-			storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
-				table := tableName()
-				s := newStore(t, db, gormstore.Config{TableName: table, Now: now})
-				tables.Store(storetest.Store(s), table)
-				return s
-			}, storetest.Options{
-				WriteBehind: func(t *testing.T, s storetest.Store, token string, data []byte, expiry time.Time) {
-					table, _ := tables.Load(s)
-					st, err := sqlstore.New(dialectOf(d), sqlstore.Question, table.(string))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := db.Exec(st.CommitPlain, token, data, st.Time(expiry)).Error; err != nil {
-						t.Fatal(err)
-					}
-				},
-			})
+			conformance(t, d, withPool(t, d.open(t), 1), gormstore.Config{})
 		})
 	}
 }
