@@ -142,16 +142,7 @@ func TestTimeout(t *testing.T) {
 func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(testDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := newPoolWithConfig(ctx, cfg)
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", err)
-	}
-	defer pool.Close()
+	pool := onePool(t)
 	const timeout = 100 * time.Millisecond
 	// The tables are made with the default timeout: a migration queues for
 	// the other tests' on an advisory lock.
@@ -256,4 +247,21 @@ func TestNoRoundTrip(t *testing.T) {
 			t.Error("Sessions on a closed pool yielded a session")
 		}
 	}
+}
+
+// onePool returns a pool of one connection to the test database, closed
+// when t ends.
+func onePool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(testDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := newPoolWithConfig(context.Background(), cfg)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sessionstore/sessionstore"
 )
 
@@ -106,16 +104,7 @@ func TestCleanupByReplicaAhead(t *testing.T) {
 func TestOneConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(testDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := newPoolWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := onePool(t)
 	now := time.Now()
 	s, err := NewWithConfig(pool, Config{Table: uniqueName("pgstore_test_"), CreateTable: true, CleanupInterval: -1,
 		Timeout: 5 * time.Second, Now: func() time.Time { return now }})
