@@ -52,4 +52,4 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := .:FuzzValidToken gorillastore:FuzzCookieVerify hardening:FuzzToken hardening:FuzzPayload hardening:FuzzGorillaCookie hardening:FuzzNoRoundTrip
 fuzz:
 	@for t in $(FUZZ_TARGETS); do dir=$${t%%:*}; name=$${t##*:}; echo "fuzz $$dir $$name"; \
-		(cd $$dir && CI=$${CI:-true} $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) .) || exit 1; done
+		CI=$${CI:-true} bash .ci/fuzz $$dir $$name $(FUZZTIME) || exit 1; done
