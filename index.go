@@ -87,10 +87,12 @@ const MaxUserAgentLen = 512
 // MaxOwnerLen or is not valid UTF-8. Nothing is written.
 var ErrInvalidOwner = errors.New("invalid session owner")
 
-// ErrNoIndex is matched (with errors.Is) by the error NewWithConfig returns
-// when Config.Owner turns the per-user index on but the table lacks its
-// columns: run the store's Migrate (or the SQL in docs/index.md) first.
-var ErrNoIndex = errors.New("per-user index not migrated")
+// ErrNoIndex is matched (with errors.Is) by the error a store's UserIndex
+// methods return when its per-user index is off (Config.Owner is nil), and
+// by the error NewWithConfig returns when Config.Owner turns the index on
+// but the table lacks its columns: run the store's Migrate (or the SQL in
+// docs/index.md) first.
+var ErrNoIndex = errors.New("per-user index unavailable")
 
 // CheckOwner returns an error matching ErrInvalidOwner if owner is longer
 // than MaxOwnerLen, not valid UTF-8 or holds a NUL byte. "" (no owner) is
