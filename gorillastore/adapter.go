@@ -37,6 +37,15 @@ type Config struct {
 	// Now is the clock the store computes expiry times with. nil means
 	// time.Now. Pass the same clock to the underlying store.
 	Now func() time.Time
+	// RecordClient makes Save pass the request's User-Agent header and
+	// remote IP (the host of r.RemoteAddr) to the underlying store, with
+	// sessionstore.WithClient, so that a store whose per-user index is on
+	// keeps them for UserSessions (a "your devices" page). A request whose
+	// context already carries a client (sessionstore.WithClient with the
+	// address your reverse proxy reports, or the sessionstore.RecordClient
+	// middleware) keeps that one. Off by default: nothing is stored that the
+	// application did not ask for.
+	RecordClient bool
 }
 
 // engine returns the engine and codecs cfg describes, filling in defaults.
@@ -48,7 +57,7 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime}
+	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime, recordClient: cfg.RecordClient}
 	if err := checkMaxAge(cfg.Options.MaxAge); err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionstore/sessionstore"
+
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -31,10 +33,14 @@ VALUES ($1, $2, $3, $3, $4) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data
 	}
 }
 
+// TestConformance runs the suite on the session table, and the Index
+// subtests on it with the index on, reading owners of SCS data as the suite
+// writes it (storetest.Owner): the table's index is the same whatever the
+// data format.
 func TestConformance(t *testing.T) {
 	pool := testPool(t)
-	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: now}, TableName: tableName()})
+	newStore := func(t *testing.T, now func() time.Time, owner sessionstore.OwnerFunc) storetest.Store {
+		s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: now}, TableName: tableName(), Owner: owner})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,5 +51,13 @@ func TestConformance(t *testing.T) {
 			}
 		})
 		return conformant{s.b, s}
-	}, storetest.Options{WriteBehind: writeBehind})
+	}
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return newStore(t, now, nil)
+	}, storetest.Options{
+		WriteBehind: writeBehind,
+		Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
+			return newStore(t, now, storetest.Owner)
+		},
+	})
 }

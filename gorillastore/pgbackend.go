@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
@@ -36,11 +37,23 @@ type pgBackend struct {
 	tombsOn   atomic.Bool
 	nextCheck atomic.Int64
 
+	// owner, when set (PGConfig.Owner), turns the per-user index on: see
+	// pgindex.go for the columns and statements.
+	owner sessionstore.OwnerFunc
+
 	findSQL, commitSQL, updateSQL, deleteSQL         string
 	findPlainSQL, commitPlainSQL, updatePlainSQL     string
 	deletePlainSQL                                   string
 	cleanSessionsSQL, cleanTombsSQL, countExpiredSQL string
 	table, tombs, tableIdx, tombsIndex               string
+	rawTable                                         string // unquoted
+
+	// The per-user index (setOwner); empty while it is off.
+	ownerIdx                                       string
+	listSQL, listPlainSQL, countSQL, countPlainSQL string
+	keysSQL, keysPlainSQL                          string
+	deleteOwnedSQL, deleteOwnedPlainSQL            string
+	deleteAllSQL, deleteAllPlainSQL                string
 }
 
 func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration, policy tombstone.Policy, log *slog.Logger) *pgBackend {
@@ -54,6 +67,7 @@ func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout t
 		policy:        policy,
 		log:           log,
 		table:         pgx.Identifier{table}.Sanitize(),
+		rawTable:      table,
 		tombs:         pgx.Identifier{table + "_tombstones"}.Sanitize(),
 		tableIdx:      pgx.Identifier{table + "_expires_on_idx"}.Sanitize(),
 		tombsIndex:    pgx.Identifier{table + "_tombstones_expires_on_idx"}.Sanitize(),
@@ -198,11 +212,24 @@ func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expi
 	if data == nil {
 		data = []byte{} // the column is NOT NULL
 	}
+	var owner, ua, ip any
+	if b.owner != nil { // the owner is read before any round trip
+		var err error
+		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
+			return fmt.Errorf("commit to %s: %w", b.table, err)
+		}
+	}
 	sql := b.commitPlainSQL
 	if b.tombstones(ctx) {
 		sql = b.commitSQL
 	}
-	if _, err := b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry)); err != nil {
+	var err error
+	if b.owner == nil {
+		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	} else {
+		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
+	}
+	if err != nil {
 		return fmt.Errorf("commit to %s: %w", b.table, err)
 	}
 	return nil
@@ -221,11 +248,24 @@ func (b *pgBackend) UpdateCtx(ctx context.Context, key string, data []byte, expi
 	if data == nil {
 		data = []byte{}
 	}
+	var owner, ua, ip any
+	if b.owner != nil { // the owner is read before any round trip
+		var err error
+		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
+			return false, fmt.Errorf("update in %s: %w", b.table, err)
+		}
+	}
 	sql := b.updatePlainSQL
 	if b.tombstones(ctx) {
 		sql = b.updateSQL
 	}
-	tag, err := b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	var tag pgconn.CommandTag
+	var err error
+	if b.owner == nil {
+		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	} else {
+		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
+	}
 	if err != nil {
 		return false, fmt.Errorf("update in %s: %w", b.table, err)
 	}

@@ -27,7 +27,9 @@ func checkTableName(table string) error {
 }
 
 // createSchema creates the session and tombstone tables and their indexes if
-// they are missing, each table in its own transaction: a role that can use
+// they are missing (the session table with the columns of the per-user
+// index if it is on; an existing table is never altered here, see
+// MigratePGStore), each table in its own transaction: a role that can use
 // but not create tables works on tables made for it. Replicas starting
 // together serialise on an advisory lock. If the tombstone table is missing
 // and cannot be created, createSchema returns an error matching
@@ -39,14 +41,18 @@ func (b *pgBackend) createSchema(ctx context.Context) error {
 		return err
 	}
 	if !sessions {
-		if err := b.create(ctx, `CREATE TABLE IF NOT EXISTS `+b.table+` (
+		stmts := []string{`CREATE TABLE IF NOT EXISTS ` + b.table + ` (
 	id BIGSERIAL PRIMARY KEY,
 	key TEXT NOT NULL UNIQUE,
 	data BYTEA NOT NULL,
 	created_on TIMESTAMPTZ NOT NULL,
 	modified_on TIMESTAMPTZ NOT NULL,
 	expires_on TIMESTAMPTZ NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS `+b.tableIdx+` ON `+b.table+` (expires_on)`); err != nil {
+			`CREATE INDEX IF NOT EXISTS ` + b.tableIdx + ` ON ` + b.table + ` (expires_on)`}
+		if b.owner != nil { // a new table gets the index columns at once: nothing to backfill
+			stmts = append(stmts, b.indexDDL()...)
+		}
+		if err := b.create(ctx, stmts...); err != nil {
 			return err
 		}
 	}

@@ -92,6 +92,18 @@ type PGConfig struct {
 	Logger *slog.Logger
 	// OnCleanup, if set, is called after every background cleanup run.
 	OnCleanup func(deleted int64, took time.Duration, err error)
+	// Owner, if set, turns on the per-user index (sessionstore.UserIndex:
+	// UserSessions, DeleteUserSessionsExcept, ...): every Save records the
+	// session's owner, read from its values by Owner, in the same statement
+	// as the session. Use gorillastore.OwnerKey("user_id") for the string
+	// under Values["user_id"]. A Save whose owner Owner cannot read (a
+	// value that is not a string, say) fails with an error matching
+	// sessionstore.ErrInvalidOwner and writes nothing. A new table is
+	// created with the index columns; an existing one needs them added
+	// first, by MigratePGStore (or the SQL in the README): until then the
+	// constructors return an error matching sessionstore.ErrNoIndex. nil
+	// (the default) leaves the table and every statement as they were.
+	Owner sessionstore.OwnerFunc
 }
 
 // PGStore keeps gorilla/sessions sessions in PostgreSQL through pgx. It has
@@ -223,6 +235,7 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout, policy, cfg.Logger)
+	b.setOwner(cfg.Owner)
 	e, codecs, err := cfg.engine(b)
 	if err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
@@ -237,6 +250,9 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 		cfg.Logger.Error("gorillastore: running without tombstones (PGConfig.AllowNoTombstones): "+
 			"a row written behind a logout can bring the session back", "table", b.tombs, "err", err)
 	}
+	if err := b.checkIndex(ctx); err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
 	return &PGStore{
 		Codecs:  codecs,
 		Options: cfg.Options,
@@ -246,6 +262,53 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 		cfg:     cfg,
 		closing: make(chan struct{}),
 	}, nil
+}
+
+// MigratePGStore turns on the per-user index of the PGStore that cfg
+// describes (cfg.Owner must be set), with sessions kept working throughout:
+// it creates the tables if they are missing, adds the index columns
+// (owner, created, user_agent, ip: nullable, so PostgreSQL rewrites
+// nothing) and the owner index if they are missing, then indexes the
+// existing live sessions by reading each one's owner with cfg.Owner, in
+// batches of 1,000. A Save racing the backfill wins: a row is indexed only
+// if its data is still what the backfill read. Sessions whose owner cannot
+// be read stay unindexed, counted in one WARN log. It is idempotent; run it
+// once, before the first NewPGStoreWithConfig with cfg.Owner set, from one
+// replica (replicas running it together are safe, only slower).
+//
+// Building the owner index holds a SHARE lock on the session table, which
+// makes Saves wait (loads do not) for as long as the build takes: about a
+// second per million rows. On a large table, create the index CONCURRENTLY
+// first (see the README); MigratePGStore then keeps it.
+func MigratePGStore(ctx context.Context, db DBConn, cfg PGConfig) error {
+	if db == nil {
+		return errors.New("gorillastore: migrate: nil DBConn")
+	}
+	if cfg.Owner == nil {
+		return fmt.Errorf("gorillastore: migrate: %w", errNoOwner)
+	}
+	if cfg.TableName == "" {
+		cfg.TableName = DefaultTableName
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := checkTableName(cfg.TableName); err != nil {
+		return fmt.Errorf("gorillastore: migrate: %w", err)
+	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return fmt.Errorf("gorillastore: migrate: %w", err)
+	}
+	b := newPGBackend(db, cfg.TableName, cfg.Now, time.Second, policy, cfg.Logger)
+	b.setOwner(cfg.Owner)
+	if err := b.createSchema(ctx); err != nil && (!errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones) {
+		return fmt.Errorf("gorillastore: migrate: create table %s: %w", b.table, err)
+	}
+	if err := b.migrateIndex(ctx); err != nil {
+		return fmt.Errorf("gorillastore: migrate: %w", err)
+	}
+	return nil
 }
 
 // Close stops every cleanup started with StartCleanup, waits for them, and

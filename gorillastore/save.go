@@ -1,8 +1,10 @@
 package gorillastore
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -102,6 +104,9 @@ func (e *engine) save(codecs []securecookie.Codec, opts *sessions.Options, r *ht
 	if err != nil {
 		return fmt.Errorf("gorillastore: save session: encode cookie: %w", err)
 	}
+	if e.recordClient {
+		ctx = withRequestClient(ctx, r)
+	}
 	tok := token(s.ID)
 	if h != nil && e.updater != nil && h.storedID() == s.ID {
 		updated, err := e.updater.UpdateCtx(ctx, tok, data, expiry)
@@ -121,6 +126,19 @@ func (e *engine) save(codecs []securecookie.Codec, opts *sessions.Options, r *ht
 	}
 	http.SetCookie(w, sessions.NewCookie(s.Name(), cookie, s.Options))
 	return nil
+}
+
+// withRequestClient returns ctx carrying the User-Agent and remote IP of r
+// (Config.RecordClient), unless it carries a client already.
+func withRequestClient(ctx context.Context, r *http.Request) context.Context {
+	if _, ok := sessionstore.ClientFromContext(ctx); ok {
+		return ctx
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return sessionstore.WithClient(ctx, sessionstore.Client{UserAgent: r.UserAgent(), IP: ip})
 }
 
 // maxMaxAge is the largest Options.MaxAge, in seconds, that a time.Duration

@@ -69,6 +69,8 @@ type engine struct {
 	now       func() time.Time
 	lifetime  time.Duration // server-side lifetime when Options.MaxAge == 0
 	maxLength atomic.Int64  // 0: no limit
+	// recordClient is Config.RecordClient.
+	recordClient bool
 }
 
 // newID returns a fresh random session ID of 256 bits.
