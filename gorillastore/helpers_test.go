@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
 	"github.com/sessionstore/sessionstore/storetest"
@@ -51,6 +52,23 @@ func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgB
 	t.Helper()
 	policy, _ := tombstone.New(0, 0)
 	b := newPGBackend(pool, tableName(), now, 5*time.Second, policy, nil)
+	if err := b.createSchema(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.dropSchema(context.Background()); err != nil {
+			t.Errorf("drop tables: %v", err)
+		}
+	})
+	return b
+}
+
+// newTestIndexedBackend is newTestBackend with the per-user index on.
+func newTestIndexedBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time, owner sessionstore.OwnerFunc) *pgBackend {
+	t.Helper()
+	policy, _ := tombstone.New(0, 0)
+	b := newPGBackend(pool, tableName(), now, 5*time.Second, policy, nil)
+	b.setOwner(owner)
 	if err := b.createSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,10 @@ type pgBackend struct {
 	keysSQL, keysPlainSQL                          string
 	deleteOwnedSQL, deleteOwnedPlainSQL            string
 	deleteAllSQL, deleteAllPlainSQL                string
+
+	// backfillHook, if set (by tests), runs between the read and the write
+	// of each backfill batch, with the keys the batch read.
+	backfillHook func(keys []string)
 }
 
 func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration, policy tombstone.Policy, log *slog.Logger) *pgBackend {

@@ -314,17 +314,19 @@ func (b *pgBackend) migrateIndex(ctx context.Context) error {
 	return b.backfill(ctx)
 }
 
-// backfill indexes the live rows without an owner, in batches of
-// backfillBatch keyed by key: it reads a batch, decodes each row's data
-// with the OwnerFunc, and writes the owners in one UPDATE that touches a row
-// only if its owner is still NULL and its data unchanged, so that a Save
-// racing the backfill is never overwritten (it indexed the row itself).
-// Rows whose owner cannot be read stay unindexed, counted in one WARN.
+// backfill indexes the live rows, in batches of backfillBatch keyed by
+// key: it reads a batch, decodes each row's data with the OwnerFunc, and
+// writes the owners that differ from the row's in one UPDATE that touches a
+// row only if its data is still what the backfill read, so that a Save
+// racing the backfill is never overwritten (it wrote the owner of its own
+// data). A row whose owner changes gets created = now. Rows whose owner
+// cannot be read are left as they are, counted in one WARN. Run again, it
+// corrects the rows that replicas without the index saved meanwhile.
 func (b *pgBackend) backfill(ctx context.Context) error {
-	sel := `SELECT key, data FROM ` + b.table + ` WHERE key > $1 AND owner IS NULL AND expires_on > $2 ORDER BY key LIMIT $3`
-	upd := `UPDATE ` + b.table + ` AS s SET owner = u.owner, created = $4
+	sel := `SELECT key, data, COALESCE(owner, '') FROM ` + b.table + ` WHERE key > $1 AND expires_on > $2 ORDER BY key LIMIT $3`
+	upd := `UPDATE ` + b.table + ` AS s SET owner = NULLIF(u.owner, ''), created = $4
 FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(key, owner, data)
-WHERE s.key = u.key AND s.owner IS NULL AND s.data = u.data`
+WHERE s.key = u.key AND s.data = u.data AND s.owner IS DISTINCT FROM NULLIF(u.owner, '')`
 	var after string
 	var indexed, unreadable int64
 	var firstErr error
@@ -336,12 +338,16 @@ WHERE s.key = u.key AND s.owner IS NULL AND s.data = u.data`
 		}
 		var keys, owners []string
 		var datas [][]byte
-		var key string
+		var key, current string
 		var data []byte
-		read := 0
-		_, err = pgx.ForEachRow(rows, []any{&key, &data}, func() error {
-			read++
+		var read []string // the keys read, for backfillHook
+		n := 0
+		_, err = pgx.ForEachRow(rows, []any{&key, &data, &current}, func() error {
+			n++
 			after = key
+			if b.backfillHook != nil {
+				read = append(read, key)
+			}
 			owner, err := b.owner(data)
 			if err == nil {
 				err = sessionstore.CheckOwner(owner)
@@ -352,13 +358,16 @@ WHERE s.key = u.key AND s.owner IS NULL AND s.data = u.data`
 				if firstErr == nil {
 					firstErr = err
 				}
-			case owner != "":
+			case owner != current:
 				keys, owners, datas = append(keys, key), append(owners, owner), append(datas, data)
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("backfill %s: %w", b.table, err)
+		}
+		if b.backfillHook != nil {
+			b.backfillHook(read)
 		}
 		if len(keys) > 0 {
 			tag, err := b.db.Exec(ctx, upd, keys, owners, datas, micro(b.now()))
@@ -367,15 +376,15 @@ WHERE s.key = u.key AND s.owner IS NULL AND s.data = u.data`
 			}
 			indexed += tag.RowsAffected()
 		}
-		if read < backfillBatch {
+		if n < backfillBatch {
 			break
 		}
 	}
 	if unreadable > 0 {
-		b.log.Warn("gorillastore: backfill of the per-user index left sessions whose owner cannot be read unindexed",
+		b.log.Warn("gorillastore: the per-user index backfill left the sessions whose owner it cannot read as they were",
 			"table", b.table, "unreadable", unreadable, "first_err", firstErr)
 	}
-	b.log.Info("gorillastore: backfilled the per-user index", "table", b.table, "indexed", indexed, "took", time.Since(start))
+	b.log.Info("gorillastore: backfilled the per-user index", "table", b.table, "updated", indexed, "took", time.Since(start))
 	return nil
 }
 

@@ -27,6 +27,46 @@ func TestGorillaPGStore(t *testing.T) {
 	})
 }
 
+// ownerKey is how the Index subtests' stores read owners.
+var ownerKey = gorillastore.OwnerKey(gorillatest.OwnerKey)
+
+func TestGorillaPGStoreIndex(t *testing.T) {
+	runPGStoreIndex(t, gorillastore.PoolForTest)
+}
+
+// TestGorillaPGStoreIndexPoolOfOne: no index operation holds a connection
+// while it needs another.
+func TestGorillaPGStoreIndexPoolOfOne(t *testing.T) {
+	runPGStoreIndex(t, gorillastore.PoolOfOneForTest)
+}
+
+func runPGStoreIndex(t *testing.T, newPool func(t *testing.T) gorillastore.DBConn) {
+	gorillatest.RunIndex(t, func(t *testing.T, now func() time.Time) gorillatest.Maker {
+		pool := newPool(t)
+		table := gorillastore.TableName()
+		return func(t *testing.T, cfg gorillastore.Config) gorillatest.Store {
+			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, TableName: table, Owner: ownerKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				s.Close()
+				gorillastore.DropTables(t, s)
+			})
+			return s
+		}
+	})
+}
+
+// TestGorillaAdapterPGTableIndex runs the Index subtests on the adapter over
+// PGStore's table as an indexed SCS store: the adapter's delegation and ID
+// mapping, over a real index.
+func TestGorillaAdapterPGTableIndex(t *testing.T) {
+	gorillatest.RunAdapterIndex(t, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
+		return gorillastore.IndexedBackendForTest(t, now, ownerKey)
+	})
+}
+
 func TestGorillaAdapterPGTable(t *testing.T) {
 	gorillatest.RunAdapter(t, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
 		return gorillastore.BackendForTest(t, now)
