@@ -106,6 +106,21 @@
 // the store then runs without tombstones, logs at ERROR on every cleanup
 // run, and starts using the table within a minute of its appearing.
 //
+// # A user's sessions
+//
+// With PGConfig.Owner set (gorillastore.OwnerKey("user_id") reads the
+// string under Values["user_id"]), or over an underlying store whose own
+// Owner is set, the stores implement sessionstore.UserIndex: UserSessions
+// for a "your devices" page, DeleteUserSessionsExcept for "sign out
+// everywhere else", DeleteUserSessions for a disabled account. The owner
+// is written by the same statement as the session, so sign-in, sign-out
+// (deleting the value) and switching user update the index in their Save.
+// UserSession.ID is sessionstore.SessionID of the stored token, and
+// SessionID(session) gives it for a session; DeleteUserSessionsExcept takes
+// gorilla session IDs. Config.RecordClient records the request's
+// User-Agent and IP. PGStore's index is four nullable columns of its table
+// (see MigratePGStore to add them to an existing one).
+//
 // A table of antonlindstrom/pgstore has no unique key and is refused: its
 // sessions cannot be read anyway (they are keyed by the raw ID), so drop it
 // or pick another PGConfig.TableName; users sign in again once.

@@ -270,16 +270,19 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 // (owner, created, user_agent, ip: nullable, so PostgreSQL rewrites
 // nothing) and the owner index if they are missing, then indexes the
 // existing live sessions by reading each one's owner with cfg.Owner, in
-// batches of 1,000. A Save racing the backfill wins: a row is indexed only
-// if its data is still what the backfill read. Sessions whose owner cannot
-// be read stay unindexed, counted in one WARN log. It is idempotent; run it
-// once, before the first NewPGStoreWithConfig with cfg.Owner set, from one
-// replica (replicas running it together are safe, only slower).
+// batches of 1,000. A row is updated only if its data is still what the
+// backfill read, so a Save racing the backfill wins. Sessions whose owner
+// cannot be read are left as they are, counted in one WARN log. It is
+// idempotent, and a rerun corrects the owner of every live row whose data
+// says otherwise (rows saved meanwhile by replicas without cfg.Owner, which
+// do not maintain the index): run it before the first
+// NewPGStoreWithConfig with cfg.Owner set, and again once every replica
+// has it. Replicas running it together are safe, only slower.
 //
 // Building the owner index holds a SHARE lock on the session table, which
-// makes Saves wait (loads do not) for as long as the build takes: about a
-// second per million rows. On a large table, create the index CONCURRENTLY
-// first (see the README); MigratePGStore then keeps it.
+// makes Saves wait (loads do not) for as long as the build takes. On a
+// large table, create the index CONCURRENTLY first (see the README);
+// MigratePGStore then keeps it.
 func MigratePGStore(ctx context.Context, db DBConn, cfg PGConfig) error {
 	if db == nil {
 		return errors.New("gorillastore: migrate: nil DBConn")
