@@ -7,6 +7,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -34,7 +35,19 @@ func (b *BunStore) Migrate(ctx context.Context) error {
 		return fmt.Errorf("bunstore: migrate: %w", err)
 	}
 	b.store.EnableTombstones()
+	if err := b.store.MigrateIndex(ctx); err != nil {
+		return b.store.IndexError(err)
+	}
 	return nil
+}
+
+// openIndex migrates the per-user index when owner is set (see
+// Config.Owner).
+func (b *BunStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
+	if owner == nil {
+		return nil
+	}
+	return b.store.OpenIndex(ctx)
 }
 
 // execAll runs DDL through Bun, so that Bun's query hooks see it. The DDL

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -103,7 +104,19 @@ func (g *GORMStore) Migrate(ctx context.Context) error {
 		return fmt.Errorf("gormstore: migrate: %w", err)
 	}
 	g.store.EnableTombstones()
+	if err := g.store.MigrateIndex(ctx); err != nil {
+		return g.store.IndexError(err)
+	}
 	return nil
+}
+
+// openIndex migrates the per-user index when owner is set (see
+// Config.Owner).
+func (g *GORMStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
+	if owner == nil {
+		return nil
+	}
+	return g.store.OpenIndex(ctx)
 }
 
 func migrateSessions(db *gorm.DB, st *sqlstore.Statements) error {
