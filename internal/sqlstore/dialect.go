@@ -259,8 +259,14 @@ func (s *Statements) Hot() []string {
 		s.Claim, s.Tombstone, s.Unclaim, s.All, s.AllPlain, s.Page, s.PagePlain,
 		s.Index.Commit, s.Index.CommitPlain, s.Index.List, s.Index.ListPlain,
 		s.Index.Count, s.Index.CountPlain, s.Index.Lock, s.Index.LockPlain}
+	if s.Index.Owned != "" {
+		hot = append(hot, s.Index.Owned)
+	}
 	for _, n := range padSizes {
 		hot = append(hot, s.Index.Tombstones(n), s.Index.Delete(n))
+		if s.Index.Claim != nil {
+			hot = append(hot, s.Index.Claim(n), s.Index.Unclaim(n))
+		}
 	}
 	return hot
 }

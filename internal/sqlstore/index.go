@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
@@ -242,18 +243,41 @@ func (s *Store) revokeOne(ctx context.Context, user string, kept []any, until an
 
 // revokeTx is revoke in one transaction: lock the user's rows (MySQL, and
 // PostgreSQL without tombstones: SELECT ... FOR UPDATE; SQLite's one writer
-// needs no lock), record their tombstones, delete them. Each list of tokens
-// is padded to one of a few lengths so that its statement is prepared once.
+// needs no lock), record their tombstones, delete them. On MySQL the
+// tombstone keys are claimed first (see IndexStatements.Claim). Each list
+// of tokens is padded to one of a few lengths so that its statement is
+// prepared once.
 func (s *Store) revokeTx(ctx context.Context, user string, kept []any, until any, now time.Time) (int, error) {
 	tomb := s.tomb.Load()
+	claim := tomb && s.st.Index.Claim != nil
+	epoch := s.st.Time(Epoch)
 	var n int
 	err := s.conn.InTx(ctx, func(tx Conn) error {
 		n = 0
-		q := s.st.Index.LockPlain
-		if tomb {
-			q = s.st.Index.Lock
+		var claimed []any
+		if claim {
+			toks, err := s.owned(ctx, tx, user, kept)
+			if err != nil || len(toks) == 0 {
+				return err
+			}
+			slices.SortFunc(toks, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+			for chunk := range slices.Chunk(toks, MaxList) {
+				chunk = pad(chunk)
+				args := make([]any, 0, 2*len(chunk))
+				for _, tok := range chunk {
+					args = append(args, tok, epoch)
+				}
+				if _, err := tx.Exec(ctx, s.st.Index.Claim(len(chunk)), args...); err != nil {
+					return err
+				}
+			}
+			claimed = toks
 		}
-		rows, err := tx.Query(ctx, q, user)
+		q, args := s.st.Index.LockPlain, []any{user}
+		if tomb {
+			q, args = s.st.Index.Lock, []any{epoch, user}
+		}
+		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -271,7 +295,9 @@ func (s *Store) revokeTx(ctx context.Context, user string, kept []any, until any
 				rows.Close()
 				return err
 			}
-			if slices.Contains(kept, any(tok)) {
+			// A session created for the user since Owned read the
+			// tokens has no claim: it survives this revoke.
+			if slices.Contains(kept, any(tok)) || (claim && !slices.Contains(claimed, any(tok))) {
 				continue
 			}
 			doomed = append(doomed, tok)
@@ -295,10 +321,42 @@ func (s *Store) revokeTx(ctx context.Context, user string, kept []any, until any
 				return err
 			}
 		}
+		if claim && len(doomed) < len(claimed) {
+			// Rows deleted (or given another owner) since Owned read them:
+			// remove the placeholders their claims left.
+			for chunk := range slices.Chunk(claimed, MaxList) {
+				chunk = pad(chunk)
+				if _, err := tx.Exec(ctx, s.st.Index.Unclaim(len(chunk)), append([]any{epoch}, chunk...)...); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 	return n, err
 }
+
+// owned returns the tokens of user's rows but those of kept, read without
+// locks.
+func (s *Store) owned(ctx context.Context, tx Conn, user string, kept []any) ([]any, error) {
+	rows, err := tx.Query(ctx, s.st.Index.Owned, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var toks []any
+	for rows.Next() {
+		var tok string
+		if err := rows.Scan(&tok); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(kept, any(tok)) {
+			toks = append(toks, tok)
+		}
+	}
+	return toks, rows.Err()
+}
+
 
 // HasIndex reports whether the sessions table has every index column. It
 // returns an error if the table cannot be read.

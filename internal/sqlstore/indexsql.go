@@ -31,10 +31,21 @@ type IndexStatements struct {
 	// deleted, in one statement (PostgreSQL only; nil elsewhere): owner, n
 	// tokens, until, now.
 	Revoke func(keep int) string
-	// Lock and LockPlain read (on MySQL: lock, FOR UPDATE; on PostgreSQL:
-	// FOR UPDATE) every row of an owner inside a revoke transaction: owner;
-	// yield token, expiry and, for Lock, whether the token has a tombstone.
+	// Lock and LockPlain read (on MySQL and PostgreSQL: lock, FOR UPDATE)
+	// every row of an owner inside a revoke transaction: Lock takes Epoch
+	// and owner and yields token, expiry and whether the token has a
+	// tombstone (a Claim placeholder, whose expiry is Epoch, is none);
+	// LockPlain takes owner and yields token, expiry.
 	Lock, LockPlain string
+	// Owned yields the tokens of an owner's rows without locking them
+	// (MySQL only; "" elsewhere): owner.
+	Owned string
+	// Claim(n) and Unclaim(n) are Statements.Claim and Unclaim for n tokens
+	// (MySQL only; nil elsewhere): a MySQL revoke claims the tombstone keys
+	// of the tokens Owned read before it locks their rows, in the order
+	// Commit and Delete take their locks, so that none of them deadlock.
+	// Claim: n pairs of token, Epoch. Unclaim: Epoch, n tokens.
+	Claim, Unclaim func(n int) string
 	// Tombstones(n) records the tombstones of n of an owner's rows about to
 	// be deleted, like Statements.Tombstone: until, owner, n tokens.
 	Tombstones func(n int) string
@@ -116,7 +127,7 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 	ix.CountPlain = b.sql(split(count)...)
 	ix.Count = b.sql(split(count + live)...)
 	lock := "SELECT token, expiry FROM " + t + " s WHERE owner = ?"
-	lockTomb := "SELECT token, expiry, EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = s.token) FROM " + t + " s WHERE owner = ?"
+	lockTomb := "SELECT token, expiry, EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = s.token AND d.expiry > ?) FROM " + t + " s WHERE owner = ?"
 	switch d {
 	case MySQL:
 		lock, lockTomb = lock+" FOR UPDATE", lockTomb+" FOR UPDATE"
@@ -193,6 +204,14 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 			return b.sql(split("INSERT INTO " + tt + " (token, expiry) SELECT token, GREATEST(expiry, ?) FROM " + t +
 				" WHERE owner = ? AND token IN (" + list(n) + ") ON DUPLICATE KEY UPDATE " + tt + ".expiry = GREATEST(" +
 				tt + ".expiry, VALUES(expiry))")...)
+		}
+		ix.Owned = b.sql(split("SELECT token FROM " + t + " WHERE owner = ?")...)
+		ix.Claim = func(n int) string {
+			return b.sql(split("INSERT INTO " + tt + " (token, expiry) VALUES " +
+				strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") + " ON DUPLICATE KEY UPDATE expiry = expiry")...)
+		}
+		ix.Unclaim = func(n int) string {
+			return b.sql(split("DELETE FROM " + tt + " WHERE expiry = ? AND token IN (" + list(n) + ")")...)
 		}
 		ix.Columns = "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE()" +
 			" AND table_name = '" + table + "' AND column_name IN " + in
