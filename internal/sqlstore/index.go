@@ -357,7 +357,6 @@ func (s *Store) owned(ctx context.Context, tx Conn, user string, kept []any) ([]
 	return toks, rows.Err()
 }
 
-
 // HasIndex reports whether the sessions table has every index column. It
 // returns an error if the table cannot be read.
 func HasIndex(ctx context.Context, conn Conn, st *Statements) (bool, error) {
