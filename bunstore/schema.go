@@ -24,6 +24,11 @@ import (
 //	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
 //
 // NewWithConfig and Migrate return an error naming the statement until then.
+//
+// With Config.Owner set, Migrate also adds the per-user index columns and
+// the owner index where they are missing, and indexes the live sessions no
+// indexed Commit has written yet (see the README for the SQL and the
+// backfill). It is idempotent.
 func (b *BunStore) Migrate(ctx context.Context) error {
 	if err := execAll(ctx, b.db, b.st.CreateSessions); err != nil {
 		return fmt.Errorf("bunstore: migrate: %w", err)

@@ -92,6 +92,11 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 //	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
 //
 // NewWithConfig and Migrate return an error naming the statement until then.
+//
+// With Config.Owner set, Migrate also adds the per-user index columns and
+// the owner index where they are missing, and indexes the live sessions no
+// indexed Commit has written yet (see the README for the SQL and the
+// backfill). It is idempotent.
 func (g *GORMStore) Migrate(ctx context.Context) error {
 	db := g.db.WithContext(ctx)
 	if err := migrateSessions(db, g.st); err != nil {

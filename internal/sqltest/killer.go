@@ -219,4 +219,3 @@ func (s *killStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (
 	}
 	return nil, errors.New("sqltest: statement without QueryContext")
 }
-
