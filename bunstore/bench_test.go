@@ -14,6 +14,7 @@ import (
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/sqltest"
 	"github.com/sessionstore/sessionstore/internal/testenv"
+	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // benchConns is the connection pool size of every benchmarked store, the
@@ -166,5 +167,21 @@ func execFill(db *bun.DB, d sqlstore.Dialect, table string) func([]string, []byt
 			tokens = tokens[n:]
 		}
 		return nil
+	}
+}
+
+// BenchmarkIndex compares bunstore with its per-user index off and on, in
+// one run, on PostgreSQL and MariaDB (see sqltest.BenchIndex; set
+// SESSIONSTORE_BENCH_INDEX_SESSIONS=1000000 for a large table).
+func BenchmarkIndex(b *testing.B) {
+	for _, d := range []dialect{dialects[0], dialects[1]} {
+		b.Run(d.name, func(b *testing.B) {
+			db := d.open(b)
+			db.SetMaxOpenConns(16)
+			db.SetMaxIdleConns(16)
+			off := newStore(b, db, bunstore.Config{CleanupInterval: -1})
+			on := newStore(b, db, bunstore.Config{CleanupInterval: -1, Owner: storetest.Owner})
+			sqltest.BenchIndex(b, off, on)
+		})
 	}
 }

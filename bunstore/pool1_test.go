@@ -1,7 +1,15 @@
 package bunstore_test
 
 import (
+	"context"
+	"database/sql"
+	"path/filepath"
+
 	"fmt"
+	"github.com/sessionstore/sessionstore/internal/testenv"
+	"github.com/uptrace/bun/dialect/mysqldialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/schema"
 	"testing"
 	"time"
 
@@ -60,7 +68,7 @@ func TestSQLStorePoolOfOne(t *testing.T) {
 
 // TestConformancePoolOfOne runs the conformance suite on a pool of one
 // connection, on PostgreSQL and MariaDB, with rows written behind the
-// store. SQLite is left out because TestConformance already runs it on one
+// store and the per-user index (gormstore leaves that to this test). SQLite is left out because TestConformance already runs it on one
 // connection (SQLite has one writer).
 func TestConformancePoolOfOne(t *testing.T) {
 	for _, d := range dialects {
@@ -69,7 +77,7 @@ func TestConformancePoolOfOne(t *testing.T) {
 		}
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			conformance(t, d, withPool(d.open(t), 1))
+			conformance(t, d, withPool(d.open(t), 1), true)
 		})
 	}
 }
@@ -109,5 +117,38 @@ func TestPreparedOnce(t *testing.T) {
 		if got := seen[q]; got == 0 || got > 3 {
 			t.Errorf("%s reached the driver %d times in %d Deletes, want 1 to 3: %s", name, got, n, q)
 		}
+	}
+}
+
+// TestRevokeCrash kills the connection of a DeleteUserSessions after each
+// of its statements on MariaDB (a transaction of several statements) and
+// SQLite: the revoke is all or nothing.
+func TestRevokeCrash(t *testing.T) {
+	for _, d := range []dialect{dialects[1], dialects[2]} {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			var driver, dsn string
+			var dial schema.Dialect
+			conns := 4
+			if d.name == "MariaDB" {
+				driver, dial = "mysql", mysqldialect.New()
+				dsn = testenv.Getenv("BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+			} else {
+				driver, dial, conns = "sqlite", sqlitedialect.New(), 1
+				dsn = "file:" + filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"
+			}
+			killer, err := sqltest.NewKiller(driver, dsn)
+			if err != nil {
+				testenv.Unavailable(t, d.name, "check the DSN", err)
+			}
+			sqldb := sql.OpenDB(killer)
+			sqldb.SetMaxOpenConns(conns)
+			db := bun.NewDB(sqldb, dial)
+			t.Cleanup(func() { db.Close() })
+			if err := db.PingContext(context.Background()); err != nil {
+				testenv.Unavailable(t, d.name, "check the DSN", err)
+			}
+			sqltest.RevokeCrash(t, sqlDB{db}, killer)
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -23,6 +24,11 @@ import (
 //	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
 //
 // NewWithConfig and Migrate return an error naming the statement until then.
+//
+// With Config.Owner set, Migrate also adds the per-user index columns and
+// the owner index where they are missing, and indexes the live sessions no
+// indexed Commit has written yet (see the README for the SQL and the
+// backfill). It is idempotent.
 func (b *BunStore) Migrate(ctx context.Context) error {
 	if err := execAll(ctx, b.db, b.st.CreateSessions); err != nil {
 		return fmt.Errorf("bunstore: migrate: %w", err)
@@ -34,7 +40,19 @@ func (b *BunStore) Migrate(ctx context.Context) error {
 		return fmt.Errorf("bunstore: migrate: %w", err)
 	}
 	b.store.EnableTombstones()
+	if err := b.store.MigrateIndex(ctx); err != nil {
+		return b.store.IndexError(err)
+	}
 	return nil
+}
+
+// openIndex migrates the per-user index when owner is set (see
+// Config.Owner).
+func (b *BunStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
+	if owner == nil {
+		return nil
+	}
+	return b.store.OpenIndex(ctx)
 }
 
 // execAll runs DDL through Bun, so that Bun's query hooks see it. The DDL

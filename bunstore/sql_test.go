@@ -33,6 +33,24 @@ func TestSQLStore(t *testing.T) {
 	sqltest.RunStoreTests(t, ds)
 }
 
+// TestIndex runs the per-user index tests every SQL store shares
+// (migration, privileges, index off) on every dialect.
+func TestIndex(t *testing.T) {
+	var ds []sqltest.Dialect
+	for _, d := range dialects {
+		ds = append(ds, sqltest.Dialect{
+			Name:        d.name,
+			Dialect:     dialectOf(d),
+			Placeholder: placeholders(d),
+			Open:        func(t *testing.T) sqltest.DB { return sqlDB{d.open(t)} },
+		})
+		if d.openAs != nil {
+			ds[len(ds)-1].OpenAs = func(t *testing.T, user string) sqltest.DB { return sqlDB{d.openAs(t, user)} }
+		}
+	}
+	sqltest.RunIndexTests(t, ds)
+}
+
 // forEachDialect runs test on every dialect, in parallel.
 func forEachDialect(t *testing.T, test func(t *testing.T, d dialect, db *bunDB)) {
 	for _, d := range dialects {
@@ -47,7 +65,7 @@ func forEachDialect(t *testing.T, test func(t *testing.T, d dialect, db *bunDB))
 type sqlDB struct{ db *bunDB }
 
 func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
-	return newStore(t, d.db, bunstore.Config{
+	cfg := bunstore.Config{
 		TableName:         o.TableName,
 		CleanupInterval:   o.CleanupInterval,
 		CleanupBatchSize:  o.CleanupBatchSize,
@@ -57,7 +75,10 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 		TombstoneLifetime: o.TombstoneLifetime,
 		ClockSkew:         o.ClockSkew,
 		AllowNoTombstones: o.AllowNoTombstones,
-	})
+		Owner:             o.Owner,
+	}
+	bunstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
+	return newStore(t, d.db, cfg)
 }
 
 func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, error) {
@@ -69,6 +90,7 @@ func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, erro
 		TombstoneLifetime: o.TombstoneLifetime,
 		ClockSkew:         o.ClockSkew,
 		AllowNoTombstones: o.AllowNoTombstones,
+		Owner:             o.Owner,
 	})
 	if err != nil {
 		return nil, err

@@ -71,14 +71,38 @@ type Config struct {
 	// AllowNoTombstones, NewWithConfig returns an error matching
 	// sessionstore.ErrNoTombstones instead.
 	AllowNoTombstones bool
+	// Owner turns on the per-user index (sessionstore.UserIndex): Commit
+	// reads each session's owner from its data with Owner, before any round
+	// trip, and writes it with created, last seen, user agent and IP
+	// (sessionstore.WithClient) into nullable columns of the session's own
+	// row, in the same statement. sessionstore.OwnerKey(scs.GobCodec{},
+	// "user_id") reads the string an SCS application stores under
+	// "user_id". An owner the function cannot read, or one that fails
+	// sessionstore.CheckOwner, fails the Commit and writes nothing.
+	//
+	// With Owner set, NewWithConfig migrates an existing sessions table
+	// (see Migrate): it adds the columns and the owner index if they are
+	// missing and indexes the sessions no indexed Commit has written yet.
+	// When it cannot (a role that may not alter the table), it returns an
+	// error matching sessionstore.ErrNoIndex. Nil (the default) leaves the
+	// store exactly as without the index: the same table, the same
+	// statements, and the UserIndex methods return an error matching
+	// sessionstore.ErrNoIndex.
+	Owner sessionstore.OwnerFunc
+
+	beforeBackfill func() // for tests: see export_test.go
 }
 
 // BunStore represents the session store. It is safe for concurrent use.
+// With Config.Owner set it keeps an index of each user's sessions
+// (sessionstore.UserIndex).
 type BunStore struct {
 	db    *bun.DB
 	st    *sqlstore.Statements
 	store *sqlstore.Store
 }
+
+var _ sessionstore.UserIndex = (*BunStore)(nil)
 
 // New returns a new BunStore instance, with a background cleanup goroutine
 // that runs every 5 minutes to remove expired session data. Like the SCS
@@ -142,8 +166,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	if d == sqlstore.MySQL {
 		// The hot statements only: the cleanup loop, which outlives an
 		// abandoned store, runs its statements unprepared.
-		c.stmts = sqlstore.NewStmtCache(db.DB, st.Find, st.FindPlain, st.Commit, st.CommitPlain, st.Delete,
-			st.Claim, st.Tombstone, st.Unclaim, st.All, st.AllPlain, st.Page, st.PagePlain)
+		c.stmts = sqlstore.NewStmtCache(db.DB, st.Hot()...)
 		runtime.AddCleanup(b, (*sqlstore.StmtCache).Close, c.stmts)
 	}
 	b.store = sqlstore.NewStore(c, st, sqlstore.Config{
@@ -155,7 +178,13 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		Now:        cfg.Now,
 		Tombstones: tomb,
 		Policy:     policy,
+		Owner:      cfg.Owner,
+
+		BeforeBackfill: cfg.beforeBackfill,
 	})
+	if err := b.openIndex(ctx, cfg.Owner); err != nil {
+		return nil, err
+	}
 	interval := cfg.CleanupInterval
 	if interval == 0 {
 		interval = DefaultCleanupInterval
@@ -244,4 +273,38 @@ func (b *BunStore) DeleteExpired(ctx context.Context) (int64, error) {
 // manually calling StopCleanup. It is safe to call more than once.
 func (b *BunStore) StopCleanup() {
 	b.store.StopCleanup()
+}
+
+// UserSessions returns the live sessions of user, most recently seen
+// first, reading the user's rows only (an index on owner). Its error
+// matches sessionstore.ErrNoIndex when Config.Owner is nil.
+func (b *BunStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
+	return b.store.UserSessions(ctx, user)
+}
+
+// CountUserSessions returns the number of live sessions of user.
+func (b *BunStore) CountUserSessions(ctx context.Context, user string) (int, error) {
+	return b.store.CountUserSessions(ctx, user)
+}
+
+// DeleteUserSession deletes the session of user whose
+// sessionstore.UserSession.ID is id, as Delete does (with its tombstone),
+// and reports whether there was one. Another user's session is never
+// deleted.
+func (b *BunStore) DeleteUserSession(ctx context.Context, user, id string) (bool, error) {
+	return b.store.DeleteUserSession(ctx, user, id)
+}
+
+// DeleteUserSessions deletes every session of user, each with its
+// tombstone, in one transaction (one statement on PostgreSQL), and returns
+// the number of live sessions it deleted. Like DeleteCtx it completes when
+// ctx is cancelled, within Config.DeleteTimeout.
+func (b *BunStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	return b.store.DeleteUserSessions(ctx, user)
+}
+
+// DeleteUserSessionsExcept is DeleteUserSessions but for the sessions of
+// the tokens in keep ("sign out everywhere else": keep the current one).
+func (b *BunStore) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
+	return b.store.DeleteUserSessionsExcept(ctx, user, keep...)
 }

@@ -32,21 +32,31 @@ func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			conformance(t, d, d.open(t))
+			conformance(t, d, d.open(t), true)
 		})
 	}
 }
 
 // conformance runs the suite on stores on db, with a WriteBehind that
-// inserts a session row directly, as a writer that ignores tombstones would.
-func conformance(t *testing.T, d dialect, db *bunDB) {
+// inserts a session row directly, as a writer that ignores tombstones would,
+// and, if indexed, the Index subtests on stores with Config.Owner set.
+func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 	var tables sync.Map // *bunstore.BunStore -> table name
-	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		table := tableName()
-		s := newStore(t, db, bunstore.Config{TableName: table, Now: now})
-		tables.Store(s, table)
+	newConfigured := func(t *testing.T, cfg bunstore.Config) storetest.Store {
+		cfg.TableName = tableName()
+		s := newStore(t, db, cfg)
+		tables.Store(s, cfg.TableName)
 		return s
-	}, storetest.Options{WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
+	}
+	var index func(t *testing.T, now func() time.Time) storetest.Store
+	if indexed {
+		index = func(t *testing.T, now func() time.Time) storetest.Store {
+			return newConfigured(t, bunstore.Config{Now: now, Owner: storetest.Owner})
+		}
+	}
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return newConfigured(t, bunstore.Config{Now: now})
+	}, storetest.Options{Indexed: index, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
 		table, _ := tables.Load(s)
 		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -91,6 +92,11 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 //	ALTER TABLE sessions_tombstones MODIFY token VARBINARY(512) NOT NULL;
 //
 // NewWithConfig and Migrate return an error naming the statement until then.
+//
+// With Config.Owner set, Migrate also adds the per-user index columns and
+// the owner index where they are missing, and indexes the live sessions no
+// indexed Commit has written yet (see the README for the SQL and the
+// backfill). It is idempotent.
 func (g *GORMStore) Migrate(ctx context.Context) error {
 	db := g.db.WithContext(ctx)
 	if err := migrateSessions(db, g.st); err != nil {
@@ -103,7 +109,19 @@ func (g *GORMStore) Migrate(ctx context.Context) error {
 		return fmt.Errorf("gormstore: migrate: %w", err)
 	}
 	g.store.EnableTombstones()
+	if err := g.store.MigrateIndex(ctx); err != nil {
+		return g.store.IndexError(err)
+	}
 	return nil
+}
+
+// openIndex migrates the per-user index when owner is set (see
+// Config.Owner).
+func (g *GORMStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
+	if owner == nil {
+		return nil
+	}
+	return g.store.OpenIndex(ctx)
 }
 
 func migrateSessions(db *gorm.DB, st *sqlstore.Statements) error {

@@ -32,30 +32,42 @@ func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			conformance(t, d, d.open(t), gormstore.Config{})
+			conformance(t, d, d.open(t), gormstore.Config{}, true)
 		})
 	}
 }
 
 // TestConformanceCallbacks runs the suite with Config.Callbacks, where the
 // statements go through db.Exec and db.Raw (and GORM rewrites the ?
-// placeholders), on PostgreSQL, the dialect whose placeholders differ.
+// placeholders), on PostgreSQL, the dialect whose placeholders differ, with
+// the per-user index.
 func TestConformanceCallbacks(t *testing.T) {
-	conformance(t, dialects[0], openPostgres(t), gormstore.Config{Callbacks: true})
+	conformance(t, dialects[0], openPostgres(t), gormstore.Config{Callbacks: true}, true)
 }
 
 // conformance runs the suite on stores configured by cfg, with a
 // WriteBehind that inserts a session row directly, as a writer that ignores
-// tombstones would.
-func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config) {
+// tombstones would, and, if indexed, the Index subtests on stores with
+// Config.Owner set.
+func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config, indexed bool) {
 	var tables sync.Map // *gormstore.GORMStore -> table name
-	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		cfg := cfg
+	newConfigured := func(t *testing.T, now func() time.Time, cfg gormstore.Config) storetest.Store {
 		cfg.TableName, cfg.Now = tableName(), now
 		s := newStore(t, db, cfg)
 		tables.Store(s, cfg.TableName)
 		return s
-	}, storetest.Options{WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
+	}
+	var index func(t *testing.T, now func() time.Time) storetest.Store
+	if indexed {
+		index = func(t *testing.T, now func() time.Time) storetest.Store {
+			cfg := cfg
+			cfg.Owner = storetest.Owner
+			return newConfigured(t, now, cfg)
+		}
+	}
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return newConfigured(t, now, cfg)
+	}, storetest.Options{Indexed: index, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
 		table, _ := tables.Load(s)
 		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
 		if err != nil {

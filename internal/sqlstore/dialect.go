@@ -116,8 +116,9 @@ type Statements struct {
 	// expiry indexes if they do not exist yet.
 	CreateSessions   []string
 	CreateTombstones []string
-	// ProbeTombstones succeeds when the tombstone table exists.
-	ProbeTombstones string
+	// ProbeTombstones and ProbeSessions succeed when the tombstone table
+	// and the sessions table exist.
+	ProbeTombstones, ProbeSessions string
 	// TokenColumns lists the token columns of the two tables (MySQL only;
 	// "" elsewhere): no arguments; yields table, data type, character set
 	// and collation (the last two "" for a binary type).
@@ -125,6 +126,8 @@ type Statements struct {
 	// IndexSessions and IndexTombstones create the expiry indexes (named
 	// <table>_expiry_idx), for callers that create the tables themselves.
 	IndexSessions, IndexTombstones string
+	// Index holds the statements of the per-user index.
+	Index IndexStatements
 }
 
 // New builds the statements of dialect d for table, which must pass
@@ -159,6 +162,7 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	s.Delete = b.sql("DELETE FROM "+t+" WHERE token = ", "?")
 	s.PurgeSessions = func(n int) string { return b.sql(split("DELETE FROM " + t + " WHERE token IN (" + list(n) + ")")...) }
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
+	s.ProbeSessions = "SELECT 1 FROM " + t + " WHERE 1 = 0"
 	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
 	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
 	ifNotExists := func(create string) string {
@@ -243,7 +247,28 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 			ifNotExists(s.IndexTombstones),
 		}
 	}
+	s.buildIndex(d, b, q, t, tt)
 	return s, nil
+}
+
+// Hot returns the statements worth preparing once (see StmtCache): those
+// of every request, not those of cleanup, which runs unprepared because its
+// loop outlives an abandoned store.
+func (s *Statements) Hot() []string {
+	hot := []string{s.Find, s.FindPlain, s.Commit, s.CommitPlain, s.Delete,
+		s.Claim, s.Tombstone, s.Unclaim, s.All, s.AllPlain, s.Page, s.PagePlain,
+		s.Index.Commit, s.Index.CommitPlain, s.Index.List, s.Index.ListPlain,
+		s.Index.Count, s.Index.CountPlain, s.Index.Lock, s.Index.LockPlain}
+	if s.Index.Owned != "" {
+		hot = append(hot, s.Index.Owned)
+	}
+	for _, n := range padSizes {
+		hot = append(hot, s.Index.Tombstones(n), s.Index.Delete(n))
+		if s.Index.Claim != nil {
+			hot = append(hot, s.Index.Claim(n), s.Index.Unclaim(n))
+		}
+	}
+	return hot
 }
 
 // MySQLTokenType is the type of the token columns on MySQL and MariaDB:

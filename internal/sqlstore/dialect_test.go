@@ -102,3 +102,50 @@ func TestTimeScanner(t *testing.T) {
 		t.Error("Scan(42.0) succeeded")
 	}
 }
+
+// TestIndexPlaceholders checks the arguments of the index statements, as
+// their field comments document them.
+func TestIndexPlaceholders(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+		st, err := New(d, Question, "sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := st.Index
+		want := map[string]int{"Commit": 9, "CommitPlain": 8, "List": 2, "ListPlain": 2, "Count": 2, "CountPlain": 2,
+			"Lock": 2, "LockPlain": 1, "Tombstones(4)": 6, "Delete(4)": 5, "BackfillPage": 3, "Backfill": 5}
+		got := map[string]string{"Commit": ix.Commit, "CommitPlain": ix.CommitPlain, "List": ix.List, "ListPlain": ix.ListPlain,
+			"Count": ix.Count, "CountPlain": ix.CountPlain, "Lock": ix.Lock, "LockPlain": ix.LockPlain,
+			"Tombstones(4)": ix.Tombstones(4), "Delete(4)": ix.Delete(4), "BackfillPage": ix.BackfillPage, "Backfill": ix.Backfill}
+		if d == Postgres {
+			want["Revoke(0)"], got["Revoke(0)"] = 3, ix.Revoke(0)
+			want["Revoke(4)"], got["Revoke(4)"] = 7, ix.Revoke(4)
+		}
+		if d == MySQL {
+			want["Owned"], got["Owned"] = 1, ix.Owned
+			want["Claim(4)"], got["Claim(4)"] = 8, ix.Claim(4)
+			want["Unclaim(4)"], got["Unclaim(4)"] = 5, ix.Unclaim(4)
+		}
+		for name, q := range got {
+			if n := strings.Count(q, "?"); n != want[name] {
+				t.Errorf("%v %s has %d parameters, want %d: %s", d, name, n, want[name], q)
+			}
+			if strings.Contains(strings.ToUpper(q), " LIKE ") {
+				t.Errorf("%v %s uses LIKE: %s", d, name, q)
+			}
+		}
+	}
+}
+
+func TestPad(t *testing.T) {
+	for n, want := range map[int]int{0: 0, 1: 1, 2: 4, 4: 4, 5: 16, 17: 64, 256: 256} {
+		in := make([]any, n)
+		for i := range in {
+			in[i] = i
+		}
+		out := pad(in)
+		if len(out) != want || (n > 0 && out[len(out)-1] != n-1) {
+			t.Errorf("pad(%d) = %d tokens ending %v, want %d", n, len(out), out, want)
+		}
+	}
+}

@@ -49,6 +49,14 @@ type Config struct {
 	// Policy is the tombstone rule (lifetime and clock-skew allowance),
 	// from the module's Config.TombstoneLifetime and Config.ClockSkew.
 	Policy tombstone.Policy
+	// Owner, if set, turns the per-user index on (see index.go): Commit
+	// writes the owner it reads from the data, and the UserIndex methods
+	// work. Nil leaves the store exactly as without the index: the same
+	// statements on the same three columns.
+	Owner sessionstore.OwnerFunc
+	// BeforeBackfill, if set, is called by the backfill after it has read
+	// each page and before it indexes its rows (for tests).
+	BeforeBackfill func()
 }
 
 // Store is the store logic shared by gormstore and bunstore.
@@ -142,13 +150,16 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	if err := sessionstore.CheckExpiry(expiry); err != nil {
 		return s.errorf("commit", err)
 	}
+	if data == nil {
+		data = []byte{} // NOT NULL column
+	}
+	if s.cfg.Owner != nil {
+		return s.commitIndexed(ctx, token, data, expiry)
+	}
 	if err := ctx.Err(); err != nil {
 		return s.errorf("commit", err)
 	}
 	s.recheck(ctx)
-	if data == nil {
-		data = []byte{} // NOT NULL column
-	}
 	exp := s.st.Time(expiry)
 	err := retry(ctx, func() error {
 		var err error

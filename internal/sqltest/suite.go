@@ -38,6 +38,10 @@ type Options struct {
 	TombstoneLifetime time.Duration
 	ClockSkew         time.Duration
 	AllowNoTombstones bool
+	// Owner is Config.Owner; BeforeBackfill is set with the module's
+	// SetBeforeBackfill.
+	Owner          sessionstore.OwnerFunc
+	BeforeBackfill func()
 }
 
 // Dialect is one database the shared tests run on, through one ORM.

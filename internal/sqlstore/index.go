@@ -1,0 +1,570 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sessionstore/sessionstore"
+)
+
+// The per-user index: with Config.Owner set, every Commit writes the owner
+// its OwnerFunc reads from the data, with created, last_seen, user agent and
+// IP, into nullable columns of the session's own row, in the Commit's one
+// statement. The index cannot disagree with its session after a crash, and
+// whatever removes the row (Delete, cleanup, a revoke) removes its entry.
+
+// errNoIndex is what the UserIndex methods of a store with Owner nil return.
+func (s *Store) errNoIndex(op string) error { return s.errorf(op, sessionstore.ErrNoIndex) }
+
+// commitIndexed is Commit with the index on. The owner is read and checked
+// before any round trip; an owner that cannot be read fails the Commit and
+// nothing is written.
+func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	owner, err := s.cfg.Owner(data)
+	if err == nil {
+		err = sessionstore.CheckOwner(owner)
+	}
+	if err != nil {
+		return s.errorf("commit", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.errorf("commit", err)
+	}
+	s.recheck(ctx)
+	var ownerArg, ua, ip any // NULL: not indexed; NULL: keep the stored client
+	if owner != "" {
+		ownerArg = owner
+	}
+	if c, ok := sessionstore.ClientFromContext(ctx); ok {
+		ua, ip = c.UserAgent, c.IP
+	}
+	exp, now := s.st.Time(expiry), s.st.Time(s.cfg.Now())
+	err = retry(ctx, func() error {
+		var err error
+		if s.tomb.Load() {
+			_, err = s.conn.Exec(ctx, s.st.Index.Commit, token, data, exp, ownerArg, now, now, ua, ip, token)
+		} else {
+			_, err = s.conn.Exec(ctx, s.st.Index.CommitPlain, token, data, exp, ownerArg, now, now, ua, ip)
+		}
+		return err
+	})
+	if err != nil {
+		return s.errorf("commit", err)
+	}
+	return nil
+}
+
+// indexable reports whether user can have indexed sessions: "" (no owner)
+// and owners CheckOwner refuses are never written, so they own nothing.
+func indexable(user string) bool { return user != "" && sessionstore.CheckOwner(user) == nil }
+
+// UserSessions returns the live sessions of user, most recently seen first.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
+	list, err := s.userSessions(ctx, user)
+	if err != nil {
+		return nil, s.errorf("user sessions", err)
+	}
+	out := make([]sessionstore.UserSession, len(list))
+	for i, us := range list {
+		out[i] = us.UserSession
+	}
+	return out, nil
+}
+
+// userSession is a listed session with its token.
+type userSession struct {
+	sessionstore.UserSession
+	token string
+}
+
+func (s *Store) userSessions(ctx context.Context, user string) ([]userSession, error) {
+	if s.cfg.Owner == nil {
+		return nil, sessionstore.ErrNoIndex
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !indexable(user) {
+		return []userSession{}, nil
+	}
+	s.recheck(ctx)
+	q := s.st.Index.ListPlain
+	if s.tomb.Load() {
+		q = s.st.Index.List
+	}
+	rows, err := s.conn.Query(ctx, q, user, s.st.Time(s.cfg.Now()))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []userSession{}
+	for rows.Next() {
+		var us userSession
+		var created, seen, exp nullTime
+		var ua, ip nullString
+		if err := rows.Scan(&us.token, &created, &seen, &exp, &ua, &ip); err != nil {
+			return nil, err
+		}
+		us.ID = sessionstore.SessionID(us.token)
+		us.Created, us.LastSeen, us.Expiry = created.t, seen.t, exp.t
+		us.UserAgent, us.IP = ua.s, ip.s
+		list = append(list, us)
+	}
+	return list, rows.Err()
+}
+
+// CountUserSessions returns the number of live sessions of user.
+func (s *Store) CountUserSessions(ctx context.Context, user string) (int, error) {
+	if s.cfg.Owner == nil {
+		return 0, s.errNoIndex("count user sessions")
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, s.errorf("count user sessions", err)
+	}
+	if !indexable(user) {
+		return 0, nil
+	}
+	s.recheck(ctx)
+	q := s.st.Index.CountPlain
+	if s.tomb.Load() {
+		q = s.st.Index.Count
+	}
+	rows, err := s.conn.Query(ctx, q, user, s.st.Time(s.cfg.Now()))
+	if err != nil {
+		return 0, s.errorf("count user sessions", err)
+	}
+	defer rows.Close()
+	var n int
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, s.errorf("count user sessions", err)
+	}
+	return n, nil
+}
+
+// DeleteUserSession deletes the live session of user whose ID is id, as
+// Delete does, and reports whether there was one. Only user's own tokens
+// are compared with id.
+func (s *Store) DeleteUserSession(ctx context.Context, user, id string) (bool, error) {
+	list, err := s.userSessions(ctx, user)
+	if err != nil {
+		return false, s.errorf("delete user session", err)
+	}
+	for _, us := range list {
+		if us.ID == id {
+			if err := s.Delete(ctx, us.token); err != nil {
+				return false, s.errorf("delete user session", err)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// DeleteUserSessions deletes every session of user, with its tombstone,
+// and returns the number of live sessions it deleted.
+func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	return s.revoke(ctx, "delete user sessions", user, nil)
+}
+
+// DeleteUserSessionsExcept deletes every session of user but those of the
+// tokens in keep, with their tombstones, and returns the number of live
+// sessions it deleted.
+func (s *Store) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
+	return s.revoke(ctx, "delete user sessions except", user, keep)
+}
+
+// revoke deletes user's rows but those of keep in one transaction (one
+// statement on PostgreSQL), on a context the caller's cancellation does not
+// reach, like Delete. A Commit racing with it is handled as a Commit racing
+// with Delete: it either waits for the revoke and then finds the tombstone,
+// or writes its row back behind the tombstone, where no read (and no list)
+// sees it.
+func (s *Store) revoke(ctx context.Context, op, user string, keep []string) (int, error) {
+	if s.cfg.Owner == nil {
+		return 0, s.errNoIndex(op)
+	}
+	if !indexable(user) {
+		return 0, nil
+	}
+	var kept []any
+	for _, k := range keep {
+		if sessionstore.ValidToken(k) && !slices.Contains(kept, any(k)) {
+			kept = append(kept, k)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	defer cancel()
+	s.recheck(ctx)
+	now := s.cfg.Now()
+	until := s.st.Time(s.cfg.Policy.Until(now))
+	var n int
+	err := retry(ctx, func() error {
+		var err error
+		if s.tomb.Load() && s.st.Index.Revoke != nil && len(kept) <= MaxList {
+			n, err = s.revokeOne(ctx, user, kept, until, now)
+		} else {
+			n, err = s.revokeTx(ctx, user, kept, until, now)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, s.errorf(op, err)
+	}
+	return n, nil
+}
+
+// revokeOne is revoke in PostgreSQL's one statement.
+func (s *Store) revokeOne(ctx context.Context, user string, kept []any, until any, now time.Time) (int, error) {
+	kept = pad(kept)
+	args := append(append([]any{user}, kept...), until, s.st.Time(now))
+	rows, err := s.conn.Query(ctx, s.st.Index.Revoke(len(kept)), args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	return n, err
+}
+
+// revokeTx is revoke in one transaction: lock the user's rows (MySQL, and
+// PostgreSQL without tombstones: SELECT ... FOR UPDATE; SQLite's one writer
+// needs no lock), record their tombstones, delete them. On MySQL the
+// tombstone keys are claimed first (see IndexStatements.Claim). Each list
+// of tokens is padded to one of a few lengths so that its statement is
+// prepared once.
+func (s *Store) revokeTx(ctx context.Context, user string, kept []any, until any, now time.Time) (int, error) {
+	tomb := s.tomb.Load()
+	claim := tomb && s.st.Index.Claim != nil
+	epoch := s.st.Time(Epoch)
+	var n int
+	err := s.conn.InTx(ctx, func(tx Conn) error {
+		n = 0
+		var claimed []any
+		if claim {
+			toks, err := s.owned(ctx, tx, user, kept)
+			if err != nil || len(toks) == 0 {
+				return err
+			}
+			slices.SortFunc(toks, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+			for chunk := range slices.Chunk(toks, MaxList) {
+				chunk = pad(chunk)
+				args := make([]any, 0, 2*len(chunk))
+				for _, tok := range chunk {
+					args = append(args, tok, epoch)
+				}
+				if _, err := tx.Exec(ctx, s.st.Index.Claim(len(chunk)), args...); err != nil {
+					return err
+				}
+			}
+			claimed = toks
+		}
+		q, args := s.st.Index.LockPlain, []any{user}
+		if tomb {
+			q, args = s.st.Index.Lock, []any{epoch, user}
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var doomed []any
+		cutoff := now.UTC().Truncate(time.Microsecond)
+		for rows.Next() {
+			var tok string
+			var exp timeScanner
+			var tombstoned bool
+			dest := []any{&tok, &exp}
+			if tomb {
+				dest = append(dest, &tombstoned)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return err
+			}
+			// A session created for the user since Owned read the
+			// tokens has no claim: it survives this revoke.
+			if slices.Contains(kept, any(tok)) || (claim && !slices.Contains(claimed, any(tok))) {
+				continue
+			}
+			doomed = append(doomed, tok)
+			if exp.t.After(cutoff) && !tombstoned {
+				n++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(doomed, MaxList) {
+			chunk = pad(chunk)
+			if tomb {
+				args := append([]any{until, user}, chunk...)
+				if _, err := tx.Exec(ctx, s.st.Index.Tombstones(len(chunk)), args...); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, s.st.Index.Delete(len(chunk)), append([]any{user}, chunk...)...); err != nil {
+				return err
+			}
+		}
+		if claim && len(doomed) < len(claimed) {
+			// Rows deleted (or given another owner) since Owned read them:
+			// remove the placeholders their claims left.
+			for chunk := range slices.Chunk(claimed, MaxList) {
+				chunk = pad(chunk)
+				if _, err := tx.Exec(ctx, s.st.Index.Unclaim(len(chunk)), append([]any{epoch}, chunk...)...); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// owned returns the tokens of user's rows but those of kept, read without
+// locks.
+func (s *Store) owned(ctx context.Context, tx Conn, user string, kept []any) ([]any, error) {
+	rows, err := tx.Query(ctx, s.st.Index.Owned, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var toks []any
+	for rows.Next() {
+		var tok string
+		if err := rows.Scan(&tok); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(kept, any(tok)) {
+			toks = append(toks, tok)
+		}
+	}
+	return toks, rows.Err()
+}
+
+// HasIndex reports whether the sessions table has every index column. It
+// returns an error if the table cannot be read.
+func HasIndex(ctx context.Context, conn Conn, st *Statements) (bool, error) {
+	have, err := indexColumns(ctx, conn, st)
+	return len(have) == len(IndexColumns), err
+}
+
+func indexColumns(ctx context.Context, conn Conn, st *Statements) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, st.Index.Columns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		have[c] = true
+	}
+	return have, rows.Err()
+}
+
+// MigrateIndex adds the index columns that the sessions table lacks
+// (nullable, no default: no dialect rewrites the table) and the owner
+// index, then backfills: it indexes every live row that no indexed Commit
+// has written, in batches of pageSize rows in token order. Each row's owner
+// is read from its data with Config.Owner and written only if the row still
+// holds that data, so that a Commit racing the backfill wins. Rows whose
+// owner cannot be read stay unindexed and are counted in one WARN. Sessions
+// keep working throughout; it is idempotent, and resumes a backfill that
+// was interrupted.
+func (s *Store) MigrateIndex(ctx context.Context) error {
+	if s.cfg.Owner == nil {
+		return nil
+	}
+	have, err := indexColumns(ctx, s.conn, s.st)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, c := range IndexColumns {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	for _, q := range s.st.Index.AddColumns(missing) {
+		if _, err := s.conn.Exec(ctx, q); err != nil {
+			// Another replica migrating at the same time may have added
+			// them first.
+			if ok, _ := HasIndex(ctx, s.conn, s.st); !ok {
+				return err
+			}
+			break
+		}
+	}
+	if err := s.ownerIndex(ctx); err != nil {
+		return err
+	}
+	return s.backfill(ctx)
+}
+
+// ownerIndex creates the owner index unless it exists (a role that does not
+// own the table may use an index an administrator created).
+func (s *Store) ownerIndex(ctx context.Context) error {
+	exists := func() (bool, error) {
+		rows, err := s.conn.Query(ctx, s.st.Index.HasOwnerIndex)
+		if err != nil {
+			return false, err
+		}
+		defer rows.Close()
+		return rows.Next(), rows.Err()
+	}
+	if ok, err := exists(); err != nil || ok {
+		return err
+	}
+	if _, err := s.conn.Exec(ctx, s.st.Index.CreateOwnerIndex); err != nil {
+		if ok, _ := exists(); !ok {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) backfill(ctx context.Context) error {
+	now := s.st.Time(s.cfg.Now())
+	type row struct {
+		token string
+		data  []byte
+	}
+	after, unread, indexed := "", 0, 0
+	for {
+		rows, err := s.conn.Query(ctx, s.st.Index.BackfillPage, now, after, pageSize)
+		if err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		var page []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.token, &r.data); err != nil {
+				rows.Close()
+				return fmt.Errorf("backfill: %w", err)
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if s.cfg.BeforeBackfill != nil {
+			s.cfg.BeforeBackfill()
+		}
+		err = s.conn.InTx(ctx, func(tx Conn) error {
+			for _, r := range page {
+				owner, err := s.cfg.Owner(r.data)
+				if err == nil {
+					err = sessionstore.CheckOwner(owner)
+				}
+				if err != nil {
+					unread++
+					continue
+				}
+				var ownerArg any
+				if owner != "" {
+					ownerArg = owner
+				}
+				if r.data == nil {
+					r.data = []byte{}
+				}
+				n, err := tx.Exec(ctx, s.st.Index.Backfill, ownerArg, now, now, r.token, r.data)
+				if err != nil {
+					return err
+				}
+				indexed += int(n)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		after = page[len(page)-1].token
+		if len(page) < pageSize {
+			break
+		}
+	}
+	if unread > 0 {
+		s.cfg.Logger.Warn(s.cfg.Name+": per-user index: sessions whose owner could not be read were left unindexed;"+
+			" they are indexed by their next Commit if it succeeds", "table", s.st.Table, "sessions", unread)
+	}
+	if indexed > 0 {
+		s.cfg.Logger.Info(s.cfg.Name+": per-user index: existing sessions indexed", "table", s.st.Table, "sessions", indexed)
+	}
+	return nil
+}
+
+// OpenIndex is what NewWithConfig does with Config.Owner set: if the
+// sessions table exists, MigrateIndex. An error matches
+// sessionstore.ErrNoIndex and says what to run. A missing sessions table is
+// left to Migrate, which creates it and then migrates it.
+func (s *Store) OpenIndex(ctx context.Context) error {
+	if s.cfg.Owner == nil {
+		return nil
+	}
+	rows, err := s.conn.Query(ctx, s.st.ProbeSessions)
+	if err != nil {
+		return nil // no sessions table yet
+	}
+	rows.Close()
+	if err := s.MigrateIndex(ctx); err != nil {
+		return fmt.Errorf("%s: table %s: %w: %w; run Migrate as a role that may alter the table,"+
+			" or apply the SQL of docs/index.md", s.cfg.Name, s.st.Table, sessionstore.ErrNoIndex, err)
+	}
+	return nil
+}
+
+// IndexError is the error of a Migrate whose index migration failed.
+func (s *Store) IndexError(err error) error {
+	return fmt.Errorf("%s: migrate: per-user index of %s: %w", s.cfg.Name, s.st.Table, err)
+}
+
+// nullTime is a timeScanner that reads NULL as the zero time.
+type nullTime struct{ timeScanner }
+
+func (n *nullTime) Scan(v any) error {
+	if v == nil {
+		n.t = time.Time{}
+		return nil
+	}
+	return n.timeScanner.Scan(v)
+}
+
+// nullString reads NULL as "".
+type nullString struct{ s string }
+
+func (n *nullString) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		n.s = ""
+	case string:
+		n.s = v
+	case []byte:
+		n.s = string(v)
+	default:
+		return fmt.Errorf("cannot read text from %T", v)
+	}
+	return nil
+}

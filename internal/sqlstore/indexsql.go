@@ -1,0 +1,243 @@
+package sqlstore
+
+import "strings"
+
+// IndexColumns are the columns the per-user index adds to the sessions
+// table, in the order AddIndexColumns adds them.
+var IndexColumns = []string{"owner", "created", "last_seen", "user_agent", "ip"}
+
+// IndexStatements holds the statements of the per-user index (Config.Owner
+// set). The index is five nullable columns of the sessions table, so that
+// it is written by the same statement as the session and dies with its row,
+// and an index on owner only, so that a Commit that keeps its owner changes
+// no indexed column but expiry. The comment on each field lists its
+// arguments, in order.
+type IndexStatements struct {
+	// Commit and CommitPlain are Statements.Commit and CommitPlain that
+	// also write the index columns: owner (NULL: not indexed), created
+	// (kept unless the owner changes), last_seen, and user_agent and ip
+	// (NULL keeps the stored value). Commit stays a no-op for a tombstoned
+	// token. Args: token, data, expiry, owner, now, now, user agent, ip,
+	// then (Commit only) token.
+	Commit, CommitPlain string
+	// List and ListPlain yield the live sessions of an owner, most
+	// recently seen first: owner, now; yield token, created, last_seen,
+	// expiry, user_agent, ip. List skips tokens with a tombstone.
+	List, ListPlain string
+	// Count and CountPlain count them: owner, now.
+	Count, CountPlain string
+	// Revoke(n) deletes every row of an owner but the n tokens to keep,
+	// records their tombstones and yields the number of live sessions it
+	// deleted, in one statement (PostgreSQL only; nil elsewhere): owner, n
+	// tokens, until, now.
+	Revoke func(keep int) string
+	// Lock and LockPlain read (on MySQL and PostgreSQL: lock, FOR UPDATE)
+	// every row of an owner inside a revoke transaction: Lock takes Epoch
+	// and owner and yields token, expiry and whether the token has a
+	// tombstone (a Claim placeholder, whose expiry is Epoch, is none);
+	// LockPlain takes owner and yields token, expiry.
+	Lock, LockPlain string
+	// Owned yields the tokens of an owner's rows without locking them
+	// (MySQL only; "" elsewhere): owner.
+	Owned string
+	// Claim(n) and Unclaim(n) are Statements.Claim and Unclaim for n tokens
+	// (MySQL only; nil elsewhere): a MySQL revoke claims the tombstone keys
+	// of the tokens Owned read before it locks their rows, in the order
+	// Commit and Delete take their locks, so that none of them deadlock.
+	// Claim: n pairs of token, Epoch. Unclaim: Epoch, n tokens.
+	Claim, Unclaim func(n int) string
+	// Tombstones(n) records the tombstones of n of an owner's rows about to
+	// be deleted, like Statements.Tombstone: until, owner, n tokens.
+	Tombstones func(n int) string
+	// Delete(n) deletes n of an owner's rows: owner, n tokens.
+	Delete func(n int) string
+	// Columns yields the names of the index columns the sessions table has;
+	// no arguments.
+	Columns string
+	// AddColumns returns the DDL that adds the missing columns, all
+	// nullable and without a default, so that no dialect rewrites the table.
+	AddColumns func(missing []string) []string
+	// HasOwnerIndex yields a row if the owner index exists; no arguments.
+	// CreateOwnerIndex creates it (partial, WHERE owner IS NOT NULL, where
+	// the dialect has partial indexes).
+	HasOwnerIndex, CreateOwnerIndex string
+	// BackfillPage reads a page of the rows no indexed Commit has written
+	// yet (last_seen IS NULL), in token order: now, after token, limit;
+	// yields token, data.
+	BackfillPage string
+	// Backfill indexes one such row, unless a Commit has changed it since
+	// the page was read: owner, now, now, token, data.
+	Backfill string
+}
+
+// indexColumnTypes are the types of the index columns per dialect.
+var indexColumnTypes = map[Dialect]map[string]string{
+	Postgres: {"owner": "TEXT", "created": "TIMESTAMPTZ", "last_seen": "TIMESTAMPTZ", "user_agent": "TEXT", "ip": "TEXT"},
+	// VARBINARY: owners compare byte for byte, never under a PAD SPACE or
+	// case-insensitive collation ("alice" != "Alice" != "alice ").
+	MySQL: {"owner": "VARBINARY(255)", "created": "DATETIME(6)", "last_seen": "DATETIME(6)",
+		"user_agent": "VARBINARY(512)", "ip": "VARCHAR(45) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"},
+	SQLite: {"owner": "TEXT", "created": "DATETIME", "last_seen": "DATETIME", "user_agent": "TEXT", "ip": "TEXT"},
+}
+
+// IndexColumnType returns the type of index column col on dialect d.
+func IndexColumnType(d Dialect, col string) string { return indexColumnTypes[d][col] }
+
+// padSizes are the list lengths the revoke statements are built for: a
+// list of tokens is padded to the next size by repeating its last token
+// (IN (a, b, b, b) is IN (a, b)), so that a few statements, prepared once,
+// serve every revoke.
+var padSizes = []int{1, 4, 16, 64, 256}
+
+// MaxList is the most tokens one revoke statement lists.
+var MaxList = padSizes[len(padSizes)-1]
+
+// PadSizes returns the list lengths the revoke statements are prepared for.
+func PadSizes() []int { return append([]int(nil), padSizes...) }
+
+// pad returns tokens (at most MaxList) padded to the next of padSizes.
+func pad(tokens []any) []any {
+	if len(tokens) == 0 {
+		return tokens
+	}
+	for _, n := range padSizes {
+		if n >= len(tokens) {
+			out := append(make([]any, 0, n), tokens...)
+			for len(out) < n {
+				out = append(out, tokens[len(tokens)-1])
+			}
+			return out
+		}
+	}
+	return tokens
+}
+
+// buildIndex fills s.Index for dialect d; t and tt are the quoted table
+// names and q quotes an identifier.
+func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, tt string) {
+	ix := &s.Index
+	table := s.Table
+	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = s.token)"
+	cols := "(token, data, expiry, owner, created, last_seen, user_agent, ip)"
+	listQ := "SELECT token, created, last_seen, expiry, user_agent, ip FROM " + t + " s WHERE owner = ? AND expiry > ?"
+	order := " ORDER BY last_seen DESC, token"
+	ix.ListPlain = b.sql(split(listQ + order)...)
+	ix.List = b.sql(split(listQ + live + order)...)
+	count := "SELECT count(*) FROM " + t + " s WHERE owner = ? AND expiry > ?"
+	ix.CountPlain = b.sql(split(count)...)
+	ix.Count = b.sql(split(count + live)...)
+	lock := "SELECT token, expiry FROM " + t + " s WHERE owner = ?"
+	lockTomb := "SELECT token, expiry, EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = s.token AND d.expiry > ?) FROM " + t + " s WHERE owner = ?"
+	switch d {
+	case MySQL:
+		lock, lockTomb = lock+" FOR UPDATE", lockTomb+" FOR UPDATE"
+	case Postgres:
+		lock, lockTomb = lock+" FOR UPDATE OF s", lockTomb+" FOR UPDATE OF s"
+	}
+	ix.LockPlain = b.sql(split(lock)...)
+	ix.Lock = b.sql(split(lockTomb)...)
+	ix.Delete = func(n int) string {
+		return b.sql(split("DELETE FROM " + t + " WHERE owner = ? AND token IN (" + list(n) + ")")...)
+	}
+	ix.BackfillPage = b.sql(split("SELECT token, data FROM " + t + " WHERE last_seen IS NULL AND expiry > ? AND token > ? ORDER BY token LIMIT ?")...)
+	ix.Backfill = b.sql(split("UPDATE " + t + " SET owner = ?, created = ?, last_seen = ? WHERE token = ? AND last_seen IS NULL AND data = ?")...)
+	idx := q(table + "_owner_idx")
+	ix.CreateOwnerIndex = "CREATE INDEX " + idx + " ON " + t + " (owner)"
+	in := "('" + strings.Join(IndexColumns, "', '") + "')"
+	ix.AddColumns = func(missing []string) []string {
+		var add []string
+		for _, c := range missing {
+			add = append(add, "ADD COLUMN "+c+" "+IndexColumnType(d, c))
+		}
+		if len(add) == 0 {
+			return nil
+		}
+		if d == SQLite { // one column per ALTER TABLE
+			out := make([]string, len(add))
+			for i, a := range add {
+				out[i] = "ALTER TABLE " + t + " " + a
+			}
+			return out
+		}
+		return []string{"ALTER TABLE " + t + " " + strings.Join(add, ", ")}
+	}
+
+	switch d {
+	case Postgres:
+		ix.Commit = b.sql(split("INSERT INTO " + t + " AS s " + cols +
+			" SELECT ?::text, ?::bytea, ?::timestamptz, ?::text, ?::timestamptz, ?::timestamptz, ?::text, ?::text" +
+			" WHERE NOT EXISTS (SELECT 1 FROM " + tt + " WHERE token = ?)" + pgIndexUpsert)...)
+		ix.CommitPlain = b.sql(split("INSERT INTO " + t + " AS s " + cols +
+			" VALUES (?::text, ?::bytea, ?::timestamptz, ?::text, ?::timestamptz, ?::timestamptz, ?::text, ?::text)" + pgIndexUpsert)...)
+		ix.Revoke = func(keep int) string {
+			del := "DELETE FROM " + t + " WHERE owner = ?"
+			if keep > 0 {
+				del += " AND token NOT IN (" + list(keep) + ")"
+			}
+			return b.sql(split("WITH r AS (" + del + " RETURNING token, expiry), i AS (INSERT INTO " + tt +
+				" (token, expiry) SELECT token, GREATEST(expiry, ?::timestamptz) FROM r ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(" +
+				tt + ".expiry, EXCLUDED.expiry)) SELECT count(*) FROM r WHERE expiry > ?::timestamptz" +
+				" AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = r.token)")...)
+		}
+		ix.Tombstones = func(n int) string {
+			return b.sql(split("INSERT INTO " + tt + " (token, expiry) SELECT token, GREATEST(expiry, ?::timestamptz) FROM " + t +
+				" WHERE owner = ? AND token IN (" + list(n) + ") ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(" +
+				tt + ".expiry, EXCLUDED.expiry)")...)
+		}
+		ix.Columns = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()" +
+			" AND table_name = '" + table + "' AND column_name IN " + in
+		ix.HasOwnerIndex = "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '" + table + "_owner_idx'"
+		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
+
+	case MySQL:
+		// ON DUPLICATE KEY UPDATE assigns left to right, each assignment
+		// seeing the ones before it: created is decided before owner
+		// changes.
+		upsert := " ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)," +
+			" created = IF(owner <=> VALUES(owner) AND created IS NOT NULL, created, VALUES(created))," +
+			" owner = VALUES(owner), last_seen = VALUES(last_seen)," +
+			" user_agent = COALESCE(VALUES(user_agent), user_agent), ip = COALESCE(VALUES(ip), ip)"
+		ix.Commit = b.sql(split("INSERT INTO " + t + " " + cols + " SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL" +
+			" WHERE NOT EXISTS (SELECT 1 FROM " + tt + " WHERE token = ?)" + upsert)...)
+		ix.CommitPlain = b.sql(split("INSERT INTO " + t + " " + cols + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + upsert)...)
+		ix.Tombstones = func(n int) string {
+			return b.sql(split("INSERT INTO " + tt + " (token, expiry) SELECT token, GREATEST(expiry, ?) FROM " + t +
+				" WHERE owner = ? AND token IN (" + list(n) + ") ON DUPLICATE KEY UPDATE " + tt + ".expiry = GREATEST(" +
+				tt + ".expiry, VALUES(expiry))")...)
+		}
+		ix.Owned = b.sql(split("SELECT token FROM " + t + " WHERE owner = ?")...)
+		ix.Claim = func(n int) string {
+			return b.sql(split("INSERT INTO " + tt + " (token, expiry) VALUES " +
+				strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") + " ON DUPLICATE KEY UPDATE expiry = expiry")...)
+		}
+		ix.Unclaim = func(n int) string {
+			return b.sql(split("DELETE FROM " + tt + " WHERE expiry = ? AND token IN (" + list(n) + ")")...)
+		}
+		ix.Columns = "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE()" +
+			" AND table_name = '" + table + "' AND column_name IN " + in
+		ix.HasOwnerIndex = "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE()" +
+			" AND table_name = '" + table + "' AND index_name = '" + table + "_owner_idx'"
+
+	case SQLite:
+		upsert := " ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, owner = excluded.owner," +
+			" created = CASE WHEN " + t + ".owner IS excluded.owner AND " + t + ".created IS NOT NULL THEN " + t + ".created ELSE excluded.created END," +
+			" last_seen = excluded.last_seen, user_agent = COALESCE(excluded.user_agent, " + t + ".user_agent)," +
+			" ip = COALESCE(excluded.ip, " + t + ".ip)"
+		ix.Commit = b.sql(split("INSERT INTO " + t + " " + cols + " SELECT ?, ?, ?, ?, ?, ?, ?, ?" +
+			" WHERE NOT EXISTS (SELECT 1 FROM " + tt + " WHERE token = ?)" + upsert)...)
+		ix.CommitPlain = b.sql(split("INSERT INTO " + t + " " + cols + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + upsert)...)
+		ix.Tombstones = func(n int) string {
+			return b.sql(split("INSERT INTO " + tt + " (token, expiry) SELECT token, max(expiry, ?) FROM " + t +
+				" WHERE owner = ? AND token IN (" + list(n) + ") ON CONFLICT (token) DO UPDATE SET expiry = max(expiry, excluded.expiry)")...)
+		}
+		ix.Columns = "SELECT name FROM pragma_table_info('" + table + "') WHERE name IN " + in
+		ix.HasOwnerIndex = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '" + table + "_owner_idx'"
+		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
+	}
+}
+
+// pgIndexUpsert is the conflict clause of PostgreSQL's indexed Commit.
+// Every right-hand side reads the row as it was before the statement.
+const pgIndexUpsert = " ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, owner = EXCLUDED.owner," +
+	" created = CASE WHEN s.owner IS NOT DISTINCT FROM EXCLUDED.owner AND s.created IS NOT NULL THEN s.created ELSE EXCLUDED.created END," +
+	" last_seen = EXCLUDED.last_seen, user_agent = COALESCE(EXCLUDED.user_agent, s.user_agent), ip = COALESCE(EXCLUDED.ip, s.ip)"
