@@ -98,8 +98,9 @@ func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
 }
 
 // newStore is NewWithConfig; lenient (New) leaves the tombstone check to
-// the first operation when the database cannot be reached.
-func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, error) {
+// the first operation when the database cannot be reached. Tests pass
+// setup, which sees the store before its first round trip.
+func newStore(pool *pgxpool.Pool, cfg Config, lenient bool, setup ...func(*PostgresStore)) (*PostgresStore, error) {
 	if pool == nil {
 		return nil, errNilPool
 	}
@@ -129,6 +130,9 @@ func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, err
 		s.ix = buildIndexQueries(names)
 		s.q.commit, s.q.commitLegacy, s.q.commitPlain = s.ix.commit, s.ix.commitLegacy, s.ix.commitPlain
 		s.q.migrate = s.ix.migrate + "\n" + s.q.migrate
+	}
+	for _, f := range setup {
+		f(s)
 	}
 	if s.now == nil {
 		s.now = time.Now
