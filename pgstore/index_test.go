@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/testenv"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -337,3 +338,293 @@ func TestBackfillCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestMigratePopulated turns the index on over SCS's table holding live
+// sessions, while an index-off replica serves them: none goes missing at
+// any moment, the backfill lists each live session under its owner and
+// none other, a Commit racing the backfill wins over it, unreadable data
+// is counted in one WARN, and the owner index is built and valid.
+func TestMigratePopulated(t *testing.T) {
+	t.Parallel()
+	pool := newSchemaPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, scsSchema); err != nil {
+		t.Fatal(err)
+	}
+	old, err := NewWithConfig(pool, Config{CleanupInterval: -1, CreateTable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	owners := map[string]string{} // token: owner of its live session
+	commit := func(s *PostgresStore, tok, user string) {
+		t.Helper()
+		if err := s.Commit(tok, gobSession(t, user, exp), exp); err != nil {
+			t.Fatal(err)
+		}
+		owners[tok] = user
+	}
+	for i := range 250 {
+		commit(old, fmt.Sprintf("tok-%04d", i), []string{"alice", "bob", "", "carol", ""}[i%5])
+	}
+	if err := old.Commit("tok-expired", gobSession(t, "alice", exp), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Commit("tok-unreadable", []byte("not gob"), exp); err != nil {
+		t.Fatal(err)
+	}
+
+	// The index-off replica keeps serving every session throughout.
+	all := make([]string, 0, len(owners))
+	for tok := range owners {
+		all = append(all, tok)
+	}
+	slices.Sort(all)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var misses sync.Map
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, tok := range all {
+				if _, found, err := old.Find(tok); !found || err != nil {
+					misses.Store(tok, err)
+				}
+			}
+		}
+	})
+
+	var logs testenv.SyncBuffer
+	var replica *PostgresStore
+	race := func(batch int, toks []string) {
+		if batch != 1 {
+			return
+		}
+		// Between the read and the write of batch 1: an indexed replica
+		// commits one of its sessions for another user, and the index-off
+		// replica (a rolling upgrade) another. Neither is overwritten.
+		var err error
+		if replica, err = NewWithConfig(pool, Config{CleanupInterval: -1, Owner: storetest.Owner}); err != nil {
+			t.Error(err)
+			return
+		}
+		for _, tok := range toks {
+			if owners[tok] == "alice" {
+				commit(replica, tok, "mallory")
+				break
+			}
+		}
+		for _, tok := range toks {
+			if owners[tok] == "bob" {
+				commit(old, tok, "dave")
+				break
+			}
+		}
+	}
+	s, err := newStore(pool, Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, false,
+		func(s *PostgresStore) { s.backfillBatch = 40; s.onBackfill = race })
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	misses.Range(func(tok, err any) bool {
+		t.Errorf("session %s not found during the migration (%v)", tok, err)
+		return true
+	})
+	if replica == nil {
+		t.Fatal("the backfill had no batch 1")
+	}
+	var mallory, dave string
+	for tok, user := range owners {
+		switch user {
+		case "mallory":
+			mallory = tok
+		case "dave":
+			dave = tok
+		}
+	}
+	for _, user := range []string{"alice", "bob", "carol", "mallory", "dave"} {
+		var want []string
+		for _, tok := range all {
+			if owners[tok] == user && tok != dave { // dave's: rewritten by the index-off replica, not yet indexed
+				want = append(want, tok)
+			}
+		}
+		if got := listedTokens(t, s, user, all); !slices.Equal(got, want) {
+			t.Errorf("after the migration %s has %d sessions listed, want %d", user, len(got), len(want))
+		}
+	}
+	if got := listedTokens(t, s, "mallory", all); !slices.Equal(got, []string{mallory}) {
+		t.Errorf("the Commit racing the backfill was overwritten: mallory has %v", got)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "sessions=1 ") {
+		t.Errorf("want one WARN counting one unreadable session, got:\n%s", logs.String())
+	}
+	if n := count(t, pool, "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('sessions_owner_idx') AND indisvalid"); n != 1 {
+		t.Error("no valid owner index after the migration")
+	}
+	// Once every replica has the index on, Migrate again indexes what the
+	// index-off replica wrote meanwhile.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := listedTokens(t, s, "dave", all); !slices.Equal(got, []string{dave}) {
+		t.Errorf("after a second Migrate, dave has %v, want [%s]", got, dave)
+	}
+	for tok := range owners {
+		if _, found, err := s.Find(tok); !found || err != nil {
+			t.Errorf("Find(%s) after the migration = %v, %v", tok, found, err)
+		}
+	}
+}
+
+// TestRevokeCrash ends the backend running DeleteUserSessions while its
+// one statement waits for a row lock, after it may have deleted the rows
+// before that one: nothing is deleted and no tombstone written, every
+// session stays found and listed; run again, it deletes them all.
+func TestRevokeCrash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t, Config{CleanupInterval: -1, Owner: storetest.Owner})
+	exp := time.Now().Add(time.Hour)
+	var toks []string
+	for i := range 10 {
+		tok := fmt.Sprintf("tok-%02d-%s", i, uniqueName(""))
+		if err := s.Commit(tok, gobSession(t, "alice", exp), exp); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	admin := sharedPool(t)
+	tx, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	for _, i := range []int{5, 9} { // two of them, in the middle and last
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.DeleteUserSessions(ctx, "alice")
+		done <- err
+	}()
+	var pid int
+	for deadline := time.Now().Add(5 * time.Second); pid == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("DeleteUserSessions never waited on the row lock")
+		}
+		err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.names.sessions).Scan(&pid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("DeleteUserSessions whose backend was terminated succeeded")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if _, found, err := s.Find(tok); !found || err != nil {
+			t.Errorf("Find(%s) after the terminated revoke = %v, %v", tok, found, err)
+		}
+	}
+	if got := listedTokens(t, s, "alice", toks); len(got) != len(toks) {
+		t.Errorf("after the terminated revoke, %d of %d sessions listed", len(got), len(toks))
+	}
+	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != 0 {
+		t.Errorf("the terminated revoke left %d tombstones", n)
+	}
+	if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != len(toks) {
+		t.Fatalf("DeleteUserSessions again = %d, %v; want %d", n, err, len(toks))
+	}
+	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != int64(len(toks)) {
+		t.Errorf("%d tombstones after the revoke, want %d", n, len(toks))
+	}
+}
+
+// TestIndexNoTombstonePrivilege runs the index as a role that may use the
+// sessions table, migrated by its owner with the SQL of the README, but
+// may not create the tombstone table: the store runs without tombstones,
+// and the index still lists, counts and deletes. Before the migration,
+// NewWithConfig refuses with ErrNoIndex.
+func TestIndexNoTombstonePrivilege(t *testing.T) {
+	t.Parallel()
+	owner, limited, _ := limitedRole(t)
+	ctx := context.Background()
+	cfg := Config{CleanupInterval: -1, AllowNoTombstones: true, Owner: storetest.Owner, Logger: slog.New(slog.DiscardHandler)}
+	if _, err := NewWithConfig(limited, cfg); !errors.Is(err, sessionstore.ErrNoIndex) {
+		t.Fatalf("NewWithConfig before the migration = %v, want ErrNoIndex", err)
+	}
+	withCreate := cfg
+	withCreate.CreateTable = true
+	if _, err := NewWithConfig(limited, withCreate); err == nil || !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "must be owner") {
+		t.Fatalf("Migrate as a role that does not own the table = %v, want its permission error", err)
+	}
+	if _, err := owner.Exec(ctx, readmeIndexSQL); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewWithConfig(limited, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.tomb.Load() != tombOff {
+		t.Fatal("the store uses a tombstone table")
+	}
+	exp := time.Now().Add(time.Hour)
+	var toks []string
+	for range 4 {
+		tok := uniqueName("tok-")
+		if err := s.Commit(tok, gobSession(t, "alice", exp), exp); err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	if got := listedTokens(t, s, "alice", toks); len(got) != 4 {
+		t.Fatalf("%d sessions listed, want 4", len(got))
+	}
+	if ok, err := s.DeleteUserSession(ctx, "alice", sessionstore.SessionID(toks[0])); !ok || err != nil {
+		t.Fatalf("DeleteUserSession = %v, %v", ok, err)
+	}
+	if n, err := s.DeleteUserSessionsExcept(ctx, "alice", toks[3]); n != 2 || err != nil {
+		t.Fatalf("DeleteUserSessionsExcept = %d, %v; want 2", n, err)
+	}
+	if n, err := s.CountUserSessions(ctx, "alice"); n != 1 || err != nil {
+		t.Fatalf("CountUserSessions = %d, %v; want 1", n, err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, "alice"); n != 1 || err != nil {
+		t.Fatalf("DeleteUserSessions = %d, %v; want 1", n, err)
+	}
+	for _, tok := range toks {
+		if _, found, err := s.Find(tok); found || err != nil {
+			t.Errorf("Find(%s) after the revoke = %v, %v", tok, found, err)
+		}
+	}
+}
+
+// readmeIndexSQL is the README's SQL for those who manage their own
+// schema, on the default table.
+const readmeIndexSQL = `ALTER TABLE sessions
+  ADD COLUMN IF NOT EXISTS owner TEXT,
+  ADD COLUMN IF NOT EXISTS created TIMESTAMPTZ,
+  ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ,
+  ADD COLUMN IF NOT EXISTS user_agent TEXT,
+  ADD COLUMN IF NOT EXISTS ip TEXT;
+CREATE INDEX IF NOT EXISTS sessions_owner_idx ON sessions (owner) WHERE owner IS NOT NULL;`
