@@ -506,7 +506,7 @@ func TestRevokeCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck
+	defer tx.Rollback(ctx)          //nolint:errcheck
 	for _, i := range []int{5, 9} { // two of them, in the middle and last
 		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
 			t.Fatal(err)
