@@ -506,8 +506,9 @@ func TestRevokeCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)          //nolint:errcheck
-	for _, i := range []int{5, 9} { // two of them, in the middle and last
+	defer tx.Rollback(ctx) //nolint:errcheck
+	// Two of the rows, one in the middle and the last.
+	for _, i := range []int{5, 9} {
 		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -620,7 +621,8 @@ func TestIndexNoTombstonePrivilege(t *testing.T) {
 }
 
 // readmeIndexSQL is the README's SQL for those who manage their own
-// schema, on the default table.
+// schema, on the default table, but for CONCURRENTLY, which cannot run in
+// the transaction of a multi-statement Exec.
 const readmeIndexSQL = `ALTER TABLE sessions
   ADD COLUMN IF NOT EXISTS owner TEXT,
   ADD COLUMN IF NOT EXISTS created TIMESTAMPTZ,
