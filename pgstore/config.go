@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // Defaults used where a Config field is left at its zero value.
@@ -100,6 +102,19 @@ type Config struct {
 	// it to export metrics.
 	OnCleanup func(deleted int64, took time.Duration, err error)
 
+	// Owner, if set, turns on the per-user index: Commit records each
+	// session's owner as Owner reads it from the session data (with SCS:
+	// sessionstore.OwnerKey(scs.GobCodec{}, "user_id")), with its created
+	// and last-seen times and the client WithClient put in the context, in
+	// columns of the sessions table written by the Commit's own statement,
+	// and the store's sessionstore.UserIndex methods list, count and delete
+	// a user's sessions through a partial index on the owner. The table
+	// needs the columns: NewWithConfig fails with an error matching
+	// sessionstore.ErrNoIndex without them, unless CreateTable (see
+	// Migrate, which adds them to an existing table). Nil: the index is off
+	// and the store runs exactly the statements it runs without it.
+	Owner sessionstore.OwnerFunc
+
 	// Now is the clock that decides which sessions have expired. It is
 	// passed to PostgreSQL as a parameter; the database's now() is never
 	// used. Default: time.Now.
@@ -113,6 +128,8 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 type tableNames struct {
 	sessions, tombstones       string // quoted, possibly schema-qualified
 	sessionsIdx, tombstonesIdx string // quoted, never qualified
+	ownerIdx                   string // quoted, never qualified
+	ownerIdxQualified          string // quoted, qualified as the table is
 	display                    string // as configured, for messages
 }
 
@@ -138,11 +155,13 @@ func parseTable(name string) (tableNames, error) {
 		return id.Sanitize()
 	}
 	return tableNames{
-		sessions:      qualify(base),
-		tombstones:    qualify(base + "_tombstones"),
-		sessionsIdx:   pgx.Identifier{base + "_expiry_idx"}.Sanitize(),
-		tombstonesIdx: pgx.Identifier{base + "_tombstones_expiry_idx"}.Sanitize(),
-		display:       name,
+		sessions:          qualify(base),
+		tombstones:        qualify(base + "_tombstones"),
+		sessionsIdx:       pgx.Identifier{base + "_expiry_idx"}.Sanitize(),
+		tombstonesIdx:     pgx.Identifier{base + "_tombstones_expiry_idx"}.Sanitize(),
+		ownerIdx:          pgx.Identifier{base + "_owner_idx"}.Sanitize(),
+		ownerIdxQualified: qualify(base + "_owner_idx"),
+		display:           name,
 	}, nil
 }
 

@@ -23,7 +23,9 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour})
-	}, storetest.Options{WriteBehind: writeBehind})
+	}, storetest.Options{WriteBehind: writeBehind, Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
+		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, Owner: storetest.Owner})
+	}})
 }
 
 func TestConformanceRealClock(t *testing.T) {

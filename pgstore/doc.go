@@ -50,6 +50,11 @@
 //     requests are not stalled by it. DeleteExpired runs it on demand (from
 //     cron, say).
 //   - Sessions streams all live sessions page by page (keyset pagination).
+//   - A user's sessions: with Config.Owner set, the store implements
+//     sessionstore.UserIndex (list, count and revoke a user's sessions)
+//     through owner columns of the sessions table, written by Commit's own
+//     statement, and a partial index on the owner; Migrate adds them to an
+//     existing table without blocking it or logging anyone out.
 //   - Errors say where they come from ("pgstore: commit: ...") and wrap
 //     their cause.
 //

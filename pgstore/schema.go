@@ -126,12 +126,27 @@ func quoteLiteral(s string) string {
 // several replicas at once (an advisory lock serialises them). NewWithConfig
 // calls it when Config.CreateTable is set; call it yourself from a
 // deployment step otherwise, or apply the same DDL with your migrations.
+//
+// With Config.Owner set, it also turns the per-user index on: a new table
+// is created with the index columns and the owner index; an existing one
+// (SCS's, say) gets the columns, then the index, built without blocking
+// the table's traffic, then a backfill of the owners of its live sessions
+// (see the README). Sessions keep working throughout, and no one is
+// logged out. The index part is not bounded by the store's timeout: a
+// large table takes as long as it takes, bounded by ctx.
 func (s *PostgresStore) Migrate(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.bounded())
+	bctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, s.q.migrate); err != nil {
+	if _, err := s.pool.Exec(bctx, s.q.migrate); err != nil {
 		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
 	}
+	if s.owner != nil {
+		if err := s.migrateIndex(ctx); err != nil {
+			return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)
+		}
+	}
+	ctx, cancel = context.WithTimeout(ctx, s.bounded())
+	defer cancel()
 	_, why, err := s.checkTombstones(ctx, true)
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate %s: %w", s.names.display, err)

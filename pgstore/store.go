@@ -34,6 +34,8 @@ type PostgresStore struct {
 	pageSize int
 	policy   tombstone.Policy
 	loop     *cleanup.Loop
+	owner    sessionstore.OwnerFunc // nil: the per-user index is off
+	ix       indexQueries           // the index's statements, when owner is set
 
 	tomb     atomic.Int32     // tombUnknown, tombOn or tombOff
 	tombNext atomic.Int64     // while tombOff: when (mono, Unix ns) the request path checks again
@@ -43,6 +45,11 @@ type PostgresStore struct {
 
 	// onBatch, set only by tests, sees the row count of every cleanup batch.
 	onBatch func(table string, n int64)
+	// backfillBatch, if positive, replaces the backfill's batch size, and
+	// onBackfill, if set, is called between the read and the write of each
+	// backfill batch; both only by tests.
+	backfillBatch int
+	onBackfill    func(batch int, tokens []string)
 }
 
 // New returns a store on SCS's default table "sessions", with a background
@@ -91,8 +98,9 @@ func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*PostgresStore, error) {
 }
 
 // newStore is NewWithConfig; lenient (New) leaves the tombstone check to
-// the first operation when the database cannot be reached.
-func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, error) {
+// the first operation when the database cannot be reached. Tests pass
+// setup, which sees the store before its first round trip.
+func newStore(pool *pgxpool.Pool, cfg Config, lenient bool, setup ...func(*PostgresStore)) (*PostgresStore, error) {
 	if pool == nil {
 		return nil, errNilPool
 	}
@@ -116,6 +124,15 @@ func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, err
 		pageSize: DefaultPageSize,
 		policy:   policy,
 		mono:     time.Now,
+		owner:    cfg.Owner,
+	}
+	if s.owner != nil {
+		s.ix = buildIndexQueries(names)
+		s.q.commit, s.q.commitLegacy, s.q.commitPlain = s.ix.commit, s.ix.commitLegacy, s.ix.commitPlain
+		s.q.migrate = s.ix.migrate + "\n" + s.q.migrate
+	}
+	for _, f := range setup {
+		f(s)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -142,6 +159,11 @@ func newStore(pool *pgxpool.Pool, cfg Config, lenient bool) (*PostgresStore, err
 			return nil, fmt.Errorf("pgstore: %s: %w: %w", names.display, sessionstore.ErrNoTombstones, why)
 		case why != nil:
 			s.logDegraded(why)
+		}
+		if s.owner != nil {
+			if err := s.checkIndex(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	interval := cfg.CleanupInterval
@@ -258,6 +280,13 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 	if b == nil {
 		b = []byte{} // pgx sends a nil slice as NULL; data is NOT NULL
 	}
+	var ix indexArgs
+	if s.owner != nil {
+		var err error
+		if ix, err = s.indexArgs(ctx, b); err != nil {
+			return fmt.Errorf("pgstore: commit: %w", err)
+		}
+	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	tomb, err := s.useTombstones(ctx)
@@ -265,7 +294,7 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 		return fmt.Errorf("pgstore: commit: %w", err)
 	}
 	if !tomb {
-		if _, err := s.pool.Exec(ctx, s.q.commitPlain, token, b, expiry); err != nil {
+		if _, err := s.execCommit(ctx, s.q.commitPlain, token, b, expiry, &ix); err != nil {
 			return fmt.Errorf("pgstore: commit: %w", err)
 		}
 		return nil
@@ -275,7 +304,7 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 		q = s.q.commitLegacy
 	}
 	for attempt := 1; attempt <= commitAttempts; attempt++ {
-		tag, err := s.pool.Exec(ctx, q, token, b, expiry)
+		tag, err := s.execCommit(ctx, q, token, b, expiry, &ix)
 		switch {
 		case err == nil && tag.RowsAffected() > 0:
 			return nil
@@ -313,6 +342,32 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	// of 1.01 to 0.99), where a socket deadline costs next to nothing until
 	// it passes. The statements then run on a context that is never done,
 	// which pgx does not watch.
+	err := s.logout(ctx, func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error {
+		if !tomb {
+			_, err := conn.Exec(ctx, s.q.delPlain, token)
+			return err
+		}
+		until := s.policy.Until(s.now())
+		_, err := conn.Exec(ctx, s.q.del, token, until)
+		if isUniqueViolation(err) {
+			// The token already has a tombstone, yet its session was back:
+			// a writer that ignores tombstones recreated it.
+			_, err = conn.Exec(ctx, s.q.delUpsert, token, until)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	return nil
+}
+
+// logout runs the statements of a deletion (Delete, and the deletions of
+// the per-user index) on one connection, with the store's own timeout and
+// whatever ctx's cancellation: a logout that half-happens is a security
+// bug. tomb says whether they may use the tombstone table. An error of a
+// statement that ran out of time matches context.DeadlineExceeded.
+func (s *PostgresStore) logout(ctx context.Context, run func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error) error {
 	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(s.bounded())
 	tomb, known := s.tombFast()
@@ -322,29 +377,15 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 		tomb, err = s.useTombstones(tctx)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("pgstore: delete: %w", err)
+			return err
 		}
 	}
 	conn, err := s.acquire(ctx, deadline)
 	if err != nil {
-		return fmt.Errorf("pgstore: delete: %w", err)
+		return err
 	}
 	defer release(conn)
-	if !tomb {
-		_, err = conn.Exec(ctx, s.q.delPlain, token)
-	} else {
-		until := s.policy.Until(s.now())
-		_, err = conn.Exec(ctx, s.q.del, token, until)
-		if isUniqueViolation(err) {
-			// The token already has a tombstone, yet its session was back:
-			// a writer that ignores tombstones recreated it.
-			_, err = conn.Exec(ctx, s.q.delUpsert, token, until)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("pgstore: delete: %w", timedOut(err))
-	}
-	return nil
+	return timedOut(run(ctx, conn, tomb))
 }
 
 // acquire takes a connection from the pool, waiting until deadline at
