@@ -49,7 +49,7 @@ soak:
 
 ## fuzz: run every fuzz target for FUZZTIME (10s in make test; longer by hand).
 FUZZTIME ?= 10s
-FUZZ_TARGETS := .:FuzzValidToken gorillastore:FuzzCookieVerify hardening:FuzzToken hardening:FuzzPayload hardening:FuzzGorillaCookie hardening:FuzzNoRoundTrip
+FUZZ_TARGETS := .:FuzzValidToken .:FuzzGobOwner gorillastore:FuzzCookieVerify hardening:FuzzToken hardening:FuzzPayload hardening:FuzzGorillaCookie hardening:FuzzNoRoundTrip
 fuzz:
 	@for t in $(FUZZ_TARGETS); do dir=$${t%%:*}; name=$${t##*:}; echo "fuzz $$dir $$name"; \
 		CI=$${CI:-true} bash .ci/fuzz $$dir $$name $(FUZZTIME) || exit 1; done

@@ -134,8 +134,21 @@ type Codec interface {
 //
 // A session without key has no owner. A value under key that is not a
 // string, or fails CheckOwner, is an error matching ErrInvalidOwner.
+//
+// With scs.GobCodec, the owner is read from the gob stream without decoding
+// the rest of the session (see gobOwner): a few hundred nanoseconds instead
+// of a full decode's tens of microseconds and two hundred allocations.
 func OwnerKey(codec Codec, key string) OwnerFunc {
+	fast := fastGobOwner(codec)
 	return func(data []byte) (string, error) {
+		if fast != nil {
+			if owner, found, ok := fast.owner(data, key); ok {
+				if !found {
+					return "", nil
+				}
+				return OwnerValue(owner, key)
+			}
+		}
 		_, values, err := codec.Decode(data)
 		if err != nil {
 			return "", fmt.Errorf("read owner: %w", err)
