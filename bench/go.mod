@@ -5,8 +5,8 @@ go 1.25.0
 require (
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sessionstore/sessionstore v0.0.0
-	github.com/sessionstore/sessionstore/pgstore v0.0.0
+	github.com/sessionstore/sessionstore v0.1.0
+	github.com/sessionstore/sessionstore/pgstore v0.1.0
 )
 
 require (
