@@ -1,0 +1,596 @@
+// Command releasecheck checks that the committed tree works for a user as a
+// release would: every module of go.work, served at one version from a
+// module proxy on the file system, is fetched with `go get` into a module
+// outside the repository and built there, with no workspace and no replace
+// directive to help it.
+//
+// It exports HEAD with git archive (uncommitted files never leak in), lists
+// the modules of the exported go.work, writes each one's .info, .mod and .zip
+// into a proxy directory, and then, for each module M, in a new module of its
+// own with GOWORK=off and GOFLAGS=-mod=mod:
+//
+//   - go get M@version, through GOPROXY=file://<proxy>,<the local module
+//     cache's download directory>,<the machine's GOPROXY>, with the
+//     repository's modules excluded from the checksum database (they are not
+//     published) and every other module checked against it;
+//   - builds a program importing every package of M a user can import, and
+//     every command of M;
+//   - if testdata/<M's directory>/main.go exists (testdata/root for the root
+//     module), builds, vets and runs it with testdata/common.go: it exercises
+//     the store (commit, find, delete) without a database where it can, and
+//     on each database whose DSN variable is set; with CI=true the variables
+//     the tests read are set to the tests' defaults, so every database runs;
+//   - checks that every module the user's build uses is at the version the
+//     workspace tests with (a user of M must get what M's tests ran).
+//
+// A module added to go.work is picked up without a change here; it gets the
+// get, build and version checks, and runs a program once its directory has
+// one under testdata.
+//
+// The user modules use a module cache of their own (-modcache), kept between
+// runs so that a warm run extracts nothing; the repository's modules are
+// removed from it before each run, so every run fetches what it just served.
+// The machine's module cache is only read, as a proxy.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+var (
+	repoFlag     = flag.String("repo", ".", "the git repository whose HEAD is checked")
+	versionFlag  = flag.String("version", "v0.1.0", "the version every module is served at")
+	keepFlag     = flag.Bool("keep", false, "keep the temporary directory (exported tree, proxy, user modules)")
+	modcacheFlag = flag.String("modcache", "", "module cache of the user modules (default <user cache dir>/sessionstore-release-check/mod)")
+)
+
+// testDSNs are the DSN variables the tests read, with the defaults they use:
+// the databases of `make test` (.ci/services).
+var testDSNs = []struct{ name, def string }{
+	{"PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+	{"GORILLASTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+	{"GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"},
+	{"GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
+	{"BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+	{"BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
+}
+
+// commandTimeout bounds every command the check runs, so that a hung
+// download or program fails the check instead of stalling make test.
+const commandTimeout = 5 * time.Minute
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("release-check: ")
+	flag.Parse()
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// mod is a module of the exported go.work.
+type mod struct {
+	Path string
+	Dir  string // in the exported tree
+	rel  string // Dir relative to the tree, "." for the root
+}
+
+// name is the module's directory in the tree ("root" for the root module):
+// the name of its user module and of its program under testdata.
+func (m mod) name() string {
+	if m.rel == "." {
+		return "root"
+	}
+	return m.rel
+}
+
+type checker struct {
+	version  string
+	tmp      string
+	src      string // the exported tree
+	proxy    string
+	mods     []mod
+	ours     map[string]bool   // module paths of the repository
+	tested   map[string]string // module path -> version the workspace selects
+	userEnv  []string
+	failures []string
+}
+
+func run() error {
+	start := time.Now()
+	c := &checker{version: *versionFlag, ours: map[string]bool{}}
+	if !strings.HasPrefix(c.version, "v") {
+		return fmt.Errorf("-version %q: not a semantic version", c.version)
+	}
+	repo, err := filepath.Abs(*repoFlag)
+	if err != nil {
+		return err
+	}
+	c.tmp, err = os.MkdirTemp("", "sessionstore-release-")
+	if err != nil {
+		return err
+	}
+	if *keepFlag {
+		log.Printf("keeping %s", c.tmp)
+	} else {
+		defer os.RemoveAll(c.tmp)
+	}
+
+	// The committed tree, nothing else.
+	c.src = filepath.Join(c.tmp, "src")
+	archive := filepath.Join(c.tmp, "head.tar")
+	if _, err := c.cmd(repo, nil, "git", "archive", "--format=tar", "--output="+archive, "HEAD"); err != nil {
+		return err
+	}
+	if err := os.Mkdir(c.src, 0o755); err != nil {
+		return err
+	}
+	if _, err := c.cmd(c.src, nil, "tar", "-xf", archive); err != nil {
+		return err
+	}
+	head, err := c.cmd(repo, nil, "git", "log", "-1", "--format=%H %cI", "HEAD")
+	if err != nil {
+		return err
+	}
+	commit, date, _ := strings.Cut(strings.TrimSpace(head), " ")
+	commitTime, err := time.Parse(time.RFC3339, date)
+	if err != nil {
+		return fmt.Errorf("commit time %q: %w", date, err)
+	}
+
+	machine, err := goEnv()
+	if err != nil {
+		return err
+	}
+	wsEnv := environ(nil, "GOWORK="+filepath.Join(c.src, "go.work"), "GOFLAGS="+withoutModFlag(machine["GOFLAGS"]))
+	if err := c.listModules(wsEnv); err != nil {
+		return err
+	}
+	if err := c.listTested(wsEnv); err != nil {
+		return err
+	}
+
+	c.proxy = filepath.Join(c.tmp, "proxy")
+	for _, m := range c.mods {
+		if err := c.serve(m, commitTime); err != nil {
+			return fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+
+	modcache := *modcacheFlag
+	if modcache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("no -modcache and no user cache directory: %w", err)
+		}
+		modcache = filepath.Join(dir, "sessionstore-release-check", "mod")
+	}
+	unlock, err := c.prepareCache(modcache)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	goproxy := "file://" + c.proxy
+	if dl := filepath.Join(machine["GOMODCACHE"], "cache", "download"); machine["GOMODCACHE"] != "" && machine["GOMODCACHE"] != modcache {
+		goproxy += ",file://" + dl
+	}
+	if machine["GOPROXY"] != "" {
+		goproxy += "," + machine["GOPROXY"]
+	}
+	if machine["GOSUMDB"] == "off" {
+		log.Printf("warning: GOSUMDB=off on this machine: the dependencies are not checked against the checksum database")
+	}
+	c.userEnv = environ(testDSNNames(),
+		"GOWORK=off",
+		"GOFLAGS="+strings.TrimSpace("-mod=mod -modcacherw "+withoutModFlag(machine["GOFLAGS"])),
+		"GOPROXY="+goproxy,
+		"GONOSUMDB="+strings.Join(slices.Sorted(maps.Keys(c.ours)), ","),
+		"GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
+		"GOSUMDB="+machine["GOSUMDB"],
+		"GOMODCACHE="+modcache,
+		"GOTOOLCHAIN=local",
+	)
+
+	log.Printf("HEAD %.12s: %d modules at %s", commit, len(c.mods), c.version)
+	for _, m := range c.mods {
+		t := time.Now()
+		if err := c.check(m); err != nil {
+			c.failures = append(c.failures, fmt.Sprintf("%s: %v", m.Path, err))
+			log.Printf("FAIL %s (%.1fs):\n%v", m.Path, time.Since(t).Seconds(), err)
+			continue
+		}
+		log.Printf("ok   %s (%.1fs)", m.Path, time.Since(t).Seconds())
+	}
+	if len(c.failures) > 0 {
+		return fmt.Errorf("%d of %d modules fail as a release (%.0fs); the first:\n%s",
+			len(c.failures), len(c.mods), time.Since(start).Seconds(), c.failures[0])
+	}
+	log.Printf("every module builds for a user at %s (%.0fs)", c.version, time.Since(start).Seconds())
+	return nil
+}
+
+// listModules reads the modules of the exported go.work.
+func (c *checker) listModules(env []string) error {
+	out, err := c.cmd(c.src, env, "go", "list", "-m", "-json")
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var m mod
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("go list -m -json: %w", err)
+		}
+		rel, err := filepath.Rel(c.src, m.Dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("module %s is outside the repository (%s)", m.Path, m.Dir)
+		}
+		m.rel = filepath.ToSlash(rel)
+		if err := module.Check(m.Path, c.version); err != nil {
+			return err
+		}
+		c.mods = append(c.mods, m)
+		c.ours[m.Path] = true
+	}
+	if len(c.mods) == 0 {
+		return errors.New("go.work lists no module")
+	}
+	return nil
+}
+
+// listTested reads the versions the workspace selects: the ones its tests run.
+func (c *checker) listTested(env []string) error {
+	out, err := c.cmd(c.src, env, "go", "list", "-m", "-f", "{{.Path}} {{.Version}}", "all")
+	if err != nil {
+		return err
+	}
+	c.tested = map[string]string{}
+	for line := range strings.Lines(out) {
+		if path, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && v != "" {
+			c.tested[path] = v
+		}
+	}
+	return nil
+}
+
+// serve writes m into the proxy directory in the layout of the GOPROXY
+// protocol: $path/@v/list, $version.info, .mod and .zip.
+func (c *checker) serve(m mod, at time.Time) error {
+	esc, err := module.EscapePath(m.Path)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(c.proxy, filepath.FromSlash(esc), "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	info, err := json.Marshal(struct {
+		Version string
+		Time    time.Time
+	}{c.version, at.UTC()})
+	if err != nil {
+		return err
+	}
+	gomod, err := os.ReadFile(filepath.Join(m.Dir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "list"), []byte(c.version+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, c.version+".info"), info, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, c.version+".mod"), gomod, 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, c.version+".zip"))
+	if err != nil {
+		return err
+	}
+	// CreateFromDir leaves out what a module zip never holds (nested
+	// modules, vendor directories, VCS metadata) and refuses what the go
+	// command would refuse to extract.
+	zerr := modzip.CreateFromDir(f, module.Version{Path: m.Path, Version: c.version}, m.Dir)
+	if err := f.Close(); zerr == nil {
+		zerr = err
+	}
+	if zerr != nil {
+		return fmt.Errorf("zip: %w", zerr)
+	}
+	return nil
+}
+
+// prepareCache locks the user module cache against another release check
+// and removes the repository's modules from it, so that this run extracts
+// what it serves rather than what an earlier run served at the same version.
+func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
+	if err := os.MkdirAll(modcache, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(filepath.Dir(modcache), "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	unlock = func() { lock.Close() } // closing the file releases the lock
+	for path := range c.ours {
+		esc, err := module.EscapePath(path)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		extracted, _ := filepath.Glob(filepath.Join(modcache, filepath.FromSlash(esc)+"@*"))
+		for _, dir := range append(extracted, filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v")) {
+			if err := removeAll(dir); err != nil {
+				unlock()
+				return nil, err
+			}
+		}
+	}
+	return unlock, nil
+}
+
+// check is the user's view of m: get, build, run, and the versions used.
+func (c *checker) check(m mod) error {
+	dir := filepath.Join(c.tmp, "use", m.name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := c.cmd(dir, c.userEnv, "go", "mod", "init", "example.com/user"); err != nil {
+		return err
+	}
+	if _, err := c.cmd(dir, c.userEnv, "go", "get", m.Path+"@"+c.version); err != nil {
+		return err
+	}
+
+	// Every package a user can import, in one program; every command.
+	out, err := c.cmd(dir, c.userEnv, "go", "list", "-e",
+		"-f", "{{with .Module}}{{.Path}}{{end}}\t{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}", m.Path+"/...")
+	if err != nil {
+		return err
+	}
+	var libs, cmds []string
+	for line := range strings.Lines(out) {
+		f := strings.Split(strings.TrimSpace(line), "\t")
+		if len(f) != 4 || f[0] != m.Path || f[3] == "0" || internal(f[1]) {
+			continue // another module's, only tests, or not importable
+		}
+		if f[2] == "main" {
+			cmds = append(cmds, f[1])
+		} else {
+			libs = append(libs, f[1])
+		}
+	}
+	if len(libs) > 0 {
+		var src strings.Builder
+		src.WriteString("// Command user imports every package of " + m.Path + ".\npackage main\n\nimport (\n")
+		for _, p := range libs {
+			fmt.Fprintf(&src, "\t_ %q\n", p)
+		}
+		src.WriteString(")\n\nfunc main() {}\n")
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644); err != nil {
+			return err
+		}
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", filepath.Join(c.tmp, "bin", m.name()+"-imports"), "."); err != nil {
+			return err
+		}
+	}
+	for _, p := range cmds {
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", filepath.Join(c.tmp, "bin", m.name()+"-"+filepath.Base(p)), p); err != nil {
+			return err
+		}
+	}
+
+	// The program that uses the store, if there is one for m.
+	programs := filepath.Join(c.src, ".ci", "release", "testdata")
+	mainGo := filepath.Join(programs, filepath.FromSlash(m.name()), "main.go")
+	if _, err := os.Stat(mainGo); err == nil {
+		run := filepath.Join(dir, "run")
+		if err := os.Mkdir(run, 0o755); err != nil {
+			return err
+		}
+		for _, f := range []string{mainGo, filepath.Join(programs, "common.go")} {
+			if err := copyFile(f, filepath.Join(run, filepath.Base(f))); err != nil {
+				return err
+			}
+		}
+		bin := filepath.Join(c.tmp, "bin", m.name()+"-run")
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", bin, "./run"); err != nil {
+			return err
+		}
+		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "./run"); err != nil {
+			return err
+		}
+		out, err := c.cmd(dir, programEnv(c.userEnv), bin)
+		for line := range strings.Lines(out) {
+			log.Printf("     %s: %s", m.name(), strings.TrimRight(line, "\n"))
+		}
+		if err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+
+	// A user of m builds with the versions the workspace tests with.
+	if len(libs)+len(cmds) == 0 && !fileExists(mainGo) {
+		return nil
+	}
+	out, err = c.cmd(dir, c.userEnv, "go", "list", "-deps", "-f", "{{with .Module}}{{.Path}} {{.Version}}{{end}}", "./...")
+	if err != nil {
+		return err
+	}
+	var skew []string
+	seen := map[string]bool{}
+	for line := range strings.Lines(out) {
+		path, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if path == "" || seen[path] || c.ours[path] || path == "example.com/user" {
+			continue
+		}
+		seen[path] = true
+		if want, ok := c.tested[path]; ok && want != v {
+			skew = append(skew, fmt.Sprintf("%s %s (the workspace tests %s)", path, v, want))
+		}
+	}
+	if len(skew) > 0 {
+		return fmt.Errorf("a user of %s builds with other versions than the tests ran; raise them in %s/go.mod:\n\t%s",
+			m.Path, m.rel, strings.Join(skew, "\n\t"))
+	}
+	return nil
+}
+
+// cmd runs name with args in dir (env nil: this process's environment) and
+// returns its combined output; on failure the error holds the command, the
+// directory and the whole output.
+func (c *checker) cmd(dir string, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w after %v", ctx.Err(), commandTimeout)
+	}
+	if err != nil {
+		return out.String(), fmt.Errorf("`%s` in %s: %w\n%s", strings.Join(cmd.Args, " "), dir, err, indent(out.String()))
+	}
+	return out.String(), nil
+}
+
+// goEnv reads the machine's go settings, including those of `go env -w`.
+func goEnv() (map[string]string, error) {
+	out, err := exec.Command("go", "env", "-json", "GOPROXY", "GOFLAGS", "GOSUMDB", "GOMODCACHE").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %w", err)
+	}
+	env := map[string]string{}
+	return env, json.Unmarshal(out, &env)
+}
+
+// environ is this process's environment without the variables set or
+// dropped here, plus set.
+func environ(drop []string, set ...string) []string {
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		drop = append(drop, k)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, k) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, set...)
+}
+
+// programEnv is env with the test DSNs a program connects to: those set in
+// this process's environment and, with CI=true, the tests' defaults for the
+// others, as the tests themselves do.
+func programEnv(env []string) []string {
+	ci := os.Getenv("CI") == "true" || os.Getenv("CI") == "1"
+	env = slices.Clone(env)
+	for _, d := range testDSNs {
+		switch v := os.Getenv(d.name); {
+		case v != "":
+			env = append(env, d.name+"="+v)
+		case ci:
+			env = append(env, d.name+"="+d.def)
+		}
+	}
+	return env
+}
+
+func testDSNNames() []string {
+	var names []string
+	for _, d := range testDSNs {
+		names = append(names, d.name)
+	}
+	return names
+}
+
+// withoutModFlag is GOFLAGS without its -mod flag, which workspace mode
+// refuses and the user modules set themselves.
+func withoutModFlag(flags string) string {
+	var keep []string
+	for _, f := range strings.Fields(flags) {
+		if !strings.HasPrefix(f, "-mod=") && !strings.HasPrefix(f, "--mod=") {
+			keep = append(keep, f)
+		}
+	}
+	return strings.Join(keep, " ")
+}
+
+// internal reports whether path has an internal element: a user cannot
+// import it.
+func internal(path string) bool {
+	return slices.Contains(strings.Split(path, "/"), "internal")
+}
+
+// removeAll removes dir, whose files the module cache may have made read-only.
+func removeAll(dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		b.WriteString("\t| " + sc.Text() + "\n")
+	}
+	return b.String()
+}
