@@ -9,10 +9,10 @@
 // into a proxy directory, and then, for each module M, in a new module of its
 // own with GOWORK=off and GOFLAGS=-mod=mod:
 //
-//   - go get M@version, through GOPROXY=file://<proxy>,<the local module
-//     cache's download directory>,<the machine's GOPROXY>, with the
-//     repository's modules excluded from the checksum database (they are not
-//     published) and every other module checked against it;
+//   - go get M@version, through GOPROXY=file://<proxy>,<the machine's
+//     GOPROXY>, with the repository's modules excluded from the checksum
+//     database (they are not published) and every other module checked
+//     against it;
 //   - builds a program importing every package of M a user can import, and
 //     every command of M;
 //   - if testdata/<M's directory>/main.go exists (testdata/root for the root
@@ -27,10 +27,16 @@
 // get, build and version checks, and runs a program once its directory has
 // one under testdata.
 //
-// The user modules use a module cache of their own (-modcache), kept between
-// runs so that a warm run extracts nothing; the repository's modules are
-// removed from it before each run, so every run fetches what it just served.
-// The machine's module cache is only read, as a proxy.
+// The builds use -race: the programs' runs are checked for races, and the
+// dependencies come compiled from the build cache of `go test -race`, which
+// make test runs first, so a warm check compiles only this repository's
+// packages. For the same reason the user modules share the machine's module
+// cache (-modcache chooses another, which then reads the machine's as a
+// proxy). The repository's modules are removed from that cache before the
+// check, so that it extracts what it just served and not what an earlier run
+// served at the same version, and again after it, so that the cache holds
+// unpublished modules only while a check runs; a lock keeps two checks from
+// doing so at once.
 package main
 
 import (
@@ -61,7 +67,7 @@ var (
 	repoFlag     = flag.String("repo", ".", "the git repository whose HEAD is checked")
 	versionFlag  = flag.String("version", "v0.1.0", "the version every module is served at")
 	keepFlag     = flag.Bool("keep", false, "keep the temporary directory (exported tree, proxy, user modules)")
-	modcacheFlag = flag.String("modcache", "", "module cache of the user modules (default <user cache dir>/sessionstore-release-check/mod)")
+	modcacheFlag = flag.String("modcache", "", "module cache of the user modules (default: the machine's, go env GOMODCACHE)")
 )
 
 // testDSNs are the DSN variables the tests read, with the defaults they use:
@@ -77,7 +83,7 @@ var testDSNs = []struct{ name, def string }{
 
 // commandTimeout bounds every command the check runs, so that a hung
 // download or program fails the check instead of stalling make test.
-const commandTimeout = 5 * time.Minute
+const commandTimeout = 15 * time.Minute
 
 func main() {
 	log.SetFlags(0)
@@ -179,11 +185,10 @@ func run() error {
 
 	modcache := *modcacheFlag
 	if modcache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return fmt.Errorf("no -modcache and no user cache directory: %w", err)
-		}
-		modcache = filepath.Join(dir, "sessionstore-release-check", "mod")
+		modcache = machine["GOMODCACHE"]
+	}
+	if modcache, err = filepath.Abs(modcache); err != nil {
+		return err
 	}
 	unlock, err := c.prepareCache(modcache)
 	if err != nil {
@@ -192,8 +197,11 @@ func run() error {
 	defer unlock()
 
 	goproxy := "file://" + c.proxy
-	if dl := filepath.Join(machine["GOMODCACHE"], "cache", "download"); machine["GOMODCACHE"] != "" && machine["GOMODCACHE"] != modcache {
-		goproxy += ",file://" + dl
+	if machine["GOMODCACHE"] != "" && machine["GOMODCACHE"] != modcache {
+		// Another cache: the machine's serves what it holds, without
+		// a download (and is checked against go.sum and the
+		// checksum database like any proxy).
+		goproxy += ",file://" + filepath.Join(machine["GOMODCACHE"], "cache", "download")
 	}
 	if machine["GOPROXY"] != "" {
 		goproxy += "," + machine["GOPROXY"]
@@ -203,7 +211,7 @@ func run() error {
 	}
 	c.userEnv = environ(testDSNNames(),
 		"GOWORK=off",
-		"GOFLAGS="+strings.TrimSpace("-mod=mod -modcacherw "+withoutModFlag(machine["GOFLAGS"])),
+		"GOFLAGS="+strings.TrimSpace("-mod=mod "+withoutModFlag(machine["GOFLAGS"])),
 		"GOPROXY="+goproxy,
 		"GONOSUMDB="+strings.Join(slices.Sorted(maps.Keys(c.ours)), ","),
 		"GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
@@ -324,14 +332,20 @@ func (c *checker) serve(m mod, at time.Time) error {
 	return nil
 }
 
-// prepareCache locks the user module cache against another release check
-// and removes the repository's modules from it, so that this run extracts
-// what it serves rather than what an earlier run served at the same version.
+// prepareCache locks the check against another one using the same module
+// cache and removes the repository's modules from modcache, so that this run
+// extracts what it serves rather than what an earlier run served at the same
+// version; unlock removes them again, so that the cache holds this
+// repository's unpublished modules only while a check runs.
 func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
-	if err := os.MkdirAll(modcache, 0o755); err != nil {
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		cacheDir = os.TempDir()
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(filepath.Join(filepath.Dir(modcache), "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(cacheDir, "sessionstore-release-check.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -339,22 +353,40 @@ func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
 		lock.Close()
 		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
-	unlock = func() { lock.Close() } // closing the file releases the lock
+	var dirs []string
 	for path := range c.ours {
 		esc, err := module.EscapePath(path)
 		if err != nil {
-			unlock()
+			lock.Close()
 			return nil, err
 		}
-		extracted, _ := filepath.Glob(filepath.Join(modcache, filepath.FromSlash(esc)+"@*"))
-		for _, dir := range append(extracted, filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v")) {
-			if err := removeAll(dir); err != nil {
-				unlock()
-				return nil, err
+		dirs = append(dirs, filepath.Join(modcache, filepath.FromSlash(esc)+"@"),
+			filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v"))
+	}
+	clean := func() error {
+		for _, d := range dirs {
+			matches := []string{d}
+			if strings.HasSuffix(d, "@") { // every extracted version
+				matches, _ = filepath.Glob(d + "*")
+			}
+			for _, m := range matches {
+				if err := removeAll(m); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
 	}
-	return unlock, nil
+	if err := clean(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return func() {
+		if err := clean(); err != nil {
+			log.Printf("warning: %v", err)
+		}
+		lock.Close() // releases the lock
+	}, nil
 }
 
 // check is the user's view of m: get, build, run, and the versions used.
@@ -398,12 +430,12 @@ func (c *checker) check(m mod) error {
 		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644); err != nil {
 			return err
 		}
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", filepath.Join(c.tmp, "bin", m.name()+"-imports"), "."); err != nil {
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", filepath.Join(c.tmp, "bin", m.name()+"-imports"), "."); err != nil {
 			return err
 		}
 	}
 	for _, p := range cmds {
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", filepath.Join(c.tmp, "bin", m.name()+"-"+filepath.Base(p)), p); err != nil {
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", filepath.Join(c.tmp, "bin", m.name()+"-"+filepath.Base(p)), p); err != nil {
 			return err
 		}
 	}
@@ -422,10 +454,10 @@ func (c *checker) check(m mod) error {
 			}
 		}
 		bin := filepath.Join(c.tmp, "bin", m.name()+"-run")
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-o", bin, "./run"); err != nil {
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", bin, "./run"); err != nil {
 			return err
 		}
-		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "./run"); err != nil {
+		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "-race", "./run"); err != nil {
 			return err
 		}
 		out, err := c.cmd(dir, programEnv(c.userEnv), bin)
