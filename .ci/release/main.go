@@ -43,6 +43,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -53,12 +54,16 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 )
@@ -67,6 +72,7 @@ var (
 	repoFlag     = flag.String("repo", ".", "the git repository whose HEAD is checked")
 	versionFlag  = flag.String("version", "v0.1.0", "the version every module is served at")
 	keepFlag     = flag.Bool("keep", false, "keep the temporary directory (exported tree, proxy, user modules)")
+	jobsFlag     = flag.Int("j", min(2, runtime.NumCPU()), "modules checked at once")
 	modcacheFlag = flag.String("modcache", "", "module cache of the user modules (default: the machine's, go env GOMODCACHE)")
 )
 
@@ -96,9 +102,10 @@ func main() {
 
 // mod is a module of the exported go.work.
 type mod struct {
-	Path string
-	Dir  string // in the exported tree
-	rel  string // Dir relative to the tree, "." for the root
+	Path  string
+	Dir   string // in the exported tree
+	rel   string // Dir relative to the tree, "." for the root
+	gomod []byte
 }
 
 // name is the module's directory in the tree ("root" for the root module):
@@ -221,18 +228,40 @@ func run() error {
 	)
 
 	log.Printf("HEAD %.12s: %d modules at %s", commit, len(c.mods), c.version)
+	// The modules are checked -j at a time; each one's lines are printed
+	// together when it is done.
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sema = make(chan struct{}, max(1, *jobsFlag))
+	)
 	for _, m := range c.mods {
-		t := time.Now()
-		if err := c.check(m); err != nil {
-			c.failures = append(c.failures, fmt.Sprintf("%s: %v", m.Path, err))
-			log.Printf("FAIL %s (%.1fs):\n%v", m.Path, time.Since(t).Seconds(), err)
-			continue
-		}
-		log.Printf("ok   %s (%.1fs)", m.Path, time.Since(t).Seconds())
+		wg.Go(func() {
+			sema <- struct{}{}
+			defer func() { <-sema }()
+			t := time.Now()
+			report, err := c.check(m)
+			mu.Lock()
+			defer mu.Unlock()
+			status := "ok  "
+			if err != nil {
+				status = "FAIL"
+				c.failures = append(c.failures, m.Path)
+			}
+			log.Printf("%s %s (%.1fs)", status, m.Path, time.Since(t).Seconds())
+			for line := range strings.Lines(report) {
+				log.Printf("     %s", strings.TrimRight(line, "\n"))
+			}
+			if err != nil {
+				log.Printf("%v", err)
+			}
+		})
 	}
+	wg.Wait()
 	if len(c.failures) > 0 {
-		return fmt.Errorf("%d of %d modules fail as a release (%.0fs); the first:\n%s",
-			len(c.failures), len(c.mods), time.Since(start).Seconds(), c.failures[0])
+		slices.Sort(c.failures)
+		return fmt.Errorf("%d of %d modules fail as a release (%.0fs), see above: %s",
+			len(c.failures), len(c.mods), time.Since(start).Seconds(), strings.Join(c.failures, ", "))
 	}
 	log.Printf("every module builds for a user at %s (%.0fs)", c.version, time.Since(start).Seconds())
 	return nil
@@ -257,6 +286,9 @@ func (c *checker) listModules(env []string) error {
 			return fmt.Errorf("module %s is outside the repository (%s)", m.Path, m.Dir)
 		}
 		m.rel = filepath.ToSlash(rel)
+		if m.gomod, err = os.ReadFile(filepath.Join(m.Dir, "go.mod")); err != nil {
+			return err
+		}
 		if err := module.Check(m.Path, c.version); err != nil {
 			return err
 		}
@@ -302,17 +334,13 @@ func (c *checker) serve(m mod, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	gomod, err := os.ReadFile(filepath.Join(m.Dir, "go.mod"))
-	if err != nil {
-		return err
-	}
 	if err := os.WriteFile(filepath.Join(dir, "list"), []byte(c.version+"\n"), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, c.version+".info"), info, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, c.version+".mod"), gomod, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, c.version+".mod"), m.gomod, 0o644); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(dir, c.version+".zip"))
@@ -389,24 +417,32 @@ func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
 	}, nil
 }
 
-// check is the user's view of m: get, build, run, and the versions used.
-func (c *checker) check(m mod) error {
+// check is the user's view of m: get, build, run, and the versions used. It
+// returns what the program printed.
+func (c *checker) check(m mod) (report string, err error) {
 	dir := filepath.Join(c.tmp, "use", m.name())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return "", err
 	}
-	if _, err := c.cmd(dir, c.userEnv, "go", "mod", "init", "example.com/user"); err != nil {
-		return err
+	// A user module at the language version m declares.
+	goVersion := "1.25.0"
+	if f, err := modfile.ParseLax("go.mod", m.gomod, nil); err == nil && f.Go != nil {
+		goVersion = f.Go.Version
+	}
+	gomod := "module example.com/user\n\ngo " + goVersion + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return "", err
 	}
 	if _, err := c.cmd(dir, c.userEnv, "go", "get", m.Path+"@"+c.version); err != nil {
-		return err
+		return "", err
 	}
 
-	// Every package a user can import, in one program; every command.
+	// One program imports every package of m a user can import; m's
+	// commands are built as they are.
 	out, err := c.cmd(dir, c.userEnv, "go", "list", "-e",
 		"-f", "{{with .Module}}{{.Path}}{{end}}\t{{.ImportPath}}\t{{.Name}}\t{{len .GoFiles}}", m.Path+"/...")
 	if err != nil {
-		return err
+		return "", err
 	}
 	var libs, cmds []string
 	for line := range strings.Lines(out) {
@@ -420,82 +456,80 @@ func (c *checker) check(m mod) error {
 			libs = append(libs, f[1])
 		}
 	}
-	if len(libs) > 0 {
-		var src strings.Builder
-		src.WriteString("// Command user imports every package of " + m.Path + ".\npackage main\n\nimport (\n")
-		for _, p := range libs {
-			fmt.Fprintf(&src, "\t_ %q\n", p)
-		}
-		src.WriteString(")\n\nfunc main() {}\n")
-		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644); err != nil {
-			return err
-		}
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", filepath.Join(c.tmp, "bin", m.name()+"-imports"), "."); err != nil {
-			return err
-		}
-	}
-	for _, p := range cmds {
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", filepath.Join(c.tmp, "bin", m.name()+"-"+filepath.Base(p)), p); err != nil {
-			return err
-		}
-	}
-
-	// The program that uses the store, if there is one for m.
 	programs := filepath.Join(c.src, ".ci", "release", "testdata")
 	mainGo := filepath.Join(programs, filepath.FromSlash(m.name()), "main.go")
-	if _, err := os.Stat(mainGo); err == nil {
-		run := filepath.Join(dir, "run")
-		if err := os.Mkdir(run, 0o755); err != nil {
-			return err
-		}
+	program := fileExists(mainGo)
+	if program {
 		for _, f := range []string{mainGo, filepath.Join(programs, "common.go")} {
-			if err := copyFile(f, filepath.Join(run, filepath.Base(f))); err != nil {
-				return err
+			if err := copyFile(f, filepath.Join(dir, filepath.Base(f))); err != nil {
+				return "", err
 			}
 		}
-		bin := filepath.Join(c.tmp, "bin", m.name()+"-run")
-		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", bin, "./run"); err != nil {
-			return err
+	}
+	var bins []string
+	if len(libs) > 0 || program {
+		var src strings.Builder
+		src.WriteString("// Imports of every package of " + m.Path + " a user can import.\n\npackage main\n\n")
+		if len(libs) > 0 {
+			src.WriteString("import (\n")
+			for _, p := range libs {
+				fmt.Fprintf(&src, "\t_ %q\n", p)
+			}
+			src.WriteString(")\n")
 		}
-		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "-race", "./run"); err != nil {
-			return err
+		if !program {
+			src.WriteString("\nfunc main() {}\n")
 		}
-		out, err := c.cmd(dir, programEnv(c.userEnv), bin)
-		for line := range strings.Lines(out) {
-			log.Printf("     %s: %s", m.name(), strings.TrimRight(line, "\n"))
+		if err := os.WriteFile(filepath.Join(dir, "imports.go"), []byte(src.String()), 0o644); err != nil {
+			return "", err
 		}
+		bin := filepath.Join(c.tmp, "bin", m.name()+"-user")
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", bin, "."); err != nil {
+			return "", err
+		}
+		bins = append(bins, bin)
+	}
+	for _, p := range cmds {
+		bin := filepath.Join(c.tmp, "bin", m.name()+"-"+path.Base(p))
+		if _, err := c.cmd(dir, c.userEnv, "go", "build", "-race", "-o", bin, p); err != nil {
+			return "", err
+		}
+		bins = append(bins, bin)
+	}
+
+	// The program that uses the store, if m has one.
+	if program {
+		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "-race", "."); err != nil {
+			return "", err
+		}
+		report, err = c.cmd(dir, programEnv(c.userEnv), bins[0])
 		if err != nil {
-			return err
+			return report, err
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 
 	// A user of m builds with the versions the workspace tests with.
-	if len(libs)+len(cmds) == 0 && !fileExists(mainGo) {
-		return nil
-	}
-	out, err = c.cmd(dir, c.userEnv, "go", "list", "-deps", "-f", "{{with .Module}}{{.Path}} {{.Version}}{{end}}", "./...")
-	if err != nil {
-		return err
-	}
 	var skew []string
-	seen := map[string]bool{}
-	for line := range strings.Lines(out) {
-		path, v, _ := strings.Cut(strings.TrimSpace(line), " ")
-		if path == "" || seen[path] || c.ours[path] || path == "example.com/user" {
-			continue
+	for _, bin := range bins {
+		info, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			return report, err
 		}
-		seen[path] = true
-		if want, ok := c.tested[path]; ok && want != v {
-			skew = append(skew, fmt.Sprintf("%s %s (the workspace tests %s)", path, v, want))
+		for _, dep := range info.Deps {
+			if dep.Replace != nil {
+				skew = append(skew, fmt.Sprintf("%s is replaced by %s", dep.Path, dep.Replace.Path))
+			}
+			if want, ok := c.tested[dep.Path]; ok && !c.ours[dep.Path] && want != dep.Version {
+				skew = append(skew, fmt.Sprintf("%s %s (the workspace tests %s)", dep.Path, dep.Version, want))
+			}
 		}
 	}
 	if len(skew) > 0 {
-		return fmt.Errorf("a user of %s builds with other versions than the tests ran; raise them in %s/go.mod:\n\t%s",
-			m.Path, m.rel, strings.Join(skew, "\n\t"))
+		slices.Sort(skew)
+		return report, fmt.Errorf("a user of %s builds with other versions than the tests ran; raise them in %s/go.mod:\n\t%s",
+			m.Path, m.rel, strings.Join(slices.Compact(skew), "\n\t"))
 	}
-	return nil
+	return report, nil
 }
 
 // cmd runs name with args in dir (env nil: this process's environment) and
