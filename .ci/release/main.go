@@ -2,26 +2,29 @@
 // release would: every module of go.work, served at one version from a
 // module proxy on the file system, is fetched with `go get` into a module
 // outside the repository and built there, with no workspace and no replace
-// directive to help it.
+// directive to help it. docs/releasing.md says when to run it and how a
+// release is tagged.
 //
 // It exports HEAD with git archive (uncommitted files never leak in), lists
 // the modules of the exported go.work, writes each one's .info, .mod and .zip
-// into a proxy directory, and then, for each module M, in a new module of its
-// own with GOWORK=off and GOFLAGS=-mod=mod:
+// into a proxy directory, and then, for each module M:
 //
-//   - go get M@version, through GOPROXY=file://<proxy>,<the machine's
-//     GOPROXY>, with the repository's modules excluded from the checksum
-//     database (they are not published) and every other module checked
-//     against it;
-//   - builds a program importing every package of M a user can import, and
-//     every command of M;
+//   - checks that GOWORK=off go mod tidy -diff is clean in M's directory;
+//   - in a new module with GOWORK=off and GOFLAGS=-mod=mod, runs go get
+//     M@version through GOPROXY=file://<proxy>,<the machine's GOPROXY>, with
+//     the repository's modules left out of the checksum database (they are
+//     not published) and every other module checked against it;
+//   - builds there one program importing every package of M a user can
+//     import, and every command of M;
 //   - if testdata/<M's directory>/main.go exists (testdata/root for the root
-//     module), builds, vets and runs it with testdata/common.go: it exercises
-//     the store (commit, find, delete) without a database where it can, and
-//     on each database whose DSN variable is set; with CI=true the variables
-//     the tests read are set to the tests' defaults, so every database runs;
-//   - checks that every module the user's build uses is at the version the
-//     workspace tests with (a user of M must get what M's tests ran).
+//     module), builds it, with testdata/common.go, into that program and runs
+//     it: it exercises the store (commit, find, delete) without a database
+//     where it can, and on each database whose DSN variable is set; with
+//     CI=true the variables the tests read are set to the tests' defaults, so
+//     every database of make test runs;
+//   - checks, from the build information of the binaries, that every module
+//     a user's build links is at the version the workspace selects: a user
+//     of M must get what M's tests ran.
 //
 // A module added to go.work is picked up without a change here; it gets the
 // get, build and version checks, and runs a program once its directory has
@@ -72,6 +75,7 @@ var (
 	repoFlag     = flag.String("repo", ".", "the git repository whose HEAD is checked")
 	versionFlag  = flag.String("version", "v0.1.0", "the version every module is served at")
 	keepFlag     = flag.Bool("keep", false, "keep the temporary directory (exported tree, proxy, user modules)")
+	verboseFlag  = flag.Bool("v", false, "print every command with the time it took")
 	jobsFlag     = flag.Int("j", min(2, runtime.NumCPU()), "modules checked at once")
 	modcacheFlag = flag.String("modcache", "", "module cache of the user modules (default: the machine's, go env GOMODCACHE)")
 )
@@ -125,6 +129,7 @@ type checker struct {
 	mods     []mod
 	ours     map[string]bool   // module paths of the repository
 	tested   map[string]string // module path -> version the workspace selects
+	devEnv   []string          // a developer's in the exported tree, without the workspace
 	userEnv  []string
 	failures []string
 }
@@ -176,6 +181,7 @@ func run() error {
 		return err
 	}
 	wsEnv := environ(nil, "GOWORK="+filepath.Join(c.src, "go.work"), "GOFLAGS="+withoutModFlag(machine["GOFLAGS"]))
+	c.devEnv = environ(nil, "GOWORK=off", "GOFLAGS="+withoutModFlag(machine["GOFLAGS"]))
 	if err := c.listModules(wsEnv); err != nil {
 		return err
 	}
@@ -420,6 +426,12 @@ func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
 // check is the user's view of m: get, build, run, and the versions used. It
 // returns what the program printed.
 func (c *checker) check(m mod) (report string, err error) {
+	// The module's requirements are what its code needs, with no
+	// workspace to fill in what go.mod misses.
+	if _, err := c.cmd(m.Dir, c.devEnv, "go", "mod", "tidy", "-diff"); err != nil {
+		return "", fmt.Errorf("%s/go.mod is not tidy without the workspace (run GOWORK=off go mod tidy there): %w", m.rel, err)
+	}
+
 	dir := filepath.Join(c.tmp, "use", m.name())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -499,9 +511,6 @@ func (c *checker) check(m mod) (report string, err error) {
 
 	// The program that uses the store, if m has one.
 	if program {
-		if _, err := c.cmd(dir, c.userEnv, "go", "vet", "-race", "."); err != nil {
-			return "", err
-		}
 		report, err = c.cmd(dir, programEnv(c.userEnv), bins[0])
 		if err != nil {
 			return report, err
@@ -544,7 +553,11 @@ func (c *checker) cmd(dir string, env []string, name string, args ...string) (st
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
+	t := time.Now()
 	err := cmd.Run()
+	if *verboseFlag {
+		log.Printf("%5.1fs %s (in %s)", time.Since(t).Seconds(), strings.Join(cmd.Args, " "), dir)
+	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w after %v", ctx.Err(), commandTimeout)
 	}
