@@ -397,6 +397,9 @@ func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
 		dirs = append(dirs, filepath.Join(modcache, filepath.FromSlash(esc)+"@"),
 			filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v"))
 	}
+	// Deepest first, so that a nested module's directories are gone when
+	// the root module's parent directories are tried.
+	slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
 	clean := func() error {
 		for _, d := range dirs {
 			matches := []string{d}
@@ -406,6 +409,12 @@ func (c *checker) prepareCache(modcache string) (unlock func(), err error) {
 			for _, m := range matches {
 				if err := removeAll(m); err != nil {
 					return err
+				}
+			}
+			// And the directories left empty, up to the cache's root.
+			for p := filepath.Dir(d); strings.HasPrefix(p, modcache+string(filepath.Separator)); p = filepath.Dir(p) {
+				if os.Remove(p) != nil {
+					break
 				}
 			}
 		}
