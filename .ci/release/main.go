@@ -521,8 +521,9 @@ func (c *checker) check(m mod) (report string, err error) {
 	// The program that uses the store, if m has one.
 	if program {
 		report, err = c.cmd(dir, programEnv(c.userEnv), bins[0])
-		if err != nil {
-			return report, err
+		if err != nil { // the output is the report, printed with it
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			return report, fmt.Errorf("the program of testdata/%s failed: %s", m.name(), first)
 		}
 	}
 
