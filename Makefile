@@ -31,12 +31,13 @@ staticcheck:
 unit:
 	@for d in $(MODULES); do echo "go test -race $$d"; (cd $$d && CI=$${CI:-true} $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
 
-## release-check: serve HEAD's modules at RELEASE_VERSION from a file-system proxy; go get, build and
-## run each one from a module outside the repository, as a user would (docs/releasing.md).
-RELEASE_VERSION ?= v0.1.0
+## release-check: serve HEAD's modules from a file-system proxy at the version their go.mod files
+## require of each other (or RELEASE_VERSION, which must agree); go get, build and run each one
+## from a module outside the repository, as a user would (docs/releasing.md).
+RELEASE_VERSION ?=
 release-check:
 	@cd .ci/release && test -z "$$(gofmt -l .)" && GOWORK=off $(GO) vet . && GOWORK=off $(GO) run $(STATICCHECK) . && \
-		GOWORK=off $(GO) mod tidy -diff && CI=$${CI:-true} GOWORK=off $(GO) run . -repo ../.. -version $(RELEASE_VERSION)
+		GOWORK=off $(GO) mod tidy -diff && CI=$${CI:-true} GOWORK=off $(GO) run . -repo ../.. $(if $(RELEASE_VERSION),-version $(RELEASE_VERSION))
 
 ## services: start PostgreSQL and MariaDB if they are not running (installing them if absent).
 services:

@@ -68,12 +68,13 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 )
 
 var (
 	repoFlag     = flag.String("repo", ".", "the git repository whose HEAD is checked")
-	versionFlag  = flag.String("version", "v0.1.0", "the version every module is served at")
+	versionFlag  = flag.String("version", "", "the version every module is served at (default: the one the go.mod files require of their siblings)")
 	keepFlag     = flag.Bool("keep", false, "keep the temporary directory (exported tree, proxy, user modules)")
 	verboseFlag  = flag.Bool("v", false, "print every command with the time it took")
 	jobsFlag     = flag.Int("j", min(2, runtime.NumCPU()), "modules checked at once")
@@ -136,10 +137,7 @@ type checker struct {
 
 func run() error {
 	start := time.Now()
-	c := &checker{version: *versionFlag, ours: map[string]bool{}}
-	if !strings.HasPrefix(c.version, "v") {
-		return fmt.Errorf("-version %q: not a semantic version", c.version)
-	}
+	c := &checker{ours: map[string]bool{}}
 	repo, err := filepath.Abs(*repoFlag)
 	if err != nil {
 		return err
@@ -183,6 +181,9 @@ func run() error {
 	wsEnv := environ(nil, "GOWORK="+filepath.Join(c.src, "go.work"), "GOFLAGS="+withoutModFlag(machine["GOFLAGS"]))
 	c.devEnv = environ(nil, "GOWORK=off", "GOFLAGS="+withoutModFlag(machine["GOFLAGS"]))
 	if err := c.listModules(wsEnv); err != nil {
+		return err
+	}
+	if err := c.chooseVersion(*versionFlag); err != nil {
 		return err
 	}
 	if err := c.listTested(wsEnv); err != nil {
@@ -295,14 +296,60 @@ func (c *checker) listModules(env []string) error {
 		if m.gomod, err = os.ReadFile(filepath.Join(m.Dir, "go.mod")); err != nil {
 			return err
 		}
-		if err := module.Check(m.Path, c.version); err != nil {
-			return err
-		}
 		c.mods = append(c.mods, m)
 		c.ours[m.Path] = true
 	}
 	if len(c.mods) == 0 {
 		return errors.New("go.work lists no module")
+	}
+	return nil
+}
+
+// chooseVersion sets the version the modules are served at: the one every
+// go.mod requires of its siblings, which must be the same everywhere (they
+// are bumped together before a release is tagged) and must be flag if flag
+// is set. With no sibling requirement at all, it is flag or v0.1.0.
+func (c *checker) chooseVersion(flag string) error {
+	required := map[string][]string{} // version -> the go.mod files requiring it
+	for _, m := range c.mods {
+		f, err := modfile.ParseLax(path.Join(m.rel, "go.mod"), m.gomod, nil)
+		if err != nil {
+			return err
+		}
+		for _, r := range f.Require {
+			if c.ours[r.Mod.Path] {
+				name := path.Join(m.rel, "go.mod")
+				if !slices.Contains(required[r.Mod.Version], name) {
+					required[r.Mod.Version] = append(required[r.Mod.Version], name)
+				}
+			}
+		}
+	}
+	versions := slices.Sorted(maps.Keys(required))
+	switch {
+	case len(versions) > 1:
+		var b strings.Builder
+		for _, v := range versions {
+			fmt.Fprintf(&b, "\n\t%s: %s", v, strings.Join(required[v], ", "))
+		}
+		return fmt.Errorf("the go.mod files require their sibling modules at different versions; a release bumps them all together (docs/releasing.md):%s", b.String())
+	case len(versions) == 1 && flag != "" && flag != versions[0]:
+		return fmt.Errorf("-version %s, but the go.mod files require their siblings at %s: bump the require lines to %s before tagging it (docs/releasing.md)",
+			flag, versions[0], flag)
+	case len(versions) == 1:
+		c.version = versions[0]
+	case flag != "":
+		c.version = flag
+	default:
+		c.version = "v0.1.0"
+	}
+	if !semver.IsValid(c.version) || semver.Canonical(c.version) != c.version {
+		return fmt.Errorf("version %q: not a canonical semantic version (vMAJOR.MINOR.PATCH)", c.version)
+	}
+	for _, m := range c.mods {
+		if err := module.Check(m.Path, c.version); err != nil {
+			return err
+		}
 	}
 	return nil
 }
