@@ -223,7 +223,11 @@ func run() error {
 	if machine["GOSUMDB"] == "off" {
 		log.Printf("warning: GOSUMDB=off on this machine: the dependencies are not checked against the checksum database")
 	}
+	// GOENV=off: a GOPRIVATE or GONOSUMDB set with go env -w cannot widen
+	// what skips the checksum database (an empty variable does not override
+	// the file); the file's settings the build needs are passed explicitly.
 	c.userEnv = environ(testDSNNames(),
+		"GOENV=off",
 		"GOWORK=off",
 		"GOFLAGS="+strings.TrimSpace("-mod=mod "+withoutModFlag(machine["GOFLAGS"])),
 		"GOPROXY="+goproxy,
@@ -231,6 +235,10 @@ func run() error {
 		"GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
 		"GOSUMDB="+machine["GOSUMDB"],
 		"GOMODCACHE="+modcache,
+		"GOCACHE="+machine["GOCACHE"],
+		"GOPATH="+machine["GOPATH"],
+		"CGO_ENABLED="+machine["CGO_ENABLED"],
+		"CC="+machine["CC"],
 		"GOTOOLCHAIN=local",
 	)
 
@@ -626,7 +634,8 @@ func (c *checker) cmd(dir string, env []string, name string, args ...string) (st
 
 // goEnv reads the machine's go settings, including those of `go env -w`.
 func goEnv() (map[string]string, error) {
-	out, err := exec.Command("go", "env", "-json", "GOPROXY", "GOFLAGS", "GOSUMDB", "GOMODCACHE").Output()
+	out, err := exec.Command("go", "env", "-json",
+		"GOPROXY", "GOFLAGS", "GOSUMDB", "GOMODCACHE", "GOCACHE", "GOPATH", "CGO_ENABLED", "CC").Output()
 	if err != nil {
 		return nil, fmt.Errorf("go env: %w", err)
 	}
