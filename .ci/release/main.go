@@ -57,6 +57,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -96,11 +97,20 @@ var testDSNs = []struct{ name, def string }{
 // download or program fails the check instead of stalling make test.
 const commandTimeout = 15 * time.Minute
 
+// interrupted is cancelled by SIGINT or SIGTERM: the running command is
+// killed and the check cleans up (temporary directory, module cache) before
+// it exits.
+var interrupted context.Context
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("release-check: ")
 	flag.Parse()
-	if err := run(); err != nil {
+	var stop context.CancelFunc
+	interrupted, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run()
+	stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -254,10 +264,16 @@ func run() error {
 		wg.Go(func() {
 			sema <- struct{}{}
 			defer func() { <-sema }()
+			if interrupted.Err() != nil {
+				return
+			}
 			t := time.Now()
 			report, err := c.check(m)
 			mu.Lock()
 			defer mu.Unlock()
+			if interrupted.Err() != nil {
+				return // whatever failed, failed because of it
+			}
 			status := "ok  "
 			if err != nil {
 				status = "FAIL"
@@ -273,6 +289,9 @@ func run() error {
 		})
 	}
 	wg.Wait()
+	if interrupted.Err() != nil {
+		return errors.New("interrupted")
+	}
 	if len(c.failures) > 0 {
 		slices.Sort(c.failures)
 		return fmt.Errorf("%d of %d modules fail as a release (%.0fs), see above: %s",
@@ -610,7 +629,7 @@ func (c *checker) check(m mod) (report string, err error) {
 // returns its combined output; on failure the error holds the command, the
 // directory and the whole output.
 func (c *checker) cmd(dir string, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	ctx, cancel := context.WithTimeout(interrupted, commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -623,7 +642,10 @@ func (c *checker) cmd(dir string, env []string, name string, args ...string) (st
 	if *verboseFlag {
 		log.Printf("%5.1fs %s (in %s)", time.Since(t).Seconds(), strings.Join(cmd.Args, " "), dir)
 	}
-	if ctx.Err() != nil {
+	switch {
+	case interrupted.Err() != nil:
+		err = errors.New("interrupted")
+	case ctx.Err() != nil:
 		err = fmt.Errorf("%w after %v", ctx.Err(), commandTimeout)
 	}
 	if err != nil {
