@@ -7,10 +7,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 6
 
-.PHONY: test lint size-check vet staticcheck fmt-check unit fuzz services demo bench soak
+.PHONY: test lint size-check vet staticcheck fmt-check unit fuzz release-check services demo bench soak
 
-## test: everything CI runs: formatting, vet, staticcheck, the tests under -race, and brief fuzzing.
-test: services lint unit fuzz
+## test: everything CI runs: formatting, vet, staticcheck, the tests under -race, brief fuzzing, and the release check.
+test: services lint unit fuzz release-check
 
 lint: size-check fmt-check vet staticcheck
 
@@ -30,6 +30,14 @@ staticcheck:
 
 unit:
 	@for d in $(MODULES); do echo "go test -race $$d"; (cd $$d && CI=$${CI:-true} $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
+
+## release-check: serve HEAD's modules from a file-system proxy at the version their go.mod files
+## require of each other (or RELEASE_VERSION, which must agree); go get, build and run each one
+## from a module outside the repository, as a user would (docs/releasing.md).
+RELEASE_VERSION ?=
+release-check:
+	@cd .ci/release && test -z "$$(gofmt -l .)" && GOWORK=off $(GO) vet . && GOWORK=off $(GO) run $(STATICCHECK) . && \
+		GOWORK=off $(GO) mod tidy -diff && CI=$${CI:-true} GOWORK=off $(GO) run . -repo ../.. $(if $(RELEASE_VERSION),-version $(RELEASE_VERSION))
 
 ## services: start PostgreSQL and MariaDB if they are not running (installing them if absent).
 services:

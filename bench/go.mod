@@ -6,8 +6,8 @@ require (
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sessionstore/sessionstore v0.0.0
-	github.com/sessionstore/sessionstore/pgstore v0.0.0
+	github.com/sessionstore/sessionstore v0.1.0
+	github.com/sessionstore/sessionstore/pgstore v0.1.0
 )
 
 require (

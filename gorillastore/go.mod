@@ -6,7 +6,7 @@ require (
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sessionstore/sessionstore v0.0.0
+	github.com/sessionstore/sessionstore v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 

@@ -8,11 +8,11 @@ require (
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sessionstore/sessionstore v0.0.0
-	github.com/sessionstore/sessionstore/bunstore v0.0.0
-	github.com/sessionstore/sessionstore/gorillastore v0.0.0
-	github.com/sessionstore/sessionstore/gormstore v0.0.0
-	github.com/sessionstore/sessionstore/pgstore v0.0.0
+	github.com/sessionstore/sessionstore v0.1.0
+	github.com/sessionstore/sessionstore/bunstore v0.1.0
+	github.com/sessionstore/sessionstore/gorillastore v0.1.0
+	github.com/sessionstore/sessionstore/gormstore v0.1.0
+	github.com/sessionstore/sessionstore/pgstore v0.1.0
 	github.com/uptrace/bun v1.3.0
 	github.com/uptrace/bun/dialect/mysqldialect v1.3.0
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0
