@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// go-redis logs every failed dial; the fault test makes hundreds.
+	redis.SetLogger(quietLogger{})
 	cluster, clusterErr = redistest.Start(dir, redistest.Options{Masters: 3, Replicas: 1})
 	code := m.Run()
 	closeClients()
@@ -50,6 +52,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 var (
 	singleOnce   sync.Once
