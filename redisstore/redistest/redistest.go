@@ -89,10 +89,7 @@ func Start(dir string, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	args := []string{"--cluster", "create"}
-	for _, a := range c.Addrs() {
-		args = append(args, a)
-	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", strconv.Itoa(opts.Replicas), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		c.Stop()
