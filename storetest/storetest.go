@@ -145,4 +145,5 @@ func (s suite) run(t *testing.T) {
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("DeleteExpired", s.testDeleteExpired)
 	t.Run("StopCleanup", s.testStopCleanup)
+	t.Run("Index", s.testIndex)
 }

@@ -29,6 +29,12 @@ type refStore struct {
 	// and cleans it up on the dot; anyExpiry takes expiries outside
 	// [sessionstore.MinExpiry, sessionstore.MaxExpiry].
 	tombOldExpiry, anyExpiry bool
+
+	// With owner set, the store keeps a per-user index (index_test.go).
+	owner sessionstore.OwnerFunc
+	meta  map[string]refMeta
+	// indexFlaw, if set, breaks the index in one way (see index_test.go).
+	indexFlaw string
 }
 
 func newRef(now func() time.Time) *refStore {
@@ -72,10 +78,20 @@ func (s *refStore) CommitCtx(ctx context.Context, tok string, b []byte, expiry t
 	if err := sessionstore.CheckExpiry(expiry); err != nil && !s.anyExpiry {
 		return fmt.Errorf("ref: commit: %w", err)
 	}
+	var owner string
+	if s.owner != nil {
+		var err error
+		if owner, err = s.owner(b); err != nil && s.indexFlaw != "unchecked owner" {
+			return fmt.Errorf("ref: commit: %w", err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, gone := s.deleted[tok]; gone && !s.resurrects {
 		return nil
+	}
+	if s.owner != nil {
+		s.indexCommit(ctx, tok, owner)
 	}
 	if !s.noCopy {
 		b = append([]byte{}, b...)

@@ -19,6 +19,11 @@ type Options struct {
 	// once cleanup has removed the tombstone. s is the store the factory
 	// returned.
 	WriteBehind func(t *testing.T, s Store, token string, data []byte, expiry time.Time)
+	// Indexed, if set, runs the Index subtests: like newStore, it returns a
+	// fresh, empty store reading the time from now, with its per-user index
+	// on and reading owners with storetest.Owner. The store must implement
+	// sessionstore.UserIndex.
+	Indexed func(t *testing.T, now func() time.Time) Store
 }
 
 // RunWithOptions is RunWithClock with the extra abilities of o.
