@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // Defaults used where a Config field is left at its zero value.
@@ -87,6 +89,20 @@ type Config struct {
 	// which the absolute Redis expiries (PXAT) are computed; Redis's own
 	// clock only decides when it drops a key. Default: time.Now.
 	Now func() time.Time
+
+	// Owner, if set, turns on the per-user index (sessionstore.UserIndex):
+	// Commit reads each session's owner from its data with it, before any
+	// round trip, and keeps the index in the same script as the session
+	// (see docs/redisstore.md). nil: no index, and the store sends exactly
+	// the commands it sends without one.
+	Owner sessionstore.OwnerFunc
+
+	// IndexPrefix starts every key of the per-user index (used only with
+	// Owner set). Like TombstonePrefix it must not contain '{', and none of
+	// the three prefixes may be a prefix of another. Default: Prefix with a
+	// trailing "session:" replaced by "index:" ("scs:index:" with the
+	// default Prefix), or "index:" + Prefix when it has no such suffix.
+	IndexPrefix string
 }
 
 var errNilClient = errors.New("redisstore: nil client")
@@ -115,6 +131,28 @@ func resolvePrefixes(cfg Config) (prefix, tomb string, err error) {
 		return "", "", fmt.Errorf("redisstore: config: Prefix %q and TombstonePrefix %q: neither may be a prefix of the other, or sessions and tombstones could share keys", prefix, tomb)
 	}
 	return prefix, tomb, nil
+}
+
+// resolveIndexPrefix applies the default of IndexPrefix and checks it
+// against the other two prefixes.
+func resolveIndexPrefix(cfg Config, prefix, tomb string) (string, error) {
+	idx := cfg.IndexPrefix
+	switch {
+	case idx != "":
+	case strings.HasSuffix(prefix, "session:"):
+		idx = strings.TrimSuffix(prefix, "session:") + "index:"
+	default:
+		idx = "index:" + prefix
+	}
+	if strings.Contains(idx, "{") {
+		return "", fmt.Errorf("redisstore: config: IndexPrefix %q contains '{': the index keys' hash tag must be their first brace pair (set IndexPrefix)", idx)
+	}
+	for _, other := range []string{prefix, tomb} {
+		if strings.HasPrefix(idx, other) || strings.HasPrefix(other, idx) {
+			return "", fmt.Errorf("redisstore: config: IndexPrefix %q and %q: neither may be a prefix of the other, or index keys could meet session or tombstone keys", idx, other)
+		}
+	}
+	return idx, nil
 }
 
 // checkClient refuses clients the store cannot serve correctly.

@@ -13,7 +13,12 @@ import (
 func conformance(t *testing.T, client func(t testing.TB) redis.UniversalClient) {
 	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		return newStore(t, client(t), Config{Now: now})
-	}, storetest.Options{WriteBehind: writeBehind})
+	}, storetest.Options{
+		WriteBehind: writeBehind,
+		Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
+			return newStore(t, client(t), Config{Now: now, Owner: storetest.Owner})
+		},
+	})
 }
 
 // writeBehind writes a session the way SCS's goredisstore does (the bare

@@ -223,7 +223,11 @@ func (s *RedisStore) DeleteExpired(ctx context.Context) (int64, error) {
 	nowMs, cutoffMs := floorMs(now), floorMs(s.policy.Cutoff(now))
 	var n int64
 	for _, node := range nodes {
-		for _, sc := range []*redis.Script{expireSessionScript, expireTombstoneScript} {
+		scripts := []*redis.Script{expireSessionScript, expireTombstoneScript}
+		if s.owner != nil {
+			scripts = append(scripts, idxExpireScript)
+		}
+		for _, sc := range scripts {
 			if err := s.loadScript(ctx, node, sc); err != nil {
 				return n, fmt.Errorf("redisstore: delete expired: %w", err)
 			}
@@ -279,6 +283,9 @@ func (s *RedisStore) expireSessions(ctx context.Context, node redis.UniversalCli
 		if ms == -1 || (ms >= 0 && ms <= nowMs+s.skewMs) {
 			cands = append(cands, keys[i])
 		}
+	}
+	if s.owner != nil {
+		return s.expireIndexed(ctx, node, cands, nowMs)
 	}
 	return s.runEach(ctx, node, expireSessionScript, cands, func(k string) []string { return []string{k} }, nowMs, s.skewMs, magic)
 }

@@ -135,7 +135,11 @@ func dropKeys(t testing.TB, s *RedisStore) {
 		return
 	}
 	for _, n := range nodes {
-		for _, p := range []string{s.prefix, s.tombPrefix} {
+		prefixes := []string{s.prefix, s.tombPrefix}
+		if s.idxPrefix != "" {
+			prefixes = append(prefixes, s.idxPrefix)
+		}
+		for _, p := range prefixes {
 			err := s.scanKeys(ctx, n, p, func(keys []string) error {
 				pipe := n.Pipeline()
 				for _, k := range keys {

@@ -28,6 +28,11 @@ type RedisStore struct {
 	pageSize   int
 	log        *slog.Logger
 	now        func() time.Time
+
+	// The per-user index, on with owner set (index.go).
+	owner     sessionstore.OwnerFunc
+	idxPrefix string
+	clustered bool // a *redis.ClusterClient: a user's sessions span slots
 }
 
 // New returns a store on client with the default Config: sessions at
@@ -81,6 +86,13 @@ func NewWithConfig(client redis.UniversalClient, cfg Config) (*RedisStore, error
 		pageSize:   cfg.PageSize,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+	}
+	if cfg.Owner != nil {
+		if s.idxPrefix, err = resolveIndexPrefix(cfg, prefix, tomb); err != nil {
+			return nil, err
+		}
+		s.owner = cfg.Owner
+		_, s.clustered = client.(*redis.ClusterClient)
 	}
 	if s.pageSize == 0 {
 		s.pageSize = DefaultPageSize
@@ -251,6 +263,9 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	if err := sessionstore.CheckExpiry(expiry); err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}
+	if s.owner != nil {
+		return s.indexedCommit(ctx, token, b, expiry)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}
@@ -292,6 +307,9 @@ func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
 	defer cancel()
 	until := ceilMs(s.policy.Until(s.now()))
+	if s.owner != nil {
+		return s.indexedDelete(ctx, token, until)
+	}
 	keys := []string{s.sessionKey(token), s.tombstoneKey(token)}
 	err := deleteScript.Run(ctx, s.client, keys, until, s.skewMs, floorMs(sessionstore.MaxExpiry)).Err()
 	if err != nil {
