@@ -40,7 +40,7 @@ var _ sessionstore.UserIndex = (*RedisStore)(nil)
 // the script that writes the session, and removed by every script that
 // removes the session (Commit of another owner, or of none, or of an
 // expired expiry, Delete, DeleteExpired, the revokes). The hash has the
-// session key's PXAT; the sorted set the latest PXAT of its entries. On a
+// session key's PXAT; the sorted set the highest score of its entries. On a
 // cluster, the tag of every live owned session is in the user's set of
 // tags: Commit adds it (and extends that set's PXAT to the session's)
 // before the script that writes the session, and nothing removes a tag but
@@ -80,14 +80,20 @@ func (s *RedisStore) slotsKey(user string) string {
 
 // idxLua holds the functions the index scripts share. unindex(meta, base,
 // tok) removes tok's metadata and its entry in the set of its owner (base
-// .. owner). tomb(sk, tk, untilMs, skewMs, maxMs) is Delete's tombstone
+// .. owner). fit(z) sets a sorted set's PXAT to its highest score, so
+// that it never outlives its entries. tomb(sk, tk, untilMs, skewMs, maxMs) is Delete's tombstone
 // rule (deleteScript): it deletes the session sk and writes its tombstone
 // tk, unless neither exists; it returns 1 if it wrote one.
 const idxLua = `
+local function fit(z)
+  local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', z, top[2]) end
+end
 local function unindex(meta, base, tok)
   local old = redis.call('HGET', meta, 'o')
   if old then
-    redis.call('ZREM', base .. old, tok)
+    local z = base .. old
+    if redis.call('ZREM', z, tok) == 1 then fit(z) end
     redis.call('DEL', meta)
   end
   return old
@@ -126,10 +132,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 local old = redis.call('HGET', KEYS[3], 'o')
 if old ~= owner then
-  if old then
-    redis.call('ZREM', base .. old, tok)
-    redis.call('DEL', KEYS[3])
-  end
+  if old then unindex(KEYS[3], base, tok) end
   if owner == '' then return 1 end
   redis.call('HSET', KEYS[3], 'o', owner, 'c', ARGV[5], 't', ARGV[11])
 end
@@ -141,9 +144,7 @@ end
 redis.call('PEXPIREAT', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[2], tok)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
-if redis.call('PEXPIRETIME', KEYS[4]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIREAT', KEYS[4], ARGV[2])
-end
+fit(KEYS[4])
 return 1
 `)
 
@@ -180,7 +181,7 @@ return 1
 // are both gone, are removed. KEYS: the set. ARGV: now (ms), Prefix,
 // TombstonePrefix, metaBase(tag), user. Returns token, header (the value's
 // first 12 bytes), created, last seen, user agent, IP for each.
-var idxListScript = redis.NewScript(`
+var idxListScript = redis.NewScript(idxLua + `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local out = {}
 for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -200,6 +201,7 @@ for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], tok)
   end
 end
+fit(KEYS[1])
 return out
 `)
 
@@ -229,6 +231,7 @@ for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], tok)
   end
 end
+fit(KEYS[1])
 return out
 `)
 
