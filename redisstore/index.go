@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -40,12 +41,56 @@ var _ sessionstore.UserIndex = (*RedisStore)(nil)
 // the script that writes the session, and removed by every script that
 // removes the session (Commit of another owner, or of none, or of an
 // expired expiry, Delete, DeleteExpired, the revokes). The hash has the
-// session key's PXAT; the sorted set the highest score of its entries. On a
+// session key's PXAT; a sorted set at least the highest score of its
+// entries (exactly that after a script that removes entries; a Commit that
+// moves a session's expiry earlier leaves the set's PXAT where it was, so a
+// set may outlive its entries by that much). On a
 // cluster, the tag of every live owned session is in the user's set of
 // tags: Commit adds it (and extends that set's PXAT to the session's)
 // before the script that writes the session, and nothing removes a tag but
 // the set's expiry, so a crash between the two steps leaves at most a tag
 // without sessions, never a session without its tag.
+
+// tagCache remembers, for a while, the tags this store has put in users'
+// sets of tags and the PXAT it gave the set, so that a Commit of a session
+// whose tag is in its owner's set, with a PXAT at least the session's, can
+// skip the first step. That is sound because nothing removes a tag from a
+// set or moves a set's PXAT earlier (idxSlotsScript only extends it): the
+// set keeps the tag at least until the PXAT remembered. It holds as long as
+// Redis keeps what it acknowledged; since a failover to a replica that had
+// not received the set's last write, or an eviction, can lose a set, an
+// entry is trusted for tagTrust only, after which the next Commit writes
+// the tag again.
+type tagCache struct {
+	mu sync.Mutex
+	m  map[string]tagSeen
+}
+
+type tagSeen struct {
+	pxat int64
+	at   time.Time // time.Now, monotonic
+}
+
+const (
+	tagTrust    = time.Minute
+	tagCacheMax = 1 << 16 // entries; the cache is emptied when full
+)
+
+func (c *tagCache) covers(user, tag string, pxat int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[user+"\x00"+tag]
+	return ok && e.pxat >= pxat && time.Since(e.at) < tagTrust
+}
+
+func (c *tagCache) add(user, tag string, pxat int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= tagCacheMax {
+		c.m = make(map[string]tagSeen)
+	}
+	c.m[user+"\x00"+tag] = tagSeen{pxat: pxat, at: time.Now()}
+}
 
 // idxTag is the tag of token's index keys: its session key's slot tag on a
 // cluster, "" on one node.
@@ -120,19 +165,29 @@ end
 // tombstone, metadata and, with an owner, the owner's set of the tag.
 // ARGV: value, PXAT (ms), token, userBase(tag), now (µs), now (ms), owner
 // ("" for none), "1" if a client is given, its user agent and IP, the
-// tombstone's tag. Entries of the owner's set whose PXAT has passed are
-// pruned. Returns 1 if written, 0 if tombstoned.
-var idxCommitScript = redis.NewScript(idxLua + `
+// tombstone's tag. When the token is new in the owner's set, the set's
+// entries whose PXAT has passed are pruned (a re-Commit, the common case,
+// skips that); the set's PXAT is extended to the session's if it is
+// earlier. Returns 1 if written, 0 if tombstoned.
+var idxCommitScript = redis.NewScript(`
 local tok, base, owner = ARGV[3], ARGV[4], ARGV[7]
+local old = redis.call('HGET', KEYS[3], 'o')
+local function unindex()
+  local z = base .. old
+  if redis.call('ZREM', z, tok) == 1 then
+    local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+    if top[2] then redis.call('PEXPIREAT', z, top[2]) end
+  end
+  redis.call('DEL', KEYS[3])
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  unindex(KEYS[3], base, tok)
+  if old then unindex() end
   redis.call('DEL', KEYS[1])
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
-local old = redis.call('HGET', KEYS[3], 'o')
 if old ~= owner then
-  if old then unindex(KEYS[3], base, tok) end
+  if old then unindex() end
   if owner == '' then return 1 end
   redis.call('HSET', KEYS[3], 'o', owner, 'c', ARGV[5], 't', ARGV[11])
 end
@@ -142,9 +197,12 @@ else
   redis.call('HSET', KEYS[3], 's', ARGV[5])
 end
 redis.call('PEXPIREAT', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[2], tok)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
-fit(KEYS[4])
+if redis.call('ZADD', KEYS[4], ARGV[2], tok) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
+end
+if redis.call('PEXPIRETIME', KEYS[4]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[4], ARGV[2])
+end
 return 1
 `)
 
@@ -310,13 +368,17 @@ func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, 
 	keys := []string{s.sessionKey(token), s.tombstoneKey(token), meta}
 	if owner != "" {
 		keys = append(keys, base+owner)
-		if s.clustered {
+		if s.clustered && !s.tagsSeen.covers(owner, tag, pxat) {
 			// First the tag, then the session: a session is never without
-			// its tag in the user's set (see above).
-			err := idxSlotsScript.Run(ctx, s.client, []string{s.slotsKey(owner)}, tag, pxat).Err()
+			// its tag in the user's set (see above). The set is given
+			// ClockSkew more than the session needs, so that the sliding
+			// Commits of the next minutes can skip this step.
+			until := pxat + s.skewMs
+			err := idxSlotsScript.Run(ctx, s.client, []string{s.slotsKey(owner)}, tag, until).Err()
 			if err != nil {
 				return fmt.Errorf("redisstore: commit: index: %w", err)
 			}
+			s.tagsSeen.add(owner, tag, until)
 		}
 	}
 	hasClient, ua, ip := "", "", ""

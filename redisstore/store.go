@@ -33,6 +33,7 @@ type RedisStore struct {
 	owner     sessionstore.OwnerFunc
 	idxPrefix string
 	clustered bool // a *redis.ClusterClient: a user's sessions span slots
+	tagsSeen  tagCache
 }
 
 // New returns a store on client with the default Config: sessions at

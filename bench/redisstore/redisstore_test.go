@@ -208,7 +208,7 @@ func (p *paired) report(b *testing.B, ims []impl) {
 		b.ReportMetric(per[i]/1e3, im.name+"-µs/op")
 	}
 	for i := 1; i < len(ims); i++ {
-		b.ReportMetric(per[i]/per[0], ims[i].name+"/raw")
+		b.ReportMetric(per[i]/per[0], ims[i].name+"/"+ims[0].name)
 	}
 	b.ReportMetric(0, "ns/op") // the per-impl figures above are the result
 }
