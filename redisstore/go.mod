@@ -5,6 +5,7 @@ go 1.25.0
 replace github.com/sessionstore/sessionstore => ../
 
 require (
+	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/redis/go-redis/v9 v9.20.1
 	github.com/sessionstore/sessionstore v0.0.0
 	github.com/sessionstore/sessionstore/gorillastore v0.0.0
@@ -12,7 +13,6 @@ require (
 )
 
 require (
-	github.com/alexedwards/scs/v2 v2.9.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/gorilla/sessions v1.4.0 // indirect
