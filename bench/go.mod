@@ -3,17 +3,22 @@ module github.com/sessionstore/sessionstore/bench
 go 1.25.0
 
 require (
+	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/redis/go-redis/v9 v9.20.1
 	github.com/sessionstore/sessionstore v0.1.0
 	github.com/sessionstore/sessionstore/pgstore v0.1.0
+	github.com/sessionstore/sessionstore/redisstore v0.1.0
 )
 
 require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
@@ -21,3 +26,7 @@ require (
 replace github.com/sessionstore/sessionstore => ../
 
 replace github.com/sessionstore/sessionstore/pgstore => ../pgstore
+
+replace github.com/sessionstore/sessionstore/redisstore => ../redisstore
+
+replace github.com/sessionstore/sessionstore/gorillastore => ../gorillastore

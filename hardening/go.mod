@@ -8,11 +8,13 @@ require (
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/redis/go-redis/v9 v9.20.1
 	github.com/sessionstore/sessionstore v0.1.0
 	github.com/sessionstore/sessionstore/bunstore v0.1.0
 	github.com/sessionstore/sessionstore/gorillastore v0.1.0
 	github.com/sessionstore/sessionstore/gormstore v0.1.0
 	github.com/sessionstore/sessionstore/pgstore v0.1.0
+	github.com/sessionstore/sessionstore/redisstore v0.1.0
 	github.com/uptrace/bun v1.3.0
 	github.com/uptrace/bun/dialect/mysqldialect v1.3.0
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0
@@ -25,6 +27,7 @@ require (
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/glebarez/go-sqlite v1.21.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -41,6 +44,7 @@ require (
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/mod v0.38.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
@@ -60,3 +64,5 @@ replace github.com/sessionstore/sessionstore/pgstore => ../pgstore
 replace github.com/sessionstore/sessionstore/gormstore => ../gormstore
 
 replace github.com/sessionstore/sessionstore/bunstore => ../bunstore
+
+replace github.com/sessionstore/sessionstore/redisstore => ../redisstore

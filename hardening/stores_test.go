@@ -55,7 +55,7 @@ func backends() []backend {
 			})
 			return s
 		}},
-	}, ormBackends()...)
+	}, append(ormBackends(), redisBackends()...)...)
 }
 
 var (
@@ -94,6 +94,7 @@ func closePools() {
 		pgPool.Close()
 	}
 	closeORMDatabases()
+	closeRedis()
 }
 
 func uniqueName(prefix string) string {

@@ -1,0 +1,642 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionstore/sessionstore"
+)
+
+var _ sessionstore.UserIndex = (*RedisStore)(nil)
+
+// The per-user index (Config.Owner set). Keys, all under IndexPrefix, whose
+// first brace pair is the hash tag (IndexPrefix holds no '{'):
+//
+//	IndexPrefix + "{" + tag + "}m" + token   hash: the session's metadata
+//	IndexPrefix + "{" + tag + "}u" + user    sorted set: the user's tokens
+//	                                         (score: the session key's PXAT)
+//	IndexPrefix + "{" + utag + "}s" + user   set: the tags in use (cluster)
+//
+// tag is the session key's slot tag (see keys.go) on a cluster, so that the
+// metadata and the user's set of the slot are in the session's slot and one
+// script keeps them with the session; on a single server or Sentinel it is
+// empty ("{}"), so that a user has one set. utag is the slot tag of the
+// CRC16 of user: the user's own slot.
+//
+// The metadata hash has fields o (owner), c (created), s (last seen), both
+// in microseconds since the Unix epoch by Config.Now, u and i (user agent
+// and IP, only if the application gave them), and t (the tombstone key's
+// tag, for the scripts that reach a token's tombstone from the set).
+//
+// The invariants, kept by the scripts: a token is in user's set of its tag
+// if and only if (at the end of each script) its metadata hash names user
+// as owner, or its entry has expired; the hash and the entry are written by
+// the script that writes the session, and removed by every script that
+// removes the session (Commit of another owner, or of none, or of an
+// expired expiry, Delete, DeleteExpired, the revokes). The hash has the
+// session key's PXAT; a sorted set at least the highest score of its
+// entries (exactly that after a script that removes entries; a Commit that
+// moves a session's expiry earlier leaves the set's PXAT where it was, so a
+// set may outlive its entries by that much). On a
+// cluster, the tag of every live owned session is in the user's set of
+// tags: Commit adds it (and extends that set's PXAT to the session's)
+// before the script that writes the session, and nothing removes a tag but
+// the set's expiry, so a crash between the two steps leaves at most a tag
+// without sessions, never a session without its tag.
+
+// tagCache remembers, for a while, the tags this store has put in users'
+// sets of tags and the PXAT it gave the set, so that a Commit of a session
+// whose tag is in its owner's set, with a PXAT at least the session's, can
+// skip the first step. That is sound because nothing removes a tag from a
+// set or moves a set's PXAT earlier (idxSlotsScript only extends it): the
+// set keeps the tag at least until the PXAT remembered. It holds as long as
+// Redis keeps what it acknowledged; since a failover to a replica that had
+// not received the set's last write, or an eviction, can lose a set, an
+// entry is trusted for tagTrust only, after which the next Commit writes
+// the tag again.
+type tagCache struct {
+	mu sync.Mutex
+	m  map[string]tagSeen
+}
+
+type tagSeen struct {
+	pxat int64
+	at   time.Time // time.Now, monotonic
+}
+
+const (
+	tagTrust    = time.Minute
+	tagCacheMax = 1 << 16 // entries; the cache is emptied when full
+)
+
+func (c *tagCache) covers(user, tag string, pxat int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[user+"\x00"+tag]
+	return ok && e.pxat >= pxat && time.Since(e.at) < tagTrust
+}
+
+func (c *tagCache) add(user, tag string, pxat int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= tagCacheMax {
+		c.m = make(map[string]tagSeen)
+	}
+	c.m[user+"\x00"+tag] = tagSeen{pxat: pxat, at: time.Now()}
+}
+
+// idxTag is the tag of token's index keys: its session key's slot tag on a
+// cluster, "" on one node.
+func (s *RedisStore) idxTag(token string) string {
+	if !s.clustered {
+		return ""
+	}
+	return slotTag(keySlot(s.prefix + token))
+}
+
+func (s *RedisStore) idxBase(tag string, kind byte) string {
+	var b strings.Builder
+	b.Grow(len(s.idxPrefix) + len(tag) + 3)
+	b.WriteString(s.idxPrefix)
+	b.WriteByte('{')
+	b.WriteString(tag)
+	b.WriteByte('}')
+	b.WriteByte(kind)
+	return b.String()
+}
+
+// userBase is the key of a user's set of tag, less the user.
+func (s *RedisStore) userBase(tag string) string { return s.idxBase(tag, 'u') }
+
+// metaBase is the key of a token's metadata, less the token.
+func (s *RedisStore) metaBase(tag string) string { return s.idxBase(tag, 'm') }
+
+// slotsKey is the key of user's set of tags (on a cluster).
+func (s *RedisStore) slotsKey(user string) string {
+	return s.idxBase(slotTag(int(crc16(user)&(numSlots-1))), 's') + user
+}
+
+// idxLua holds the functions the index scripts share. unindex(meta, base,
+// tok) removes tok's metadata and its entry in the set of its owner (base
+// .. owner). fit(z) sets a sorted set's PXAT to its highest score, so
+// that it never outlives its entries. tomb(sk, tk, untilMs, skewMs, maxMs) is Delete's tombstone
+// rule (deleteScript): it deletes the session sk and writes its tombstone
+// tk, unless neither exists; it returns 1 if it wrote one.
+const idxLua = `
+local function fit(z)
+  local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', z, top[2]) end
+end
+local function unindex(meta, base, tok)
+  local old = redis.call('HGET', meta, 'o')
+  if old then
+    local z = base .. old
+    if redis.call('ZREM', z, tok) == 1 then fit(z) end
+    redis.call('DEL', meta)
+  end
+  return old
+end
+local function tomb(sk, tk, untilMs, skewMs, maxMs)
+  local e = redis.call('PEXPIRETIME', sk)
+  local t = redis.call('GET', tk)
+  if e == -2 and not t then return 0 end
+  local exp = tonumber(untilMs)
+  if e > exp then exp = e end
+  if t then
+    local tv = tonumber(t)
+    if tv and tv > exp then exp = tv end
+  end
+  local max = tonumber(maxMs)
+  if exp > max then exp = max end
+  redis.call('DEL', sk)
+  redis.call('SET', tk, string.format('%.0f', exp), 'PXAT', string.format('%.0f', exp + tonumber(skewMs)))
+  return 1
+end
+`
+
+// idxCommitScript is commitScript with the index. KEYS: session,
+// tombstone, metadata and, with an owner, the owner's set of the tag.
+// ARGV: value, PXAT (ms), token, userBase(tag), now (µs), now (ms), owner
+// ("" for none), "1" if a client is given, its user agent and IP, the
+// tombstone's tag. When the token is new in the owner's set, the set's
+// entries whose PXAT has passed are pruned (a re-Commit, the common case,
+// skips that); the set's PXAT is extended to the session's if it is
+// earlier. Returns 1 if written, 0 if tombstoned.
+var idxCommitScript = redis.NewScript(`
+local tok, base, owner = ARGV[3], ARGV[4], ARGV[7]
+local old = redis.call('HGET', KEYS[3], 'o')
+local function unindex()
+  local z = base .. old
+  if redis.call('ZREM', z, tok) == 1 then
+    local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+    if top[2] then redis.call('PEXPIREAT', z, top[2]) end
+  end
+  redis.call('DEL', KEYS[3])
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  if old then unindex() end
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+if old ~= owner then
+  if old then unindex() end
+  if owner == '' then return 1 end
+  redis.call('HSET', KEYS[3], 'o', owner, 'c', ARGV[5], 't', ARGV[11])
+end
+if ARGV[8] == '1' then
+  redis.call('HSET', KEYS[3], 's', ARGV[5], 'u', ARGV[9], 'i', ARGV[10])
+else
+  redis.call('HSET', KEYS[3], 's', ARGV[5])
+end
+redis.call('PEXPIREAT', KEYS[3], ARGV[2])
+if redis.call('ZADD', KEYS[4], ARGV[2], tok) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
+end
+if redis.call('PEXPIRETIME', KEYS[4]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[4], ARGV[2])
+end
+return 1
+`)
+
+// idxDropScript is Commit of an expiry already past with the index: the
+// session goes, and its index entry. KEYS: session, metadata. ARGV:
+// token, userBase(tag).
+var idxDropScript = redis.NewScript(idxLua + `
+unindex(KEYS[2], ARGV[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// idxDeleteScript is deleteScript with the index. KEYS: session,
+// tombstone, metadata. ARGV: deleteScript's three, token, userBase(tag).
+var idxDeleteScript = redis.NewScript(idxLua + `
+unindex(KEYS[3], ARGV[5], ARGV[4])
+return tomb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+`)
+
+// idxSlotsScript adds a tag to a user's set of tags and extends the set's
+// PXAT to at least ARGV[2]. KEYS: the set. ARGV: tag, PXAT.
+var idxSlotsScript = redis.NewScript(`
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+`)
+
+// idxListScript lists a user's sessions in one set, checking each entry on
+// the spot: its metadata names the user, its tombstone does not exist, and
+// its session key exists (whose header the caller checks against its
+// clock). Entries past their PXAT, and entries whose session and metadata
+// are both gone, are removed. KEYS: the set. ARGV: now (ms), Prefix,
+// TombstonePrefix, metaBase(tag), user. Returns token, header (the value's
+// first 12 bytes), created, last seen, user agent, IP for each.
+var idxListScript = redis.NewScript(idxLua + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local out = {}
+for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local m = redis.call('HMGET', ARGV[4] .. tok, 'o', 'c', 's', 'u', 'i', 't')
+  if m[1] == ARGV[5] then
+    local h = redis.call('GETRANGE', ARGV[2] .. tok, 0, 11)
+    if h ~= '' and redis.call('EXISTS', ARGV[3] .. '{' .. m[6] .. '}' .. tok) == 0 then
+      local n = #out
+      out[n+1] = tok
+      out[n+2] = h
+      out[n+3] = m[2]
+      out[n+4] = m[3]
+      out[n+5] = m[4] or ''
+      out[n+6] = m[5] or ''
+    end
+  elseif not m[1] and redis.call('EXISTS', ARGV[2] .. tok) == 0 then
+    redis.call('ZREM', KEYS[1], tok)
+  end
+end
+fit(KEYS[1])
+return out
+`)
+
+// idxRevokeScript deletes, as Delete does (tombstone included), the
+// sessions of a user in one set: all but the tokens given (ARGV[9] "k") or
+// only those (ARGV[9] "o"). Entries whose metadata does not name the user
+// are removed from the set without touching their session. KEYS: the set.
+// ARGV: now (ms), Prefix, TombstonePrefix, metaBase(tag), user, Delete's
+// until, ClockSkew and maximum (ms), "k" or "o", tokens. Returns the header
+// of each session deleted ("" if its key was gone).
+var idxRevokeScript = redis.NewScript(idxLua + `
+local set = {}
+for i = 10, #ARGV do set[ARGV[i]] = true end
+local keep = ARGV[9] == 'k'
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local out = {}
+for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if (set[tok] == true) ~= keep then
+    local mk = ARGV[4] .. tok
+    local m = redis.call('HMGET', mk, 'o', 't')
+    if m[1] == ARGV[5] then
+      local sk = ARGV[2] .. tok
+      out[#out+1] = redis.call('GETRANGE', sk, 0, 11)
+      tomb(sk, ARGV[3] .. '{' .. m[2] .. '}' .. tok, ARGV[6], ARGV[7], ARGV[8])
+      redis.call('DEL', mk)
+    end
+    redis.call('ZREM', KEYS[1], tok)
+  end
+end
+fit(KEYS[1])
+return out
+`)
+
+// idxExpireScript is expireSessionScript with the index: it also removes
+// the metadata and the set entry of the session it deletes. KEYS: session,
+// metadata. ARGV: expireSessionScript's three, token, userBase(tag).
+var idxExpireScript = redis.NewScript(idxLua + `
+local e = redis.call('PEXPIRETIME', KEYS[1])
+if e == -2 then return 0 end
+local limit = tonumber(ARGV[1])
+if redis.call('GETRANGE', KEYS[1], 0, 3) == ARGV[3] then limit = limit + tonumber(ARGV[2]) end
+if e == -1 or e <= limit then
+  unindex(KEYS[2], ARGV[5], ARGV[4])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// expireIndexed is the index's version of expireSessions' last step: it
+// runs idxExpireScript on each candidate session key, in one pipelined
+// round trip, and returns how many it deleted.
+func (s *RedisStore) expireIndexed(ctx context.Context, node redis.UniversalClient, keys []string, nowMs int64) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	pipe := node.Pipeline()
+	cmds := make([]*redis.Cmd, len(keys))
+	for i, k := range keys {
+		tok := k[len(s.prefix):]
+		tag := s.idxTag(tok)
+		cmds[i] = idxExpireScript.EvalSha(ctx, pipe, []string{k, s.metaBase(tag) + tok}, nowMs, s.skewMs, magic, tok, s.userBase(tag))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds {
+		if v, _ := c.Int64(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func errNoIndex(op string) error {
+	return fmt.Errorf("redisstore: %s: %w", op, sessionstore.ErrNoIndex)
+}
+
+// indexedCommit is CommitCtx with the index on (its input already checked).
+func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	owner, err := s.owner(b)
+	if err == nil {
+		err = sessionstore.CheckOwner(owner)
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	now := s.now()
+	tag := s.idxTag(token)
+	base := s.userBase(tag)
+	meta := s.metaBase(tag) + token
+	if !expiry.After(now) {
+		err := idxDropScript.Run(ctx, s.client, []string{s.sessionKey(token), meta}, token, base).Err()
+		if err != nil {
+			return fmt.Errorf("redisstore: commit: %w", err)
+		}
+		return nil
+	}
+	pxat := ceilMs(expiry) + s.skewMs
+	keys := []string{s.sessionKey(token), s.tombstoneKey(token), meta}
+	if owner != "" {
+		keys = append(keys, base+owner)
+		if s.clustered && !s.tagsSeen.covers(owner, tag, pxat) {
+			// First the tag, then the session: a session is never without
+			// its tag in the user's set (see above). The set is given
+			// ClockSkew more than the session needs, so that the sliding
+			// Commits of the next minutes can skip this step.
+			until := pxat + s.skewMs
+			err := idxSlotsScript.Run(ctx, s.client, []string{s.slotsKey(owner)}, tag, until).Err()
+			if err != nil {
+				return fmt.Errorf("redisstore: commit: index: %w", err)
+			}
+			s.tagsSeen.add(owner, tag, until)
+		}
+	}
+	hasClient, ua, ip := "", "", ""
+	if c, ok := sessionstore.ClientFromContext(ctx); ok {
+		hasClient, ua, ip = "1", c.UserAgent, c.IP
+	}
+	nowUs := strconv.FormatInt(now.UnixMicro(), 10)
+	err = idxCommitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), pxat, token, base,
+		nowUs, floorMs(now), owner, hasClient, ua, ip, slotTag(keySlot(s.sessionKey(token)))).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	return nil
+}
+
+// indexedDelete is DeleteCtx with the index on.
+func (s *RedisStore) indexedDelete(ctx context.Context, token string, until int64) error {
+	tag := s.idxTag(token)
+	keys := []string{s.sessionKey(token), s.tombstoneKey(token), s.metaBase(tag) + token}
+	err := idxDeleteScript.Run(ctx, s.client, keys, until, s.skewMs, floorMs(sessionstore.MaxExpiry), token, s.userBase(tag)).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// userTags returns the tags of user's sets: the one set of a single
+// server, or the members of the user's set of tags on a cluster.
+func (s *RedisStore) userTags(ctx context.Context, user string) ([]string, error) {
+	if !s.clustered {
+		return []string{""}, nil
+	}
+	tags, err := s.client.SMembers(ctx, s.slotsKey(user)).Result()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(tags)
+	return tags, nil
+}
+
+// evalEach runs sc once per tag, in one pipelined round trip (a cluster
+// client sends each to its node, in parallel), keys and args given by
+// call. The calls a node refused with NOSCRIPT (which runs nothing) are
+// sent again by EVAL; the others are never sent twice.
+func (s *RedisStore) evalEach(ctx context.Context, sc *redis.Script, tags []string, call func(tag string) ([]string, []any)) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(tags))
+	pipe := s.client.Pipeline()
+	for i, tag := range tags {
+		keys, args := call(tag)
+		cmds[i] = sc.EvalSha(ctx, pipe, keys, args...)
+	}
+	if _, err := pipe.Exec(ctx); err == nil {
+		return cmds, nil
+	}
+	var again []int
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		pipe = s.client.Pipeline()
+		for _, i := range again {
+			keys, args := call(tags[i])
+			cmds[i] = sc.Eval(ctx, pipe, keys, args...)
+		}
+		pipe.Exec(ctx) // errors are in the commands
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+// UserSessions returns the live sessions of user (see
+// sessionstore.UserIndex), most recently seen first: one script on a
+// single server; on a cluster, the user's set of tags, then one script per
+// tag, pipelined. Every entry is checked as it is read: the session key
+// exists, in this store's layout, with an expiry after now by Config.Now,
+// its metadata names user, and its token has no tombstone.
+func (s *RedisStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
+	list, _, err := s.userSessions(ctx, "user sessions", user)
+	return list, err
+}
+
+// userSessions returns user's live sessions and their tokens, in the same
+// order.
+func (s *RedisStore) userSessions(ctx context.Context, op, user string) ([]sessionstore.UserSession, []string, error) {
+	if s.owner == nil {
+		return nil, nil, errNoIndex(op)
+	}
+	if user == "" {
+		return nil, nil, nil // "" is no owner: never indexed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	tags, err := s.userTags(ctx, user)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	now := s.now()
+	nowMs := floorMs(now)
+	cmds, err := s.evalEach(ctx, idxListScript, tags, func(tag string) ([]string, []any) {
+		return []string{s.userBase(tag) + user}, []any{nowMs, s.prefix, s.tombPrefix, s.metaBase(tag), user}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	type entry struct {
+		us  sessionstore.UserSession
+		tok string
+	}
+	var entries []entry
+	for _, c := range cmds {
+		vals, err := c.StringSlice()
+		if err != nil {
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		for i := 0; i+6 <= len(vals); i += 6 {
+			_, expiry, ok := decodeValue([]byte(vals[i+1]))
+			if !ok || !expiry.After(now) {
+				continue // another layout (written behind the store), or expired
+			}
+			tok := vals[i]
+			entries = append(entries, entry{tok: tok, us: sessionstore.UserSession{
+				ID:        sessionstore.SessionID(tok),
+				Created:   parseMicro(vals[i+2]),
+				LastSeen:  parseMicro(vals[i+3]),
+				Expiry:    expiry,
+				UserAgent: vals[i+4],
+				IP:        vals[i+5],
+			}})
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := b.us.LastSeen.Compare(a.us.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.us.ID, b.us.ID)
+	})
+	list := make([]sessionstore.UserSession, len(entries))
+	toks := make([]string, len(entries))
+	for i, e := range entries {
+		list[i], toks[i] = e.us, e.tok
+	}
+	return list, toks, nil
+}
+
+func parseMicro(v string) time.Time {
+	us, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// CountUserSessions returns the number of live sessions of user, checked
+// as UserSessions checks them.
+func (s *RedisStore) CountUserSessions(ctx context.Context, user string) (int, error) {
+	list, _, err := s.userSessions(ctx, "count user sessions", user)
+	return len(list), err
+}
+
+// DeleteUserSession deletes the session of user whose UserSession.ID is
+// id, with its tombstone, and reports whether there was one. The deletion
+// is a script on the user's set of the session's slot that deletes the
+// token only if its metadata still names user, so a session that changed
+// owner meanwhile is never deleted. Like Delete, it completes when ctx is
+// cancelled.
+func (s *RedisStore) DeleteUserSession(ctx context.Context, user, id string) (bool, error) {
+	const op = "delete user session"
+	if s.owner == nil {
+		return false, errNoIndex(op)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+	defer cancel()
+	list, toks, err := s.userSessions(ctx, op, user)
+	if err != nil {
+		return false, err
+	}
+	for i, us := range list {
+		if us.ID == id {
+			n, err := s.revoke(ctx, op, user, []string{s.idxTag(toks[i])}, "o", toks[i:i+1])
+			return n > 0, err
+		}
+	}
+	return false, nil
+}
+
+// DeleteUserSessions deletes every session of user, each with its
+// tombstone, and returns how many live ones it deleted: one script per set
+// of the user (one on a single server; on a cluster, after reading the
+// user's set of tags, one per tag, pipelined). Each script is atomic on its
+// slot, so a Commit of one of the tokens racing it either lands before
+// (and is deleted) or after (and finds the tombstone). Like Delete, it
+// completes when ctx is cancelled.
+func (s *RedisStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	return s.deleteUserSessions(ctx, "delete user sessions", user, nil)
+}
+
+// DeleteUserSessionsExcept is DeleteUserSessions sparing the sessions of
+// the tokens in keep.
+func (s *RedisStore) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
+	return s.deleteUserSessions(ctx, "delete user sessions", user, keep)
+}
+
+func (s *RedisStore) deleteUserSessions(ctx context.Context, op, user string, keep []string) (int, error) {
+	if s.owner == nil {
+		return 0, errNoIndex(op)
+	}
+	if user == "" {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+	defer cancel()
+	tags, err := s.userTags(ctx, user)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	return s.revoke(ctx, op, user, tags, "k", keep)
+}
+
+// revoke runs idxRevokeScript on user's sets of tags, in mode "k" (all but
+// toks) or "o" (only toks), and returns the number of live sessions
+// deleted.
+func (s *RedisStore) revoke(ctx context.Context, op, user string, tags []string, mode string, toks []string) (int, error) {
+	now := s.now()
+	nowMs := floorMs(now)
+	until := ceilMs(s.policy.Until(now))
+	maxMs := floorMs(sessionstore.MaxExpiry)
+	cmds, err := s.evalEach(ctx, idxRevokeScript, tags, func(tag string) ([]string, []any) {
+		args := []any{nowMs, s.prefix, s.tombPrefix, s.metaBase(tag), user, until, s.skewMs, maxMs, mode}
+		for _, tok := range toks {
+			if sessionstore.ValidToken(tok) && s.idxTag(tok) == tag {
+				args = append(args, tok)
+			}
+		}
+		return []string{s.userBase(tag) + user}, args
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	n := 0
+	for _, c := range cmds {
+		heads, err := c.StringSlice()
+		if err != nil {
+			return n, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		for _, h := range heads {
+			if _, expiry, ok := decodeValue([]byte(h)); ok && expiry.After(now) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}

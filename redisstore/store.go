@@ -1,0 +1,320 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/tombstone"
+)
+
+// RedisStore is a session store on Redis: a single server, Sentinel or
+// Redis Cluster, through any redis.UniversalClient. It is safe for
+// concurrent use.
+type RedisStore struct {
+	client     redis.UniversalClient
+	prefix     string // session keys: prefix + token
+	tombPrefix string // tombstone keys: see tombstoneKey
+	policy     tombstone.Policy
+	skewMs     int64
+	timeout    time.Duration
+	maxData    int
+	pageSize   int
+	log        *slog.Logger
+	now        func() time.Time
+
+	// The per-user index, on with owner set (index.go).
+	owner     sessionstore.OwnerFunc
+	idxPrefix string
+	clustered bool // a *redis.ClusterClient: a user's sessions span slots
+	tagsSeen  tagCache
+}
+
+// New returns a store on client with the default Config: sessions at
+// "scs:session:" + token, as SCS's goredisstore keeps them. It starts no
+// goroutine: Redis expires keys itself. New panics if client is nil or a
+// *redis.Ring; NewWithConfig returns an error instead.
+func New(client redis.UniversalClient) *RedisStore {
+	s, err := NewWithConfig(client, Config{})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// NewWithConfig returns a store on client configured by cfg, whose zero
+// fields mean their defaults. It returns an error, and never panics, for a
+// nil client, a *redis.Ring (whose shards cannot run one script over a
+// session and its tombstone), negative durations or sizes, and prefixes
+// that could make session and tombstone keys meet. It does not contact
+// Redis.
+func NewWithConfig(client redis.UniversalClient, cfg Config) (*RedisStore, error) {
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	prefix, tomb, err := resolvePrefixes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: config: %w", err)
+	}
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("redisstore: config: Timeout %v is negative", cfg.Timeout)
+	case cfg.MaxDataSize < 0:
+		return nil, fmt.Errorf("redisstore: config: MaxDataSize %d is negative", cfg.MaxDataSize)
+	case cfg.PageSize < 0:
+		return nil, fmt.Errorf("redisstore: config: PageSize %d is negative", cfg.PageSize)
+	case policy.ClockSkew < time.Millisecond:
+		return nil, fmt.Errorf("redisstore: config: ClockSkew %v is under Redis's resolution of a millisecond", cfg.ClockSkew)
+	}
+	s := &RedisStore{
+		client:     client,
+		prefix:     prefix,
+		tombPrefix: tomb,
+		policy:     policy,
+		skewMs:     policy.ClockSkew.Milliseconds(),
+		timeout:    cfg.Timeout,
+		maxData:    cfg.MaxDataSize,
+		pageSize:   cfg.PageSize,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+	}
+	if cfg.Owner != nil {
+		if s.idxPrefix, err = resolveIndexPrefix(cfg, prefix, tomb); err != nil {
+			return nil, err
+		}
+		s.owner = cfg.Owner
+		_, s.clustered = client.(*redis.ClusterClient)
+	}
+	if s.pageSize == 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// The value of a session key in this store's layout: magic, the expiry in
+// microseconds since the Unix epoch (big-endian int64), then the data.
+// SCS's goredisstore stores the bare data and leaves the expiry to the key's
+// TTL, in milliseconds; the contract needs the expiry at microsecond
+// precision and checked against the application's clock, so this store
+// keeps it in the value. It still reads goredisstore's values (see
+// legacyFind): a value is in this layout only if it starts with magic,
+// which begins with a NUL byte that no encoding SCS or gorilla use starts
+// with (gob begins with a non-zero length, JSON with '{').
+const (
+	magic     = "\x00rs1"
+	headerLen = len(magic) + 8
+)
+
+func encodeValue(b []byte, expiry time.Time) []byte {
+	v := make([]byte, headerLen+len(b))
+	copy(v, magic)
+	binary.BigEndian.PutUint64(v[len(magic):], uint64(expiry.UnixMicro()))
+	copy(v[headerLen:], b)
+	return v
+}
+
+// decodeValue splits a value in this store's layout; ok is false for any
+// other value.
+func decodeValue(v []byte) (data []byte, expiry time.Time, ok bool) {
+	if len(v) < headerLen || string(v[:len(magic)]) != magic {
+		return nil, time.Time{}, false
+	}
+	us := int64(binary.BigEndian.Uint64(v[len(magic):headerLen]))
+	return v[headerLen:], time.UnixMicro(us).UTC(), true
+}
+
+// ceilMs is t in milliseconds since the Unix epoch, rounded up; floorMs
+// rounded down.
+func ceilMs(t time.Time) int64 {
+	us := t.UnixMicro()
+	ms := us / 1000
+	if us%1000 > 0 {
+		ms++
+	}
+	return ms
+}
+
+func floorMs(t time.Time) int64 {
+	us := t.UnixMicro()
+	ms := us / 1000
+	if us%1000 < 0 {
+		ms--
+	}
+	return ms
+}
+
+// withTimeout applies Config.Timeout, if any, to ctx.
+func (s *RedisStore) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// bounded is the timeout of operations that must not depend on the caller.
+func (s *RedisStore) bounded() time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return DefaultTimeout
+}
+
+// Find returns the data of a live session: one whose expiry is strictly
+// after now by Config.Now. found is false, with a nil error, for an
+// unknown, expired, deleted or malformed token (the last without a round
+// trip) and for a session key whose token has a tombstone; err is only for
+// failures, which are never reported as "not found".
+func (s *RedisStore) Find(token string) (b []byte, found bool, err error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// FindCtx is Find with a context.
+//
+// Find is one GET. A value in this store's layout was written by Commit's
+// script, which checks the tombstone in the same atomic step, and Delete
+// removes the session key in the step that writes the tombstone, so such a
+// value never stands beside a tombstone and needs no second look. Any
+// other value (goredisstore's layout, or a writer that ignores
+// tombstones) costs a second round trip that checks the tombstone and reads
+// the key's expiry.
+func (s *RedisStore) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
+	if !sessionstore.ValidToken(token) {
+		return nil, false, nil // no session manager issued it: no round trip
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("redisstore: find: %w", err)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	v, err := s.client.Get(ctx, s.sessionKey(token)).Bytes()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("redisstore: find: %w", err)
+	}
+	data, expiry, ok := decodeValue(v)
+	if !ok {
+		return s.legacyFind(ctx, token, v)
+	}
+	if !expiry.After(s.now()) {
+		return nil, false, nil
+	}
+	return data, true, nil
+}
+
+// legacyFind decides about a value not in this store's layout: live if its
+// token has no tombstone and the key's Redis expiry is after now. A key
+// without an expiry is what goredisstore's Commit writes for a deadline
+// already past, and is not found.
+func (s *RedisStore) legacyFind(ctx context.Context, token string, v []byte) ([]byte, bool, error) {
+	ms, err := legacyScript.Run(ctx, s.client, []string{s.sessionKey(token), s.tombstoneKey(token)}).Int64()
+	if err != nil {
+		return nil, false, fmt.Errorf("redisstore: find: %w", err)
+	}
+	if ms < 0 || !time.UnixMilli(ms).After(s.now()) {
+		return nil, false, nil
+	}
+	return v, true, nil
+}
+
+// Commit stores data under token until expiry, replacing any earlier data,
+// atomically and in one round trip (a script on the session and tombstone
+// keys, which share a hash slot). A Commit of a token deleted earlier,
+// while its tombstone lasts (see Config.TombstoneLifetime), is a no-op that
+// returns nil, so that a request still in flight at logout cannot bring the
+// session back. An expiry at or before now (by Config.Now) stores nothing
+// and removes the session; one outside [sessionstore.MinExpiry,
+// sessionstore.MaxExpiry] gives an error matching
+// sessionstore.ErrExpiryOutOfRange, and data over Config.MaxDataSize one
+// matching sessionstore.ErrTooLarge, writing nothing.
+//
+// The key's Redis expiry is absolute (PXAT): the expiry plus ClockSkew, by
+// the application's clock, so that a session Commit writes a moment before
+// its deadline never lives on (as goredisstore's relative TTL, rounded to
+// zero, lets it), and a Delete just past the expiry still finds the key.
+func (s *RedisStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// CommitCtx is Commit with a context.
+func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if !sessionstore.ValidToken(token) {
+		return fmt.Errorf("redisstore: commit: %w", sessionstore.ErrInvalidToken)
+	}
+	if err := sessionstore.CheckSize(b, s.maxData); err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	if s.owner != nil {
+		return s.indexedCommit(ctx, token, b, expiry)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if !expiry.After(s.now()) {
+		// Nothing to store; what was there has expired by this Commit.
+		if err := s.client.Del(ctx, s.sessionKey(token)).Err(); err != nil {
+			return fmt.Errorf("redisstore: commit: %w", err)
+		}
+		return nil
+	}
+	keys := []string{s.sessionKey(token), s.tombstoneKey(token)}
+	err := commitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), ceilMs(expiry)+s.skewMs).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: commit: %w", err)
+	}
+	return nil
+}
+
+// Delete removes a session and leaves a tombstone for it, in one atomic
+// script, so that a later Commit of the same token is a no-op: the
+// tombstone lasts until the later of the session's expiry and now (by
+// Config.Now) plus Config.TombstoneLifetime, and Redis drops its key
+// ClockSkew after that. A token with neither a session key nor a tombstone
+// gets none. It is idempotent.
+func (s *RedisStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+// DeleteCtx is Delete with a context. The deletion is not abandoned when ctx
+// is cancelled, because a logout that half-happens is a security bug: it
+// runs with the store's own timeout (Config.Timeout or DefaultTimeout).
+// ctx's values are kept.
+func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
+	if !sessionstore.ValidToken(token) {
+		return nil // cannot exist
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+	defer cancel()
+	until := ceilMs(s.policy.Until(s.now()))
+	if s.owner != nil {
+		return s.indexedDelete(ctx, token, until)
+	}
+	keys := []string{s.sessionKey(token), s.tombstoneKey(token)}
+	err := deleteScript.Run(ctx, s.client, keys, until, s.skewMs, floorMs(sessionstore.MaxExpiry)).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
