@@ -192,9 +192,8 @@ type clientKey struct{}
 // client cannot make the store keep more than that.
 func WithClient(ctx context.Context, c Client) context.Context {
 	if len(c.UserAgent) > MaxUserAgentLen || !utf8.ValidString(c.UserAgent) {
-		ua := []rune(c.UserAgent) // invalid bytes become U+FFFD
 		var b []byte
-		for _, r := range ua {
+		for _, r := range c.UserAgent { // invalid bytes come as U+FFFD
 			if len(b)+utf8.RuneLen(r) > MaxUserAgentLen {
 				break
 			}
