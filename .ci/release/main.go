@@ -91,6 +91,7 @@ var testDSNs = []struct{ name, def string }{
 	{"GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
 	{"BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
 	{"BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
+	{"REDISSTORE_TEST_ADDR", "127.0.0.1:6379"},
 }
 
 // commandTimeout bounds every command the check runs, so that a hung
