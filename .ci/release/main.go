@@ -251,6 +251,12 @@ func run() error {
 		"CGO_ENABLED="+machine["CGO_ENABLED"],
 		"CC="+machine["CC"],
 		"GOTOOLCHAIN=local",
+		// The go command indexes the packages of a module cache directory
+		// once, in GOCACHE, taking path@version to be immutable. This check
+		// serves a new tree at the same version on every run, so an index
+		// of an earlier run would hide files added since (a package then
+		// fails with "undefined" names that are there): no index.
+		"GODEBUG=goindex=0",
 	)
 
 	log.Printf("HEAD %.12s: %d modules at %s", commit, len(c.mods), c.version)
