@@ -76,6 +76,9 @@ func CheckInvariants(m *MemStore) error {
 		s := &m.shards[si]
 		s.mu.Lock()
 		err := func() error {
+			if err := s.checkIndex(si); err != nil {
+				return err
+			}
 			if !m.c.bounded() {
 				return nil // no queues: see push
 			}
@@ -97,7 +100,7 @@ func CheckInvariants(m *MemStore) error {
 					prev = i
 					n++
 					count++
-					bytes += nd.size()
+					bytes += s.sizeOf(i)
 				}
 				if n != x.n || x.tail != prev {
 					return fmt.Errorf("shard %d: queue %d holds %d nodes, says %d; tail %d, want %d", si, q, n, x.n, x.tail, prev)
@@ -114,7 +117,9 @@ func CheckInvariants(m *MemStore) error {
 			return err
 		}
 	}
-	if m.c.bounded() && (count != m.c.count.Load() || bytes != m.c.bytes.Load()) {
+	// Commit counts the change in a session's size only against MaxBytes:
+	// with MaxSessions alone, the byte count is not kept.
+	if m.c.bounded() && count != m.c.count.Load() || m.c.maxBytes > 0 && bytes != m.c.bytes.Load() {
 		return fmt.Errorf("store holds %d entries of %d bytes, counts say %d of %d", count, bytes, m.c.count.Load(), m.c.bytes.Load())
 	}
 	if m.c.maxCount > 0 && count > m.c.maxCount || m.c.maxBytes > 0 && bytes > m.c.maxBytes {
@@ -122,3 +127,88 @@ func CheckInvariants(m *MemStore) error {
 	}
 	return nil
 }
+
+// checkIndex reports the first inconsistency between the shard's per-user
+// index and its entries: an index entry of a node that is not a session, a
+// list that does not hold its entries, or an empty list. s.mu is held.
+func (s *shard) checkIndex(si int) error {
+	if s.metas == nil {
+		if s.owners != nil {
+			return fmt.Errorf("shard %d: owner lists without metadata", si)
+		}
+		return nil
+	}
+	if len(s.metas) != len(s.nodes) {
+		return fmt.Errorf("shard %d: %d metadata slots for %d nodes", si, len(s.metas), len(s.nodes))
+	}
+	indexed := 0
+	for i, e := range s.metas {
+		if e == nil {
+			continue
+		}
+		indexed++
+		n := &s.nodes[i]
+		if n.queue == qFree || n.queue == qTomb {
+			return fmt.Errorf("shard %d: node %d in queue %d has an index entry", si, i, n.queue)
+		}
+		if j, ok := s.entries[n.hash]; !ok || j != uint32(i) {
+			return fmt.Errorf("shard %d: indexed node %d is not its hash's entry", si, i)
+		}
+		if e.list == nil || s.owners[e.list.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
+			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
+		}
+	}
+	listed := 0
+	for owner, l := range s.owners {
+		if owner == "" || owner != l.owner || len(l.nodes) == 0 {
+			return fmt.Errorf("shard %d: list of %q holds %d nodes under key %q", si, l.owner, len(l.nodes), owner)
+		}
+		for pos, i := range l.nodes {
+			if e := s.metas[i]; e == nil || e.list != l || e.pos != pos {
+				return fmt.Errorf("shard %d: %q's list holds node %d, whose entry is elsewhere", si, owner, i)
+			}
+		}
+		listed += len(l.nodes)
+	}
+	if listed != indexed {
+		return fmt.Errorf("shard %d: %d nodes in owner lists, %d with index entries", si, listed, indexed)
+	}
+	return nil
+}
+
+// Indexed returns every token in the per-user index, by owner, whether its
+// session is live or expired and not yet removed.
+func Indexed(m *MemStore) map[string][]string {
+	idx := make(map[string][]string)
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.RLock()
+		for owner, l := range s.owners {
+			for _, i := range l.nodes {
+				idx[owner] = append(idx[owner], s.nodes[i].token)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return idx
+}
+
+// Stored returns every session the store holds, live or expired and not
+// yet removed, by token.
+func Stored(m *MemStore) map[string][]byte {
+	all := make(map[string][]byte)
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.RLock()
+		for _, i := range s.entries {
+			if n := &s.nodes[i]; n.queue != qTomb {
+				all[n.token] = []byte(n.data)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return all
+}
+
+// Bytes is what the store counts against MaxBytes.
+func Bytes(m *MemStore) int64 { return m.c.bytes.Load() }
