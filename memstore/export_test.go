@@ -212,3 +212,14 @@ func Stored(m *MemStore) map[string][]byte {
 
 // Bytes is what the store counts against MaxBytes.
 func Bytes(m *MemStore) int64 { return m.c.bytes.Load() }
+
+// Held is the number of sessions and tombstones the store counts against
+// MaxSessions.
+func Held(m *MemStore) int64 { return m.c.count.Load() }
+
+// SetHookDeleteUserSession sets what runs between DeleteUserSession's
+// finding the token and its deletion, until the test ends.
+func SetHookDeleteUserSession(t interface{ Cleanup(func()) }, f func(token string)) {
+	testHookDeleteUserSession = f
+	t.Cleanup(func() { testHookDeleteUserSession = nil })
+}

@@ -304,6 +304,10 @@ func (m *MemStore) CountUserSessions(ctx context.Context, user string) (int, err
 	return c, nil
 }
 
+// testHookDeleteUserSession, if set by a test, runs between DeleteUserSession's
+// finding the token and its deletion.
+var testHookDeleteUserSession func(token string)
+
 // idLen is the length of every sessionstore.SessionID.
 var idLen = len(sessionstore.SessionID(""))
 
@@ -326,6 +330,9 @@ func (m *MemStore) DeleteUserSession(_ context.Context, user, id string) (bool, 
 		for _, it := range items {
 			if sessionstore.SessionID(it.token) != id {
 				continue
+			}
+			if testHookDeleteUserSession != nil {
+				testHookDeleteUserSession(it.token)
 			}
 			s, h := m.shard(it.token)
 			ok := s.deleteOwned(it.token, h, user, m.now())
