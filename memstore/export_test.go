@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 	"unsafe"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // KeepsString reports whether any stored token of m points into s.
@@ -72,12 +74,16 @@ func LockShard(m *MemStore, token string) (unlock func()) {
 // inconsistency between entries, nodes, queues and the store-wide counts.
 func CheckInvariants(m *MemStore) error {
 	var count, bytes int64
+	masks := make(map[string]uint64) // the shards holding each owner's lists
 	for si := range m.shards {
 		s := &m.shards[si]
 		s.mu.Lock()
 		err := func() error {
 			if err := s.checkIndex(si); err != nil {
 				return err
+			}
+			for owner := range s.owners {
+				masks[owner] |= 1 << si
 			}
 			if !m.c.bounded() {
 				return nil // no queues: see push
@@ -122,6 +128,9 @@ func CheckInvariants(m *MemStore) error {
 	if m.c.bounded() && count != m.c.count.Load() || m.c.maxBytes > 0 && bytes != m.c.bytes.Load() {
 		return fmt.Errorf("store holds %d entries of %d bytes, counts say %d of %d", count, bytes, m.c.count.Load(), m.c.bytes.Load())
 	}
+	if err := m.checkOwnerShards(masks); err != nil {
+		return err
+	}
 	if m.c.maxCount > 0 && count > m.c.maxCount || m.c.maxBytes > 0 && bytes > m.c.maxBytes {
 		return fmt.Errorf("store holds %d entries of %d bytes, over MaxSessions %d or MaxBytes %d", count, bytes, m.c.maxCount, m.c.maxBytes)
 	}
@@ -157,6 +166,9 @@ func (s *shard) checkIndex(si int) error {
 		if e.list == nil || s.owners[e.list.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
 			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
 		}
+		if e.id != sessionstore.SessionID(n.token) {
+			return fmt.Errorf("shard %d: node %d has ID %q, its token's is %q", si, i, e.id, sessionstore.SessionID(n.token))
+		}
 	}
 	listed := 0
 	for owner, l := range s.owners {
@@ -172,6 +184,32 @@ func (s *shard) checkIndex(si int) error {
 	}
 	if listed != indexed {
 		return fmt.Errorf("shard %d: %d nodes in owner lists, %d with index entries", si, listed, indexed)
+	}
+	return nil
+}
+
+// checkOwnerShards reports the first owner whose shard set is not masks's.
+// Call it only while the store is still: it locks each part in turn, not
+// the shards.
+func (m *MemStore) checkOwnerShards(masks map[string]uint64) error {
+	if m.c.owners == nil {
+		return nil
+	}
+	n := 0
+	for pi := range m.c.owners.parts {
+		p := &m.c.owners.parts[pi]
+		p.mu.Lock()
+		for owner, mask := range p.shards {
+			if m.c.owners.part(owner) != p || masks[owner] != mask {
+				p.mu.Unlock()
+				return fmt.Errorf("owner %q: shard set %b in part %d, lists in shards %b", owner, mask, pi, masks[owner])
+			}
+			n++
+		}
+		p.mu.Unlock()
+	}
+	if n != len(masks) {
+		return fmt.Errorf("%d owners have shard sets, %d have lists", n, len(masks))
 	}
 	return nil
 }

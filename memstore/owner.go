@@ -3,8 +3,11 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
@@ -18,14 +21,87 @@ var _ sessionstore.UserIndex = (*MemStore)(nil)
 // are written under the shard's lock in the same critical section as the
 // session, and every path that removes a session or turns it into a
 // tombstone (remove, tombstone) takes it out of its owner's list first, so
-// no index entry outlives its session. A user's sessions are in the shards
-// of their tokens: listing one visits every shard's map once, O(shards) and
-// the user's own sessions, however many sessions the store holds.
+// no index entry outlives its session.
+//
+// A user's sessions are in the shards of their tokens. So that listing them
+// visits only those shards, not all 64, the store keeps for each owner the
+// set of shards that hold a list of theirs (ownerShards, a bit a shard),
+// itself split in independently locked parts by a secret hash of the owner.
+// A shard sets its bit when it creates an owner's list and clears it when
+// the list empties, under its own lock (shard, then part: never the other
+// way round), so a bit is set whenever its shard holds a session of the
+// owner: a listing that reads the set sees every shard holding a session
+// committed before it began. Commit touches a part only when a user gets a
+// first session in a shard or loses the last one there. Listing, counting
+// and revoking a user's sessions thus cost O(the user's sessions), however
+// many sessions the store holds.
 
 // ownedBytes is what an owned session's index entry counts against
-// MaxBytes besides its owner and client strings: its metadata, the pointer
-// to it and its place in the owner's list.
-const ownedBytes = 80
+// MaxBytes besides its owner and client strings: its metadata with its ID,
+// the pointer to it, its place in the owner's list and, when it is the
+// owner's only session, that list and the owner's shard set.
+const ownedBytes = 240
+
+// ownerShards maps each owner to the shards that hold a session of theirs.
+type ownerShards struct {
+	seed  maphash.Seed
+	parts [numShards]ownerPart
+}
+
+type ownerPart struct {
+	mu     sync.Mutex
+	shards map[string]uint64 // owner → one bit per shard
+}
+
+// The shard sets are 64-bit masks.
+var _ [64 - numShards]struct{}
+
+func newOwnerShards() *ownerShards {
+	o := &ownerShards{seed: maphash.MakeSeed()}
+	for i := range o.parts {
+		o.parts[i].shards = make(map[string]uint64)
+	}
+	return o
+}
+
+func (o *ownerShards) part(owner string) *ownerPart {
+	return &o.parts[maphash.String(o.seed, owner)>>(64-shardBits)]
+}
+
+// set records that shard holds a list of owner, a string the shard keeps.
+func (o *ownerShards) set(owner string, shard uint8) {
+	p := o.part(owner)
+	p.mu.Lock()
+	p.shards[owner] |= 1 << shard
+	p.mu.Unlock()
+}
+
+// clear records that shard holds no list of owner any more.
+func (o *ownerShards) clear(owner string, shard uint8) {
+	p := o.part(owner)
+	p.mu.Lock()
+	if m := p.shards[owner] &^ (1 << shard); m != 0 {
+		p.shards[owner] = m
+	} else {
+		delete(p.shards, owner)
+	}
+	p.mu.Unlock()
+}
+
+// of returns the shards that hold a list of owner.
+func (o *ownerShards) of(owner string) uint64 {
+	p := o.part(owner)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shards[owner]
+}
+
+// userShards calls f with each shard that holds a session of user.
+func (m *MemStore) userShards(user string, f func(s *shard)) {
+	for mask := m.c.owners.of(user); mask != 0; mask &= mask - 1 {
+		f(&m.shards[bits.TrailingZeros64(mask)])
+	}
+}
 
 // ownerList is one owner's sessions in a shard, in no order.
 type ownerList struct {
@@ -40,6 +116,7 @@ type entryMeta struct {
 	created  int64 // Unix microseconds, store clock
 	lastSeen int64
 	client   sessionstore.Client
+	id       string // sessionstore.SessionID of the token, computed once
 }
 
 func (e *entryMeta) size() int64 {
@@ -51,7 +128,8 @@ type indexWrite struct {
 	owner     string // "" for none: the session is not indexed
 	client    sessionstore.Client
 	hasClient bool
-	now       int64 // Unix microseconds
+	now       int64  // Unix microseconds
+	id        string // sessionstore.SessionID of the token, if known
 }
 
 // sizeOf is what node i counts against MaxBytes, its index entry included.
@@ -90,7 +168,10 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		return -before
 	}
 	if e == nil {
-		e = &entryMeta{}
+		e = &entryMeta{id: ix.id}
+		if e.id == "" { // the session was replaced since Commit looked
+			e.id = sessionstore.SessionID(s.nodes[i].token)
+		}
 		s.metas[i] = e
 	}
 	if e.list == nil || e.list.owner != ix.owner {
@@ -120,6 +201,7 @@ func (s *shard) enlist(i uint32, owner string) {
 	if l == nil {
 		l = &ownerList{owner: strings.Clone(owner)}
 		s.owners[l.owner] = l
+		s.c.owners.set(l.owner, s.id)
 	}
 	e := s.metas[i]
 	e.list, e.pos = l, len(l.nodes)
@@ -142,6 +224,7 @@ func (s *shard) unlist(i uint32) {
 	switch {
 	case last == 0:
 		delete(s.owners, l.owner)
+		s.c.owners.clear(l.owner, s.id)
 	case cap(l.nodes) > 64 && 4*last < cap(l.nodes):
 		l.nodes = slices.Clip(slices.Clone(l.nodes))
 	}
@@ -163,24 +246,25 @@ func (s *shard) unindex(i uint32) {
 // function of the data alone, so a Commit that only renews a session (SCS's
 // idle timeout, whose data keeps the same deadline) needs no decode and no
 // copy. The comparison runs outside the lock: stored data is never written.
-func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner string, same bool) {
+// indexed reports whether the session had an index entry (and so its ID).
+func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner string, same, indexed bool) {
 	check := s.check(token)
 	s.rlock()
 	i, found := s.entries[h]
 	if found {
 		n := &s.nodes[i]
-		if found = n.check == check && n.queue != qTomb && len(n.data) == len(data); found {
+		if found = n.check == check && n.queue != qTomb; found {
 			stored = n.data
 			if e := s.metas[i]; e != nil {
-				owner = e.list.owner
+				owner, indexed = e.list.owner, true
 			}
 		}
 	}
 	s.mu.RUnlock()
 	if !found || stored != string(data) {
-		return "", "", false
+		return "", "", false, indexed
 	}
-	return stored, owner, true
+	return stored, owner, true, indexed
 }
 
 // commitIndexed is Commit with the index on: the owner is read from data
@@ -188,7 +272,7 @@ func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner str
 // section.
 func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	s, h := m.shard(token)
-	stored, owner, same := s.sameData(token, h, data)
+	stored, owner, same, indexed := s.sameData(token, h, data)
 	if !same {
 		var err error
 		if owner, err = m.owner(data); err != nil {
@@ -201,6 +285,9 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 		stored = string(data) // copied outside the lock
 	}
 	ix := &indexWrite{owner: owner, now: unixMicro(m.now())}
+	if owner != "" && !indexed {
+		ix.id = sessionstore.SessionID(token) // hashed outside the lock
+	}
 	ix.client, ix.hasClient = sessionstore.ClientFromContext(ctx)
 	if err := s.commit(token, h, stored, expiry.UnixMicro(), m.now, ix); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
@@ -263,13 +350,11 @@ func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstor
 	}
 	var items []ownedItem
 	now := unixMicro(m.now())
-	for i := range m.shards {
-		items = m.shards[i].owned(user, now, items)
-	}
+	m.userShards(user, func(s *shard) { items = s.owned(user, now, items) })
 	list := make([]sessionstore.UserSession, len(items))
 	for k, it := range items {
 		list[k] = sessionstore.UserSession{
-			ID:        sessionstore.SessionID(it.token),
+			ID:        it.e.id,
 			Created:   time.UnixMicro(it.e.created),
 			LastSeen:  time.UnixMicro(it.e.lastSeen),
 			Expiry:    time.UnixMicro(it.expiry),
@@ -298,9 +383,7 @@ func (m *MemStore) CountUserSessions(ctx context.Context, user string) (int, err
 	}
 	now := unixMicro(m.now())
 	c := 0
-	for i := range m.shards {
-		c += m.shards[i].countOwned(user, now)
-	}
+	m.userShards(user, func(s *shard) { c += s.countOwned(user, now) })
 	return c, nil
 }
 
@@ -325,20 +408,19 @@ func (m *MemStore) DeleteUserSession(_ context.Context, user, id string) (bool, 
 		return false, nil
 	}
 	var items []ownedItem
-	for si := range m.shards {
-		items = m.shards[si].owned(user, unixMicro(m.now()), items[:0])
-		for _, it := range items {
-			if sessionstore.SessionID(it.token) != id {
-				continue
-			}
-			if testHookDeleteUserSession != nil {
-				testHookDeleteUserSession(it.token)
-			}
-			s, h := m.shard(it.token)
-			ok := s.deleteOwned(it.token, h, user, m.now())
-			m.afterWrite(s)
-			return ok, nil
+	now := unixMicro(m.now())
+	m.userShards(user, func(s *shard) { items = s.owned(user, now, items) })
+	for _, it := range items {
+		if it.e.id != id {
+			continue
 		}
+		if testHookDeleteUserSession != nil {
+			testHookDeleteUserSession(it.token)
+		}
+		s, h := m.shard(it.token)
+		ok := s.deleteOwned(it.token, h, user, m.now())
+		m.afterWrite(s)
+		return ok, nil
 	}
 	return false, nil
 }
@@ -396,15 +478,14 @@ func (m *MemStore) deleteUser(_ context.Context, user string, keep []string, op 
 		kept = func(tok string) bool { _, ok := set[tok]; return ok }
 	}
 	total := 0
-	for i := range m.shards {
-		s := &m.shards[i]
+	m.userShards(user, func(s *shard) {
 		for more := true; more; {
 			var n int
 			n, more = s.deleteOwner(user, kept, m.now(), m.batch)
 			total += n
 		}
 		m.afterWrite(s)
-	}
+	})
 	return total, nil
 }
 

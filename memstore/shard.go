@@ -71,6 +71,7 @@ type shared struct {
 	count        atomic.Int64 // sessions and tombstones held, counted only when bounded
 	bytes        atomic.Int64 // their bytes (tokens, data, tombstoneBytes each tombstone)
 	tombsEvicted atomic.Int64 // tombstones evicted early and not yet logged
+	owners       *ownerShards // with Config.Owner only: see owner.go
 }
 
 func (c *shared) bounded() bool { return c.maxCount > 0 || c.maxBytes > 0 }
@@ -93,13 +94,15 @@ type shard struct {
 	tombIndex expiryIndex[uint64]
 	checkSeed maphash.Seed // of the second hash
 	c         *shared
+	id        uint8 // the shard's index in the store
 	// The per-user index (see owner.go), with Config.Owner only: metas is
 	// parallel to nodes, nil for a node without an owner.
 	metas  []*entryMeta
 	owners map[string]*ownerList
 }
 
-func (s *shard) init(c *shared, indexed bool) {
+func (s *shard) init(c *shared, id int, indexed bool) {
+	s.id = uint8(id)
 	s.entries = make(map[uint64]uint32)
 	s.nodes = make([]node, 1)
 	s.checkSeed = maphash.MakeSeed()

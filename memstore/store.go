@@ -126,7 +126,7 @@ type Config struct {
 	// one (sessionstore.WithClient); a session without an owner keeps
 	// none of it. The index entry is written in the same critical section as
 	// the session and goes with it, whatever removes it (Delete, cleanup,
-	// eviction, an owner change); it counts against MaxBytes (80 bytes plus
+	// eviction, an owner change); it counts against MaxBytes (240 bytes plus
 	// its owner, user agent and IP), so the bounds hold with it, and a user
 	// with many sessions can hold no more of them than the bounds allow.
 	// nil means no index: the UserIndex methods return an error matching
@@ -218,6 +218,9 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 	m.c.policy = policy
 	m.c.maxCount = int64(cfg.MaxSessions)
 	m.c.maxBytes = cfg.MaxBytes
+	if m.owner != nil {
+		m.c.owners = newOwnerShards()
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -228,7 +231,7 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 		m.batch = DefaultCleanupBatchSize
 	}
 	for i := range m.shards {
-		m.shards[i].init(&m.c, m.owner != nil)
+		m.shards[i].init(&m.c, i, m.owner != nil)
 	}
 	interval := cfg.CleanupInterval
 	if interval == 0 {
@@ -327,7 +330,10 @@ func (m *MemStore) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 // sessionstore.MaxExpiry] gives an error matching
 // sessionstore.ErrExpiryOutOfRange, and data over MaxDataSize, or a session
 // over MaxBytes, one matching sessionstore.ErrTooLarge; either writes
-// nothing. Expiry is kept at microsecond precision.
+// nothing. With Config.Owner set, data whose owner Config.Owner cannot read
+// gives its error (matching sessionstore.ErrInvalidOwner for an owner that
+// is not a valid one) and writes nothing. Expiry is kept at microsecond
+// precision.
 func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
 	return m.commit(context.Background(), token, data, expiry)
 }
