@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func found(s storetest.Store, tok string) bool {
 // sessions each, alternating each call with a Find on the same store, and
 // reports the p99 of each (p99-list-ns, p99-count-ns, p99-find-ns) and
 // their ratios. The million-session store is built only with
-// MEMSTORE_BENCH_LARGE=1 (it takes about 10 s and 500 MB).
+// MEMSTORE_BENCH_LARGE=1 (it takes about a minute and 2.5 GB).
 func BenchmarkUserSessions(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
@@ -177,7 +178,9 @@ func BenchmarkUserSessions(b *testing.B) {
 				list, count, find = append(list, t1.Sub(t0)), append(count, t2.Sub(t1)), append(find, t3.Sub(t2))
 				i++
 			}
-			pl, pc, pf := p99(list), p99(count), p99(find)
+			b.ReportMetric(pct(list, 50), "p50-list-ns")
+			b.ReportMetric(pct(find, 50), "p50-find-ns")
+			pl, pc, pf := pct(list, 99), pct(count, 99), pct(find, 99)
 			b.ReportMetric(pl, "p99-list-ns")
 			b.ReportMetric(pc, "p99-count-ns")
 			b.ReportMetric(pf, "p99-find-ns")
@@ -187,9 +190,10 @@ func BenchmarkUserSessions(b *testing.B) {
 	}
 }
 
-func p99(d []time.Duration) float64 {
+// pct returns the p-th percentile of d, sorting it.
+func pct(d []time.Duration, p int) float64 {
 	slices.Sort(d)
-	return float64(d[len(d)*99/100].Nanoseconds())
+	return float64(d[len(d)*p/100].Nanoseconds())
 }
 
 // BenchmarkDeleteUserSessions revokes all ten sessions of a user, among
@@ -243,4 +247,66 @@ func BenchmarkDeleteUserSessions(b *testing.B) {
 	b.ReportMetric(float64(revoke.Nanoseconds())/float64(i), "revoke-ns")
 	b.ReportMetric(float64(deletes.Nanoseconds())/float64(i), "deletes-ns")
 	b.ReportMetric(float64(revoke)/float64(deletes), "revoke/deletes")
+}
+
+// BenchmarkOwnerDecode puts the decode that an indexed Commit of new data
+// adds in proportion: reading the owner of a 1 KiB SCS session with
+// sessionstore.OwnerKey and scs.GobCodec, against SCS's own encoding of
+// the same session, which the request that commits it has just done.
+func BenchmarkOwnerDecode(b *testing.B) {
+	values := map[string]any{"theme": "dark", "cart": 1, "blob": make([]byte, benchDataSize-160), storetest.OwnerKey: "user-000001"}
+	deadline := time.Unix(2_000_000_000, 0)
+	data, err := scs.GobCodec{}.Encode(deadline, values)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("op=encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := (scs.GobCodec{}).Encode(deadline, values); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=owner", func(b *testing.B) {
+		for b.Loop() {
+			if o, err := storetest.Owner(data); err != nil || o != "user-000001" {
+				b.Fatal(o, err)
+			}
+		}
+	})
+}
+
+// BenchmarkHeapPerOwnedSession reports the heap each session costs
+// (B/session) in a store of 100k SCS sessions of 50k users with the
+// per-user index on and off, and the difference (index-B/session): what
+// the index adds to an owned session. Run it with -benchtime 1x.
+func BenchmarkHeapPerOwnedSession(b *testing.B) {
+	toks := benchTokens(benchSessions)
+	data := make([][]byte, benchSessions/2)
+	for u := range data {
+		data[u] = scsData(b, fmt.Sprintf("user-%06d", u), 64, 0)
+	}
+	var per [2]float64
+	for k, owner := range []bool{false, true} {
+		var s *memstore.MemStore
+		before := heapInUse()
+		cfg := memstore.Config{CleanupInterval: -1}
+		if owner {
+			cfg.Owner = storetest.Owner
+		}
+		s = mustNew(b, cfg)
+		exp := time.Now().Add(time.Hour)
+		for i, t := range toks {
+			if err := s.Commit(t, data[i%len(data)], exp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		per[k] = float64(heapInUse()-before) / benchSessions
+		runtime.KeepAlive(s)
+	}
+	for b.Loop() {
+	}
+	b.ReportMetric(per[0], "off-B/session")
+	b.ReportMetric(per[1], "on-B/session")
+	b.ReportMetric(per[1]-per[0], "index-B/session")
 }

@@ -296,15 +296,8 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 	return nil
 }
 
-// ownedItem is what a listing copies of an owned session under the lock.
-type ownedItem struct {
-	token  string
-	expiry int64
-	e      entryMeta
-}
-
 // owned appends user's sessions in s that are live at now to out.
-func (s *shard) owned(user string, now int64, out []ownedItem) []ownedItem {
+func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []sessionstore.UserSession {
 	s.rlock()
 	defer s.mu.RUnlock()
 	l := s.owners[user]
@@ -313,10 +306,35 @@ func (s *shard) owned(user string, now int64, out []ownedItem) []ownedItem {
 	}
 	for _, i := range l.nodes {
 		if n := &s.nodes[i]; n.expiry > now {
-			out = append(out, ownedItem{token: n.token, expiry: n.expiry, e: *s.metas[i]})
+			e := s.metas[i]
+			out = append(out, sessionstore.UserSession{
+				ID:        e.id,
+				Created:   time.UnixMicro(e.created),
+				LastSeen:  time.UnixMicro(e.lastSeen),
+				Expiry:    time.UnixMicro(n.expiry),
+				UserAgent: e.client.UserAgent,
+				IP:        e.client.IP,
+			})
 		}
 	}
 	return out
+}
+
+// ownedToken returns the token of user's session in s whose ID is id, if
+// it is live at now.
+func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
+	s.rlock()
+	defer s.mu.RUnlock()
+	l := s.owners[user]
+	if l == nil {
+		return "", false
+	}
+	for _, i := range l.nodes {
+		if n := &s.nodes[i]; s.metas[i].id == id && n.expiry > now {
+			return n.token, true
+		}
+	}
+	return "", false
 }
 
 // countOwned returns the number of user's sessions in s live at now.
@@ -348,19 +366,12 @@ func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstor
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: user sessions: %w", err)
 	}
-	var items []ownedItem
 	now := unixMicro(m.now())
-	m.userShards(user, func(s *shard) { items = s.owned(user, now, items) })
-	list := make([]sessionstore.UserSession, len(items))
-	for k, it := range items {
-		list[k] = sessionstore.UserSession{
-			ID:        it.e.id,
-			Created:   time.UnixMicro(it.e.created),
-			LastSeen:  time.UnixMicro(it.e.lastSeen),
-			Expiry:    time.UnixMicro(it.expiry),
-			UserAgent: it.e.client.UserAgent,
-			IP:        it.e.client.IP,
-		}
+	mask := m.c.owners.of(user)
+	// Most users have at most one session in a shard.
+	list := make([]sessionstore.UserSession, 0, bits.OnesCount64(mask))
+	for ; mask != 0; mask &= mask - 1 {
+		list = m.shards[bits.TrailingZeros64(mask)].owned(user, now, list)
 	}
 	slices.SortFunc(list, func(a, b sessionstore.UserSession) int {
 		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
@@ -407,18 +418,17 @@ func (m *MemStore) DeleteUserSession(_ context.Context, user, id string) (bool, 
 	if len(id) != idLen {
 		return false, nil
 	}
-	var items []ownedItem
 	now := unixMicro(m.now())
-	m.userShards(user, func(s *shard) { items = s.owned(user, now, items) })
-	for _, it := range items {
-		if it.e.id != id {
+	for mask := m.c.owners.of(user); mask != 0; mask &= mask - 1 {
+		tok, found := m.shards[bits.TrailingZeros64(mask)].ownedToken(user, id, now)
+		if !found {
 			continue
 		}
 		if testHookDeleteUserSession != nil {
-			testHookDeleteUserSession(it.token)
+			testHookDeleteUserSession(tok)
 		}
-		s, h := m.shard(it.token)
-		ok := s.deleteOwned(it.token, h, user, m.now())
+		s, h := m.shard(tok)
+		ok := s.deleteOwned(tok, h, user, m.now())
 		m.afterWrite(s)
 		return ok, nil
 	}
