@@ -163,7 +163,7 @@ func (s *shard) checkIndex(si int) error {
 		if j, ok := s.entries[n.hash]; !ok || j != uint32(i) {
 			return fmt.Errorf("shard %d: indexed node %d is not its hash's entry", si, i)
 		}
-		if e.list == nil || s.owners[e.list.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
+		if e.list == nil || e.owner != e.list.owner || s.owners[e.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
 			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
 		}
 		if e.id != sessionstore.SessionID(n.token) {

@@ -40,7 +40,7 @@ var _ sessionstore.UserIndex = (*MemStore)(nil)
 // MaxBytes besides its owner and client strings: its metadata with its ID,
 // the pointer to it, its place in the owner's list and, when it is the
 // owner's only session, that list and the owner's shard set.
-const ownedBytes = 240
+const ownedBytes = 256
 
 // ownerShards maps each owner to the shards that hold a session of theirs.
 type ownerShards struct {
@@ -109,18 +109,21 @@ type ownerList struct {
 	nodes []uint32
 }
 
-// entryMeta is the index entry of an owned session.
+// entryMeta is the index entry of an owned session. A renewal reads and
+// writes the first fields only, and owner is list.owner, kept here so that
+// it reads no other cache line.
 type entryMeta struct {
-	list     *ownerList
-	pos      int   // in list.nodes
-	created  int64 // Unix microseconds, store clock
-	lastSeen int64
+	owner    string
+	lastSeen int64 // Unix microseconds, store clock
 	client   sessionstore.Client
+	list     *ownerList
+	pos      int // in list.nodes
+	created  int64
 	id       string // sessionstore.SessionID of the token, computed once
 }
 
 func (e *entryMeta) size() int64 {
-	return ownedBytes + int64(len(e.list.owner)+len(e.client.UserAgent)+len(e.client.IP))
+	return ownedBytes + int64(len(e.owner)+len(e.client.UserAgent)+len(e.client.IP))
 }
 
 // indexWrite is what an indexed Commit writes besides the session.
@@ -174,7 +177,7 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		}
 		s.metas[i] = e
 	}
-	if e.list == nil || e.list.owner != ix.owner {
+	if e.list == nil || e.owner != ix.owner {
 		if e.list != nil {
 			s.unlist(i)
 		}
@@ -204,7 +207,7 @@ func (s *shard) enlist(i uint32, owner string) {
 		s.c.owners.set(l.owner, s.id)
 	}
 	e := s.metas[i]
-	e.list, e.pos = l, len(l.nodes)
+	e.owner, e.list, e.pos = l.owner, l, len(l.nodes)
 	l.nodes = append(l.nodes, i)
 }
 
@@ -220,7 +223,7 @@ func (s *shard) unlist(i uint32) {
 	l.nodes[e.pos] = moved
 	s.metas[moved].pos = e.pos
 	l.nodes = l.nodes[:last]
-	e.list = nil
+	e.owner, e.list = "", nil
 	switch {
 	case last == 0:
 		delete(s.owners, l.owner)
@@ -256,7 +259,7 @@ func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner str
 		if found = n.check == check && n.queue != qTomb; found {
 			stored = n.data
 			if e := s.metas[i]; e != nil {
-				owner, indexed = e.list.owner, true
+				owner, indexed = e.owner, true
 			}
 		}
 	}
@@ -267,12 +270,60 @@ func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner str
 	return stored, owner, true, indexed
 }
 
+// renewInLock is the largest data a renewal compares with the stored data
+// under the shard's write lock, in the critical section that writes it
+// (tens of nanoseconds); larger data is compared outside the lock first.
+const renewInLock = 4 << 10
+
+// renew is a Commit of exactly the data token's session holds: it writes
+// the expiry and ix, with the session's owner, in one critical section, and
+// reports true. If the session holds other data, or none, it writes
+// nothing, reports false, and whether the session has an index entry.
+func (s *shard) renew(token string, h uint64, data []byte, expiry int64, ix *indexWrite) (done, indexed bool, err error) {
+	check := s.check(token)
+	s.lock()
+	defer s.mu.Unlock()
+	i, found := s.entries[h]
+	if !found {
+		return false, false, nil
+	}
+	n := &s.nodes[i]
+	if n.check != check || n.queue == qTomb {
+		return false, false, nil
+	}
+	e := s.metas[i]
+	if n.data != string(data) {
+		return false, e != nil, nil
+	}
+	ix.owner = ""
+	if e != nil {
+		ix.owner = e.owner
+	}
+	return true, true, s.update(i, n.data, expiry, ix)
+}
+
 // commitIndexed is Commit with the index on: the owner is read from data
 // before the shard is locked, and written with the session in one critical
 // section.
 func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	s, h := m.shard(token)
-	stored, owner, same, indexed := s.sameData(token, h, data)
+	ix := &indexWrite{now: unixMicro(m.now())}
+	ix.client, ix.hasClient = sessionstore.ClientFromContext(ctx)
+	var stored, owner string
+	var same, indexed bool
+	if len(data) <= renewInLock {
+		done, idx, err := s.renew(token, h, data, expiry.UnixMicro(), ix)
+		if done {
+			if err != nil {
+				return fmt.Errorf("memstore: commit: %w", err)
+			}
+			m.afterWrite(s)
+			return nil
+		}
+		indexed = idx
+	} else {
+		stored, owner, same, indexed = s.sameData(token, h, data)
+	}
 	if !same {
 		var err error
 		if owner, err = m.owner(data); err != nil {
@@ -284,11 +335,10 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 		}
 		stored = string(data) // copied outside the lock
 	}
-	ix := &indexWrite{owner: owner, now: unixMicro(m.now())}
+	ix.owner = owner
 	if owner != "" && !indexed {
 		ix.id = sessionstore.SessionID(token) // hashed outside the lock
 	}
-	ix.client, ix.hasClient = sessionstore.ClientFromContext(ctx)
 	if err := s.commit(token, h, stored, expiry.UnixMicro(), m.now, ix); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
@@ -355,9 +405,10 @@ func (s *shard) countOwned(user string, now int64) int {
 }
 
 // UserSessions returns the live sessions of user, most recently seen
-// first. It reads each shard's list of user's sessions under its read lock,
-// so it costs the same whatever the number of other sessions in the store.
-// With Config.Owner nil it returns an error matching
+// first. It reads user's sessions only, in the shards that hold them, each
+// under its read lock, so it costs the same whatever the number of other
+// sessions in the store; a session committed or deleted while it runs may
+// or may not be listed. With Config.Owner nil it returns an error matching
 // sessionstore.ErrNoIndex.
 func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
 	if m.owner == nil {
@@ -446,7 +497,7 @@ func (s *shard) deleteOwned(token string, h uint64, user string, now time.Time) 
 	}
 	n := &s.nodes[i]
 	e := s.metas[i]
-	if n.check != check || n.queue == qTomb || e == nil || e.list.owner != user || n.expiry <= unixMicro(now) {
+	if n.check != check || n.queue == qTomb || e == nil || e.owner != user || n.expiry <= unixMicro(now) {
 		return false
 	}
 	s.tombstone(i, now)

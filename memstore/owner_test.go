@@ -382,6 +382,19 @@ func TestIndexRenewalSameData(t *testing.T) {
 	if n, _ := s.CountUserSessions(context.Background(), "bob"); n != 1 {
 		t.Fatalf("bob has %d sessions, want 1", n)
 	}
+	// Data too large to compare under the lock is compared outside it.
+	big := scsData(t, "carol", 8<<10, 0)
+	for range 3 {
+		if err := s.Commit("big", big, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 4 {
+		t.Fatalf("Owner called %d times, want 4", calls)
+	}
+	if n, _ := s.CountUserSessions(context.Background(), "carol"); n != 1 {
+		t.Fatalf("carol has %d sessions, want 1", n)
+	}
 	// Renewing a deleted session with its old bytes brings nothing back.
 	if err := s.Delete("other"); err != nil {
 		t.Fatal(err)

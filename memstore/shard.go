@@ -167,28 +167,7 @@ func (s *shard) commit(token string, h uint64, data string, expiry int64, now fu
 		case n.queue == qTomb:
 			return nil // deleted: a late commit must not resurrect it
 		default:
-			if ix != nil {
-				if err := s.checkSize(len(token)+len(data), s.metaSizeAfter(i, ix)); err != nil {
-					return err
-				}
-			}
-			old := n.expiry
-			if s.c.maxBytes > 0 {
-				s.c.bytes.Add(int64(len(data) - len(n.data)))
-			}
-			n.data, n.expiry = data, expiry
-			if ix != nil {
-				if d := s.index(i, ix); s.c.maxBytes > 0 {
-					s.c.bytes.Add(d)
-				}
-			}
-			n.used()
-			if expiry>>bucketShift != old>>bucketShift || expiry < old {
-				s.byExpiry.add(record[uint64]{expiry, h})
-				s.compact()
-			}
-			s.evict(i)
-			return nil
+			return s.update(i, data, expiry, ix)
 		}
 	}
 	if ix != nil {
@@ -201,6 +180,34 @@ func (s *shard) commit(token string, h uint64, data string, expiry int64, now fu
 		if d := s.index(i, ix); s.c.bounded() {
 			s.c.bytes.Add(d)
 		}
+	}
+	s.evict(i)
+	return nil
+}
+
+// update overwrites the data and expiry of session node i, and with the
+// index on writes ix to its index entry.
+func (s *shard) update(i uint32, data string, expiry int64, ix *indexWrite) error {
+	n := &s.nodes[i]
+	if ix != nil {
+		if err := s.checkSize(len(n.token)+len(data), s.metaSizeAfter(i, ix)); err != nil {
+			return err
+		}
+	}
+	old := n.expiry
+	if s.c.maxBytes > 0 {
+		s.c.bytes.Add(int64(len(data) - len(n.data)))
+	}
+	n.data, n.expiry = data, expiry
+	if ix != nil {
+		if d := s.index(i, ix); s.c.maxBytes > 0 {
+			s.c.bytes.Add(d)
+		}
+	}
+	n.used()
+	if expiry>>bucketShift != old>>bucketShift || expiry < old {
+		s.byExpiry.add(record[uint64]{expiry, n.hash})
+		s.compact()
 	}
 	s.evict(i)
 	return nil
