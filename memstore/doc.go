@@ -54,9 +54,10 @@
 // entries count against MaxBytes, and a user can hold no more sessions than
 // the bounds allow, so an attacker signing in to one account again and
 // again cannot make a listing or the index outgrow them. Commit reads the
-// owner with Config.Owner (a gob decode for SCS, which costs more than the
-// rest of a Commit), except when the data is byte for byte what the session
-// holds, as on SCS's IdleTimeout renewals.
+// owner with Config.Owner (for SCS's GobCodec, sessionstore.OwnerKey reads
+// it without decoding the session, in about the time the rest of a Commit
+// takes), except when the data is byte for byte what the session holds, as
+// on SCS's IdleTimeout renewals.
 //
 // Sessions are found by a 64-bit hash of their token with a secret random
 // seed, and match only if a second 64-bit hash with another secret seed
