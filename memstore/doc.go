@@ -40,6 +40,25 @@
 // whose sessions are each used again as often as the users' is
 // indistinguishable from users.
 //
+// With Config.Owner set, it keeps a per-user index and implements
+// sessionstore.UserIndex: a user's sessions are listed (with when they were
+// created and last seen, and the user agent and IP the application gave
+// through sessionstore.WithClient), counted and deleted without reading any
+// other session. Each shard keeps its part of the index beside its entries,
+// written in the same critical section as the session, and every path that
+// removes a session (Delete, cleanup, eviction, an owner change, a
+// revocation) removes its entry too; expired sessions are never listed,
+// even before cleanup. A store-wide set of the shards holding each user's
+// sessions lets a listing visit only those, so listing a user's sessions
+// costs the same among ten thousand sessions as among a million. Index
+// entries count against MaxBytes, and a user can hold no more sessions than
+// the bounds allow, so an attacker signing in to one account again and
+// again cannot make a listing or the index outgrow them. Commit reads the
+// owner with Config.Owner (for SCS's GobCodec, sessionstore.OwnerKey reads
+// it without decoding the session, in about the time the rest of a Commit
+// takes), except when the data is byte for byte what the session holds, as
+// on SCS's IdleTimeout renewals.
+//
 // Sessions are found by a 64-bit hash of their token with a secret random
 // seed, and match only if a second 64-bit hash with another secret seed
 // agrees too: a token is taken for another with probability 2⁻¹²⁸. If two

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 	"unsafe"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // KeepsString reports whether any stored token of m points into s.
@@ -72,10 +74,17 @@ func LockShard(m *MemStore, token string) (unlock func()) {
 // inconsistency between entries, nodes, queues and the store-wide counts.
 func CheckInvariants(m *MemStore) error {
 	var count, bytes int64
+	masks := make(map[string]uint64) // the shards holding each owner's lists
 	for si := range m.shards {
 		s := &m.shards[si]
 		s.mu.Lock()
 		err := func() error {
+			if err := s.checkIndex(si); err != nil {
+				return err
+			}
+			for owner := range s.owners {
+				masks[owner] |= 1 << si
+			}
 			if !m.c.bounded() {
 				return nil // no queues: see push
 			}
@@ -97,7 +106,7 @@ func CheckInvariants(m *MemStore) error {
 					prev = i
 					n++
 					count++
-					bytes += nd.size()
+					bytes += s.sizeOf(i)
 				}
 				if n != x.n || x.tail != prev {
 					return fmt.Errorf("shard %d: queue %d holds %d nodes, says %d; tail %d, want %d", si, q, n, x.n, x.tail, prev)
@@ -114,11 +123,141 @@ func CheckInvariants(m *MemStore) error {
 			return err
 		}
 	}
-	if m.c.bounded() && (count != m.c.count.Load() || bytes != m.c.bytes.Load()) {
+	// Commit counts the change in a session's size only against MaxBytes:
+	// with MaxSessions alone, the byte count is not kept.
+	if m.c.bounded() && count != m.c.count.Load() || m.c.maxBytes > 0 && bytes != m.c.bytes.Load() {
 		return fmt.Errorf("store holds %d entries of %d bytes, counts say %d of %d", count, bytes, m.c.count.Load(), m.c.bytes.Load())
+	}
+	if err := m.checkOwnerShards(masks); err != nil {
+		return err
 	}
 	if m.c.maxCount > 0 && count > m.c.maxCount || m.c.maxBytes > 0 && bytes > m.c.maxBytes {
 		return fmt.Errorf("store holds %d entries of %d bytes, over MaxSessions %d or MaxBytes %d", count, bytes, m.c.maxCount, m.c.maxBytes)
 	}
 	return nil
+}
+
+// checkIndex reports the first inconsistency between the shard's per-user
+// index and its entries: an index entry of a node that is not a session, a
+// list that does not hold its entries, or an empty list. s.mu is held.
+func (s *shard) checkIndex(si int) error {
+	if s.metas == nil {
+		if s.owners != nil {
+			return fmt.Errorf("shard %d: owner lists without metadata", si)
+		}
+		return nil
+	}
+	if len(s.metas) != len(s.nodes) {
+		return fmt.Errorf("shard %d: %d metadata slots for %d nodes", si, len(s.metas), len(s.nodes))
+	}
+	indexed := 0
+	for i, e := range s.metas {
+		if e == nil {
+			continue
+		}
+		indexed++
+		n := &s.nodes[i]
+		if n.queue == qFree || n.queue == qTomb {
+			return fmt.Errorf("shard %d: node %d in queue %d has an index entry", si, i, n.queue)
+		}
+		if j, ok := s.entries[n.hash]; !ok || j != uint32(i) {
+			return fmt.Errorf("shard %d: indexed node %d is not its hash's entry", si, i)
+		}
+		if e.list == nil || e.owner != e.list.owner || s.owners[e.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
+			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
+		}
+		if e.id != sessionstore.SessionID(n.token) {
+			return fmt.Errorf("shard %d: node %d has ID %q, its token's is %q", si, i, e.id, sessionstore.SessionID(n.token))
+		}
+	}
+	listed := 0
+	for owner, l := range s.owners {
+		if owner == "" || owner != l.owner || len(l.nodes) == 0 {
+			return fmt.Errorf("shard %d: list of %q holds %d nodes under key %q", si, l.owner, len(l.nodes), owner)
+		}
+		for pos, i := range l.nodes {
+			if e := s.metas[i]; e == nil || e.list != l || e.pos != pos {
+				return fmt.Errorf("shard %d: %q's list holds node %d, whose entry is elsewhere", si, owner, i)
+			}
+		}
+		listed += len(l.nodes)
+	}
+	if listed != indexed {
+		return fmt.Errorf("shard %d: %d nodes in owner lists, %d with index entries", si, listed, indexed)
+	}
+	return nil
+}
+
+// checkOwnerShards reports the first owner whose shard set is not masks's.
+// Call it only while the store is still: it locks each part in turn, not
+// the shards.
+func (m *MemStore) checkOwnerShards(masks map[string]uint64) error {
+	if m.c.owners == nil {
+		return nil
+	}
+	n := 0
+	for pi := range m.c.owners.parts {
+		p := &m.c.owners.parts[pi]
+		p.mu.Lock()
+		for owner, mask := range p.shards {
+			if m.c.owners.part(owner) != p || masks[owner] != mask {
+				p.mu.Unlock()
+				return fmt.Errorf("owner %q: shard set %b in part %d, lists in shards %b", owner, mask, pi, masks[owner])
+			}
+			n++
+		}
+		p.mu.Unlock()
+	}
+	if n != len(masks) {
+		return fmt.Errorf("%d owners have shard sets, %d have lists", n, len(masks))
+	}
+	return nil
+}
+
+// Indexed returns every token in the per-user index, by owner, whether its
+// session is live or expired and not yet removed.
+func Indexed(m *MemStore) map[string][]string {
+	idx := make(map[string][]string)
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.RLock()
+		for owner, l := range s.owners {
+			for _, i := range l.nodes {
+				idx[owner] = append(idx[owner], s.nodes[i].token)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return idx
+}
+
+// Stored returns every session the store holds, live or expired and not
+// yet removed, by token.
+func Stored(m *MemStore) map[string][]byte {
+	all := make(map[string][]byte)
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.RLock()
+		for _, i := range s.entries {
+			if n := &s.nodes[i]; n.queue != qTomb {
+				all[n.token] = []byte(n.data)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return all
+}
+
+// Bytes is what the store counts against MaxBytes.
+func Bytes(m *MemStore) int64 { return m.c.bytes.Load() }
+
+// Held is the number of sessions and tombstones the store counts against
+// MaxSessions.
+func Held(m *MemStore) int64 { return m.c.count.Load() }
+
+// SetHookDeleteUserSession sets what runs between DeleteUserSession's
+// finding the token and its deletion, until the test ends.
+func SetHookDeleteUserSession(t interface{ Cleanup(func()) }, f func(token string)) {
+	testHookDeleteUserSession = f
+	t.Cleanup(func() { testHookDeleteUserSession = nil })
 }

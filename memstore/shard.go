@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
@@ -70,6 +71,7 @@ type shared struct {
 	count        atomic.Int64 // sessions and tombstones held, counted only when bounded
 	bytes        atomic.Int64 // their bytes (tokens, data, tombstoneBytes each tombstone)
 	tombsEvicted atomic.Int64 // tombstones evicted early and not yet logged
+	owners       *ownerShards // with Config.Owner only: see owner.go
 }
 
 func (c *shared) bounded() bool { return c.maxCount > 0 || c.maxBytes > 0 }
@@ -92,13 +94,23 @@ type shard struct {
 	tombIndex expiryIndex[uint64]
 	checkSeed maphash.Seed // of the second hash
 	c         *shared
+	id        uint8 // the shard's index in the store
+	// The per-user index (see owner.go), with Config.Owner only: metas is
+	// parallel to nodes, nil for a node without an owner.
+	metas  []*entryMeta
+	owners map[string]*ownerList
 }
 
-func (s *shard) init(c *shared) {
+func (s *shard) init(c *shared, id int, indexed bool) {
+	s.id = uint8(id)
 	s.entries = make(map[uint64]uint32)
 	s.nodes = make([]node, 1)
 	s.checkSeed = maphash.MakeSeed()
 	s.c = c
+	if indexed {
+		s.metas = make([]*entryMeta, 1)
+		s.owners = make(map[string]*ownerList)
+	}
 }
 
 // check returns token's second hash.
@@ -135,8 +147,10 @@ func (s *shard) indexed(r record[uint64], tomb bool) (uint32, bool) {
 }
 
 // commit stores data, which the caller has already copied, under token,
-// whose hash is h. now is read only if another token's entry has that hash.
-func (s *shard) commit(token string, h uint64, data string, expiry int64, now func() time.Time) error {
+// whose hash is h, and with the index on writes ix to its index entry in
+// the same critical section (ix is nil with the index off). now is read
+// only if another token's entry has that hash.
+func (s *shard) commit(token string, h uint64, data string, expiry int64, now func() time.Time, ix *indexWrite) error {
 	check := s.check(token)
 	s.lock()
 	defer s.mu.Unlock()
@@ -153,22 +167,61 @@ func (s *shard) commit(token string, h uint64, data string, expiry int64, now fu
 		case n.queue == qTomb:
 			return nil // deleted: a late commit must not resurrect it
 		default:
-			old := n.expiry
-			if s.c.maxBytes > 0 {
-				s.c.bytes.Add(int64(len(data) - len(n.data)))
-			}
-			n.data, n.expiry = data, expiry
-			n.used()
-			if expiry>>bucketShift != old>>bucketShift || expiry < old {
-				s.byExpiry.add(record[uint64]{expiry, h})
-				s.compact()
-			}
-			s.evict(i)
-			return nil
+			return s.update(i, data, expiry, ix)
+		}
+	}
+	if ix != nil {
+		if err := s.checkSize(len(token)+len(data), s.metaSizeAfter(0, ix)); err != nil {
+			return err
 		}
 	}
 	i := s.insert(node{token: strings.Clone(token), data: data, expiry: expiry, check: check, hash: h})
+	if ix != nil {
+		if d := s.index(i, ix); s.c.bounded() {
+			s.c.bytes.Add(d)
+		}
+	}
 	s.evict(i)
+	return nil
+}
+
+// update overwrites the data and expiry of session node i, and with the
+// index on writes ix to its index entry.
+func (s *shard) update(i uint32, data string, expiry int64, ix *indexWrite) error {
+	n := &s.nodes[i]
+	if ix != nil {
+		if err := s.checkSize(len(n.token)+len(data), s.metaSizeAfter(i, ix)); err != nil {
+			return err
+		}
+	}
+	old := n.expiry
+	if s.c.maxBytes > 0 {
+		s.c.bytes.Add(int64(len(data) - len(n.data)))
+	}
+	n.data, n.expiry = data, expiry
+	if ix != nil {
+		if d := s.index(i, ix); s.c.maxBytes > 0 {
+			s.c.bytes.Add(d)
+		}
+	}
+	n.used()
+	if expiry>>bucketShift != old>>bucketShift || expiry < old {
+		s.byExpiry.add(record[uint64]{expiry, n.hash})
+		s.compact()
+	}
+	s.evict(i)
+	return nil
+}
+
+// checkSize refuses, with the error Commit gives a session over MaxBytes, a
+// session whose token and data take size bytes and whose index entry will
+// take meta bytes, if that is over MaxBytes: eviction could not make room
+// for it.
+func (s *shard) checkSize(size int, meta int64) error {
+	if total := int64(size) + meta; s.c.maxBytes > 0 && total > s.c.maxBytes {
+		return &sizeError{"session with its index entry", "MaxBytes",
+			&sessionstore.TooLargeError{Size: int(total), Max: int(s.c.maxBytes)}}
+	}
 	return nil
 }
 
@@ -180,6 +233,9 @@ func (s *shard) insert(n node) uint32 {
 	} else {
 		i = uint32(len(s.nodes))
 		s.nodes = append(s.nodes, node{})
+		if s.metas != nil {
+			s.metas = append(s.metas, nil)
+		}
 	}
 	s.nodes[i] = n
 	s.entries[n.hash] = i
@@ -207,8 +263,9 @@ func (s *shard) remove(i uint32) {
 	n := &s.nodes[i]
 	if s.c.bounded() {
 		s.c.count.Add(-1)
-		s.c.bytes.Add(-n.size())
+		s.c.bytes.Add(-s.sizeOf(i))
 	}
+	s.unindex(i)
 	delete(s.entries, n.hash)
 	s.unlink(i)
 	*n = node{next: s.free}
@@ -289,16 +346,26 @@ func (s *shard) delete(token string, h uint64, now time.Time) {
 	if n.check != check || n.queue == qTomb {
 		return
 	}
-	size := n.size()
+	s.tombstone(i, now)
+	s.evict(0)
+}
+
+// tombstone replaces session node i by a tombstone that lasts until the
+// later of the session's expiry and now plus the tombstone lifetime, and
+// takes it out of the per-user index. It evicts nothing: the caller does,
+// once it is done with the shard's lists.
+func (s *shard) tombstone(i uint32, now time.Time) {
+	n := &s.nodes[i]
+	size := s.sizeOf(i)
+	s.unindex(i)
 	n.expiry = s.c.policy.Expiry(time.UnixMicro(n.expiry), now).UnixMicro()
 	n.token, n.data = "", ""
 	s.unlink(i)
 	s.push(qTomb, i)
-	s.tombIndex.add(record[uint64]{n.expiry, h})
+	s.tombIndex.add(record[uint64]{n.expiry, n.hash})
 	s.compact()
 	if s.c.bounded() {
 		s.c.bytes.Add(tombstoneBytes - size)
-		s.evict(0)
 	}
 }
 

@@ -107,6 +107,31 @@ type Config struct {
 	OnCleanup func(deleted int64, took time.Duration, err error)
 	// Now is the clock expiry is compared with. nil means time.Now.
 	Now func() time.Time
+	// Owner, if set, turns on the per-user index: the store then lists,
+	// counts and deletes a user's sessions (the sessionstore.UserIndex
+	// methods) without reading any other session. Commit reads each
+	// session's owner from its data with Owner, before it locks anything:
+	// an error fails the Commit and writes nothing, and "" means no owner
+	// (the session is not indexed). For SCS:
+	//
+	//	memstore.Config{Owner: sessionstore.OwnerKey(scs.GobCodec{}, "user_id")}
+	//
+	// Owner must depend on the data alone: a Commit whose data is byte for
+	// byte what the session already holds (a renewal, as with SCS's
+	// IdleTimeout) keeps the owner it has without calling Owner again.
+	//
+	// Each owned session keeps, with its owner, when it was first committed
+	// with that owner, when it was last committed (both by Now) and the
+	// client (user agent and IP) of the last Commit whose context carried
+	// one (sessionstore.WithClient); a session without an owner keeps
+	// none of it. The index entry is written in the same critical section as
+	// the session and goes with it, whatever removes it (Delete, cleanup,
+	// eviction, an owner change); it counts against MaxBytes (256 bytes plus
+	// its owner, user agent and IP), so the bounds hold with it, and a user
+	// with many sessions can hold no more of them than the bounds allow.
+	// nil means no index: the UserIndex methods return an error matching
+	// sessionstore.ErrNoIndex, and the store is exactly as without the field.
+	Owner sessionstore.OwnerFunc
 }
 
 // MemStore is an in-memory session store, safe for concurrent use.
@@ -126,6 +151,7 @@ type MemStore struct {
 	cursor      atomic.Uint32 // where evictElsewhere starts
 	lastReport  atomic.Int64  // Unix seconds of the last reportEvictions line
 	loop        *cleanup.Loop
+	owner       sessionstore.OwnerFunc // nil: no per-user index
 }
 
 // New returns a MemStore with a background goroutine that removes expired
@@ -187,10 +213,14 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 		logger:      cfg.Logger,
 		batch:       cfg.CleanupBatchSize,
 		maxDataSize: cfg.MaxDataSize,
+		owner:       cfg.Owner,
 	}
 	m.c.policy = policy
 	m.c.maxCount = int64(cfg.MaxSessions)
 	m.c.maxBytes = cfg.MaxBytes
+	if m.owner != nil {
+		m.c.owners = newOwnerShards()
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -201,7 +231,7 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 		m.batch = DefaultCleanupBatchSize
 	}
 	for i := range m.shards {
-		m.shards[i].init(&m.c)
+		m.shards[i].init(&m.c, i, m.owner != nil)
 	}
 	interval := cfg.CleanupInterval
 	if interval == 0 {
@@ -300,8 +330,16 @@ func (m *MemStore) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 // sessionstore.MaxExpiry] gives an error matching
 // sessionstore.ErrExpiryOutOfRange, and data over MaxDataSize, or a session
 // over MaxBytes, one matching sessionstore.ErrTooLarge; either writes
-// nothing. Expiry is kept at microsecond precision.
+// nothing. With Config.Owner set, data whose owner Config.Owner cannot read
+// gives its error (matching sessionstore.ErrInvalidOwner for an owner that
+// is not a valid one) and writes nothing. Expiry is kept at microsecond
+// precision.
 func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
+	return m.commit(context.Background(), token, data, expiry)
+}
+
+// commit is Commit; ctx carries the client, if any, for the per-user index.
+func (m *MemStore) commit(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(token) {
 		return fmt.Errorf("memstore: commit: %w", sessionstore.ErrInvalidToken)
 	}
@@ -316,9 +354,12 @@ func (m *MemStore) Commit(token string, data []byte, expiry time.Time) error {
 		return fmt.Errorf("memstore: commit: %w", &sizeError{"session", "MaxBytes",
 			&sessionstore.TooLargeError{Size: int(size), Max: int(m.c.maxBytes)}})
 	}
+	if m.owner != nil {
+		return m.commitIndexed(ctx, token, data, expiry)
+	}
 	// Copied outside the lock, into a string: never written again.
 	s, h := m.shard(token)
-	if err := s.commit(token, h, string(data), expiry.UnixMicro(), m.now); err != nil {
+	if err := s.commit(token, h, string(data), expiry.UnixMicro(), m.now, nil); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
 	m.afterWrite(s)
@@ -338,12 +379,14 @@ func (m *MemStore) afterWrite(s *shard) {
 }
 
 // CommitCtx is Commit with a context; it fails, writing nothing, if ctx is
-// already done.
+// already done. With Config.Owner set, the client that
+// sessionstore.WithClient put in ctx is recorded in the session's index
+// entry.
 func (m *MemStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
-	return m.Commit(token, data, expiry)
+	return m.commit(ctx, token, data, expiry)
 }
 
 // Delete removes the session token. It is idempotent. It leaves a

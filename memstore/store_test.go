@@ -26,11 +26,29 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		s := mustNew(t, memstore.Config{Now: now, CleanupInterval: time.Hour})
 		t.Cleanup(s.StopCleanup)
 		return s
-	})
+	}, storetest.Options{Indexed: indexed(memstore.Config{CleanupInterval: time.Hour})})
+}
+
+// indexed returns the storetest.Options.Indexed factory of stores
+// configured by cfg with the per-user index on, each checked for the
+// consistency of its index when its test ends.
+func indexed(cfg memstore.Config) func(t *testing.T, now func() time.Time) storetest.Store {
+	return func(t *testing.T, now func() time.Time) storetest.Store {
+		c := cfg
+		c.Now, c.Owner = now, storetest.Owner
+		s := mustNew(t, c)
+		t.Cleanup(func() {
+			s.StopCleanup()
+			if err := memstore.CheckInvariants(s); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	}
 }
 
 func TestConformanceRealClock(t *testing.T) {
@@ -43,20 +61,20 @@ func TestConformanceRealClock(t *testing.T) {
 
 func TestConformanceBounded(t *testing.T) {
 	// Bounds far above what the suite stores change nothing it can see.
-	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
-	})
+	}, storetest.Options{Indexed: indexed(memstore.Config{MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})})
 }
 
 func TestConformanceSmallBounds(t *testing.T) {
 	// Bounds a little above what the suite stores at once (7,510 sessions,
 	// a session of 1 MiB): the store holds what they say, whichever shards
 	// the suite's tokens land in.
-	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) storetest.Store {
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
-	})
+	}, storetest.Options{Indexed: indexed(memstore.Config{MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})})
 }

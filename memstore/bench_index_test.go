@@ -1,0 +1,312 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/sessionstore/sessionstore/memstore"
+	"github.com/sessionstore/sessionstore/storetest"
+)
+
+// Benchmarks of the per-user index (Config.Owner). Sessions are SCS gob
+// data, as the OwnerFunc of an SCS application (sessionstore.OwnerKey with
+// scs.GobCodec) reads them.
+
+// scsData returns SCS session data of owner ("" for none) with a pad-byte
+// blob, variant v, as scs.GobCodec encodes it.
+func scsData(tb testing.TB, owner string, pad, v int) []byte {
+	tb.Helper()
+	values := map[string]any{"theme": "dark", "cart": v, "blob": make([]byte, pad)}
+	if owner != "" {
+		values[storetest.OwnerKey] = owner
+	}
+	b, err := scs.GobCodec{}.Encode(time.Unix(2_000_000_000, 0), values)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+const indexBenchUsers = benchSessions / 10 // ten sessions each
+
+// indexBenchData returns two variants of each user's session data, of
+// about benchDataSize bytes: the session of toks[i] is user i%users's.
+func indexBenchData(b *testing.B) [][2][]byte {
+	data := make([][2][]byte, indexBenchUsers)
+	for u := range data {
+		for v := range 2 {
+			data[u][v] = scsData(b, fmt.Sprintf("user-%06d", u), benchDataSize-160, v)
+		}
+	}
+	return data
+}
+
+func filledIndexed(b *testing.B, owner bool, toks []string, data [][2][]byte) storetest.Store {
+	cfg := memstore.Config{CleanupInterval: time.Hour}
+	if owner {
+		cfg.Owner = storetest.Owner
+	}
+	s := mustNew(b, cfg)
+	b.Cleanup(s.StopCleanup)
+	exp := time.Now().Add(time.Hour)
+	for i, t := range toks {
+		if err := s.Commit(t, data[i%len(data)][0], exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+// BenchmarkIndexPaired runs Find and Commit on a store with the per-user
+// index on and one with it off, each holding the same 100k sessions of 10k
+// users, in alternating blocks (see rotate), and reports on/off:
+//
+//   - op=Find: Find, which the index does not touch.
+//   - op=CommitRenew: Commit of the bytes the session holds with a later
+//     expiry, as SCS commits an unmodified session under IdleTimeout. The
+//     index reads the owner it has and skips the decode.
+//   - op=CommitChanged: Commit of data that differs from what the session
+//     holds, as after the application writes to the session: the index
+//     decodes it (gob) to read the owner.
+//   - op=CommitNew: Commit of a new session, decoded too.
+func BenchmarkIndexPaired(b *testing.B) {
+	toks := benchTokens(benchSessions)
+	reqs := requestTokens(toks)
+	data := indexBenchData(b)
+	tok := func(i int) (string, int) { k := (i * 7919) % len(reqs); return reqs[k], k }
+	ops := []struct {
+		name string
+		op   func(s storetest.Store, name string, i int)
+	}{
+		{"Find", func(s storetest.Store, _ string, i int) {
+			if t, _ := tok(i); !found(s, t) {
+				b.Fatal("miss")
+			}
+		}},
+		{"CommitRenew", func(s storetest.Store, _ string, i int) {
+			t, k := tok(i)
+			if err := s.Commit(t, data[k%len(data)][0], time.Now().Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"CommitChanged", func(s storetest.Store, _ string, i int) {
+			// Every token is visited once a round, and each round commits
+			// the variant the previous one did not.
+			t, k := tok(i)
+			v := 1 - (i/len(reqs))%2
+			if err := s.Commit(t, data[k%len(data)][v], time.Now().Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"CommitNew", func(s storetest.Store, name string, i int) {
+			if err := s.Commit(fmt.Sprintf("new-%s-%030d", name, i), data[i%len(data)][1], time.Now().Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}},
+	}
+	for _, o := range ops {
+		b.Run("op="+o.name, func(b *testing.B) {
+			stores := []namedStore{
+				{"on", filledIndexed(b, true, toks, data)},
+				{"off", filledIndexed(b, false, toks, data)},
+			}
+			per := rotate(b, stores, o.op)
+			b.ReportMetric(per[0]/per[1], "on/off")
+		})
+	}
+}
+
+func found(s storetest.Store, tok string) bool {
+	_, ok, _ := s.Find(tok)
+	return ok
+}
+
+// BenchmarkUserSessions lists (and counts) the sessions of one user among
+// sessions=N, half of them anonymous and the others of users with five
+// sessions each, alternating each call with a Find on the same store, and
+// reports the p99 of each (p99-list-ns, p99-count-ns, p99-find-ns) and
+// their ratios. The million-session store is built only with
+// MEMSTORE_BENCH_LARGE=1 (it takes about a minute and 2.5 GB).
+func BenchmarkUserSessions(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			if n > 10_000 && os.Getenv("MEMSTORE_BENCH_LARGE") == "" {
+				b.Skip("set MEMSTORE_BENCH_LARGE=1 for a million sessions")
+			}
+			users := n / 2 / 5
+			s := mustNew(b, memstore.Config{CleanupInterval: time.Hour, Owner: storetest.Owner})
+			b.Cleanup(s.StopCleanup)
+			toks := benchTokens(n)
+			anon := scsData(b, "", 64, 0)
+			exp := time.Now().Add(time.Hour)
+			userData := make([][]byte, users)
+			for u := range userData {
+				userData[u] = scsData(b, fmt.Sprintf("user-%07d", u), 64, 0)
+			}
+			for i, t := range toks {
+				d := anon
+				if i%2 == 1 {
+					d = userData[i/2%users]
+				}
+				if err := s.Commit(t, d, exp); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reqs := requestTokens(toks)
+			ctx := context.Background()
+			var list, count, find []time.Duration
+			i := 0
+			for b.Loop() {
+				user := fmt.Sprintf("user-%07d", (i*7919)%users)
+				t0 := time.Now()
+				l, err := s.UserSessions(ctx, user)
+				t1 := time.Now()
+				c, err2 := s.CountUserSessions(ctx, user)
+				t2 := time.Now()
+				ok := found(s, reqs[(i*7919)%n])
+				t3 := time.Now()
+				if err != nil || err2 != nil || len(l) != 5 || c != 5 || !ok {
+					b.Fatalf("UserSessions(%s) = %d, %v; Count = %d, %v; Find = %v", user, len(l), err, c, err2, ok)
+				}
+				list, count, find = append(list, t1.Sub(t0)), append(count, t2.Sub(t1)), append(find, t3.Sub(t2))
+				i++
+			}
+			b.ReportMetric(pct(list, 50), "p50-list-ns")
+			b.ReportMetric(pct(find, 50), "p50-find-ns")
+			pl, pc, pf := pct(list, 99), pct(count, 99), pct(find, 99)
+			b.ReportMetric(pl, "p99-list-ns")
+			b.ReportMetric(pc, "p99-count-ns")
+			b.ReportMetric(pf, "p99-find-ns")
+			b.ReportMetric(pl/pf, "p99-list/find")
+			b.ReportMetric(pc/pf, "p99-count/find")
+		})
+	}
+}
+
+// pct returns the p-th percentile of d, sorting it.
+func pct(d []time.Duration, p int) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)*p/100].Nanoseconds())
+}
+
+// BenchmarkDeleteUserSessions revokes all ten sessions of a user, among
+// 100k sessions, paired with ten Deletes of ten sessions on the same store
+// (the floor: the same tombstones, without the index); each iteration
+// first commits the sessions, untimed. It reports each one's time per
+// revocation (revoke-ns, deletes-ns) and their ratio.
+func BenchmarkDeleteUserSessions(b *testing.B) {
+	toks := benchTokens(benchSessions)
+	data := indexBenchData(b)
+	s := filledIndexed(b, true, toks, data).(*memstore.MemStore)
+	ctx := context.Background()
+	var revoke, deletes time.Duration
+	i := 0
+	commit10 := func(user string) []string {
+		d := scsData(b, user, 64, 0)
+		exp := time.Now().Add(time.Hour)
+		var ts []string
+		for k := range 10 {
+			t := fmt.Sprintf("rev-%s-%03d-%020d", user, k, i)
+			if err := s.Commit(t, d, exp); err != nil {
+				b.Fatal(err)
+			}
+			ts = append(ts, t)
+		}
+		return ts
+	}
+	for b.Loop() {
+		u := fmt.Sprintf("revoked-%d", i)
+		commit10(u)
+		dels := commit10("deleted-" + u)
+		for k := range 2 {
+			if (i+k)%2 == 0 {
+				t0 := time.Now()
+				if n, err := s.DeleteUserSessions(ctx, u); err != nil || n != 10 {
+					b.Fatalf("DeleteUserSessions = %d, %v", n, err)
+				}
+				revoke += time.Since(t0)
+			} else {
+				t0 := time.Now()
+				for _, t := range dels {
+					if err := s.Delete(t); err != nil {
+						b.Fatal(err)
+					}
+				}
+				deletes += time.Since(t0)
+			}
+		}
+		i++
+	}
+	b.ReportMetric(float64(revoke.Nanoseconds())/float64(i), "revoke-ns")
+	b.ReportMetric(float64(deletes.Nanoseconds())/float64(i), "deletes-ns")
+	b.ReportMetric(float64(revoke)/float64(deletes), "revoke/deletes")
+}
+
+// BenchmarkOwnerDecode puts the decode that an indexed Commit of new data
+// adds in proportion: reading the owner of a 1 KiB SCS session with
+// sessionstore.OwnerKey and scs.GobCodec, against SCS's own encoding of
+// the same session, which the request that commits it has just done.
+func BenchmarkOwnerDecode(b *testing.B) {
+	values := map[string]any{"theme": "dark", "cart": 1, "blob": make([]byte, benchDataSize-160), storetest.OwnerKey: "user-000001"}
+	deadline := time.Unix(2_000_000_000, 0)
+	data, err := scs.GobCodec{}.Encode(deadline, values)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("op=encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := (scs.GobCodec{}).Encode(deadline, values); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=owner", func(b *testing.B) {
+		for b.Loop() {
+			if o, err := storetest.Owner(data); err != nil || o != "user-000001" {
+				b.Fatal(o, err)
+			}
+		}
+	})
+}
+
+// BenchmarkHeapPerOwnedSession reports the heap each session costs
+// (B/session) in a store of 100k SCS sessions of 50k users with the
+// per-user index on and off, and the difference (index-B/session): what
+// the index adds to an owned session. Run it with -benchtime 1x.
+func BenchmarkHeapPerOwnedSession(b *testing.B) {
+	toks := benchTokens(benchSessions)
+	data := make([][]byte, benchSessions/2)
+	for u := range data {
+		data[u] = scsData(b, fmt.Sprintf("user-%06d", u), 64, 0)
+	}
+	var per [2]float64
+	for k, owner := range []bool{false, true} {
+		var s *memstore.MemStore
+		before := heapInUse()
+		cfg := memstore.Config{CleanupInterval: -1}
+		if owner {
+			cfg.Owner = storetest.Owner
+		}
+		s = mustNew(b, cfg)
+		exp := time.Now().Add(time.Hour)
+		for i, t := range toks {
+			if err := s.Commit(t, data[i%len(data)], exp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		per[k] = float64(heapInUse()-before) / benchSessions
+		runtime.KeepAlive(s)
+	}
+	for b.Loop() {
+	}
+	b.ReportMetric(per[0], "off-B/session")
+	b.ReportMetric(per[1], "on-B/session")
+	b.ReportMetric(per[1]-per[0], "index-B/session")
+}

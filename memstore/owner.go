@@ -1,0 +1,582 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionstore/sessionstore"
+)
+
+var _ sessionstore.UserIndex = (*MemStore)(nil)
+
+// The per-user index (Config.Owner) lives in the shards, beside the entries
+// it indexes: each shard maps an owner to the list of its nodes that hold a
+// session of that owner, and keeps, for each such node, its metadata. Both
+// are written under the shard's lock in the same critical section as the
+// session, and every path that removes a session or turns it into a
+// tombstone (remove, tombstone) takes it out of its owner's list first, so
+// no index entry outlives its session.
+//
+// A user's sessions are in the shards of their tokens. So that listing them
+// visits only those shards, not all 64, the store keeps for each owner the
+// set of shards that hold a list of theirs (ownerShards, a bit a shard),
+// itself split in independently locked parts by a secret hash of the owner.
+// A shard sets its bit when it creates an owner's list and clears it when
+// the list empties, under its own lock (shard, then part: never the other
+// way round), so a bit is set whenever its shard holds a session of the
+// owner: a listing that reads the set sees every shard holding a session
+// committed before it began. Commit touches a part only when a user gets a
+// first session in a shard or loses the last one there. Listing, counting
+// and revoking a user's sessions thus cost O(the user's sessions), however
+// many sessions the store holds.
+
+// ownedBytes is what an owned session's index entry counts against
+// MaxBytes besides its owner and client strings: its metadata with its ID,
+// the pointer to it, its place in the owner's list and, when it is the
+// owner's only session, that list and the owner's shard set.
+const ownedBytes = 256
+
+// ownerShards maps each owner to the shards that hold a session of theirs.
+type ownerShards struct {
+	seed  maphash.Seed
+	parts [numShards]ownerPart
+}
+
+type ownerPart struct {
+	mu     sync.Mutex
+	shards map[string]uint64 // owner → one bit per shard
+}
+
+// The shard sets are 64-bit masks.
+var _ [64 - numShards]struct{}
+
+func newOwnerShards() *ownerShards {
+	o := &ownerShards{seed: maphash.MakeSeed()}
+	for i := range o.parts {
+		o.parts[i].shards = make(map[string]uint64)
+	}
+	return o
+}
+
+func (o *ownerShards) part(owner string) *ownerPart {
+	return &o.parts[maphash.String(o.seed, owner)>>(64-shardBits)]
+}
+
+// set records that shard holds a list of owner, a string the shard keeps.
+func (o *ownerShards) set(owner string, shard uint8) {
+	p := o.part(owner)
+	p.mu.Lock()
+	p.shards[owner] |= 1 << shard
+	p.mu.Unlock()
+}
+
+// clear records that shard holds no list of owner any more.
+func (o *ownerShards) clear(owner string, shard uint8) {
+	p := o.part(owner)
+	p.mu.Lock()
+	if m := p.shards[owner] &^ (1 << shard); m != 0 {
+		p.shards[owner] = m
+	} else {
+		delete(p.shards, owner)
+	}
+	p.mu.Unlock()
+}
+
+// of returns the shards that hold a list of owner.
+func (o *ownerShards) of(owner string) uint64 {
+	p := o.part(owner)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shards[owner]
+}
+
+// userShards calls f with each shard that holds a session of user.
+func (m *MemStore) userShards(user string, f func(s *shard)) {
+	for mask := m.c.owners.of(user); mask != 0; mask &= mask - 1 {
+		f(&m.shards[bits.TrailingZeros64(mask)])
+	}
+}
+
+// ownerList is one owner's sessions in a shard, in no order.
+type ownerList struct {
+	owner string // the shard's own copy
+	nodes []uint32
+}
+
+// entryMeta is the index entry of an owned session. A renewal reads and
+// writes the first fields only, and owner is list.owner, kept here so that
+// it reads no other cache line.
+type entryMeta struct {
+	owner    string
+	lastSeen int64 // Unix microseconds, store clock
+	client   sessionstore.Client
+	list     *ownerList
+	pos      int // in list.nodes
+	created  int64
+	id       string // sessionstore.SessionID of the token, computed once
+}
+
+func (e *entryMeta) size() int64 {
+	return ownedBytes + int64(len(e.owner)+len(e.client.UserAgent)+len(e.client.IP))
+}
+
+// indexWrite is what an indexed Commit writes besides the session.
+type indexWrite struct {
+	owner     string // "" for none: the session is not indexed
+	client    sessionstore.Client
+	hasClient bool
+	now       int64  // Unix microseconds
+	id        string // sessionstore.SessionID of the token, if known
+}
+
+// sizeOf is what node i counts against MaxBytes, its index entry included.
+func (s *shard) sizeOf(i uint32) int64 {
+	size := s.nodes[i].size()
+	if s.metas != nil && s.metas[i] != nil {
+		size += s.metas[i].size()
+	}
+	return size
+}
+
+// metaSizeAfter is what node i's index entry will count once ix is written
+// to it (0 without an owner), i == 0 for a new node.
+func (s *shard) metaSizeAfter(i uint32, ix *indexWrite) int64 {
+	if ix.owner == "" {
+		return 0
+	}
+	c := ix.client
+	if !ix.hasClient && i != 0 && s.metas[i] != nil {
+		c = s.metas[i].client // kept
+	}
+	return ownedBytes + int64(len(ix.owner)+len(c.UserAgent)+len(c.IP))
+}
+
+// index writes ix to the index entry of session node i, and returns by how
+// many bytes its size changed. The owner, and with it Created, changes only
+// if ix's differs; LastSeen is ix.now; the client is kept unless ix has one.
+func (s *shard) index(i uint32, ix *indexWrite) int64 {
+	e := s.metas[i]
+	var before int64
+	if e != nil {
+		before = e.size()
+	}
+	if ix.owner == "" {
+		s.unindex(i)
+		return -before
+	}
+	if e == nil {
+		e = &entryMeta{id: ix.id}
+		if e.id == "" { // the session was replaced since Commit looked
+			e.id = sessionstore.SessionID(s.nodes[i].token)
+		}
+		s.metas[i] = e
+	}
+	if e.list == nil || e.owner != ix.owner {
+		if e.list != nil {
+			s.unlist(i)
+		}
+		s.enlist(i, ix.owner)
+		e.created = ix.now
+	}
+	e.lastSeen = ix.now
+	if ix.hasClient {
+		// Copies, made only when the client changes: the store keeps no
+		// string of the caller's.
+		if e.client.UserAgent != ix.client.UserAgent {
+			e.client.UserAgent = strings.Clone(ix.client.UserAgent)
+		}
+		if e.client.IP != ix.client.IP {
+			e.client.IP = strings.Clone(ix.client.IP)
+		}
+	}
+	return e.size() - before
+}
+
+// enlist adds node i, whose entry has no list, to owner's list.
+func (s *shard) enlist(i uint32, owner string) {
+	l := s.owners[owner]
+	if l == nil {
+		l = &ownerList{owner: strings.Clone(owner)}
+		s.owners[l.owner] = l
+		s.c.owners.set(l.owner, s.id)
+	}
+	e := s.metas[i]
+	e.owner, e.list, e.pos = l.owner, l, len(l.nodes)
+	l.nodes = append(l.nodes, i)
+}
+
+// unlist takes node i out of its owner's list, in O(1): the list's last node
+// takes its place. An emptied list is dropped, and one at a quarter of its
+// capacity shrinks, so that a list holds no more memory than its sessions
+// need, whatever it held before.
+func (s *shard) unlist(i uint32) {
+	e := s.metas[i]
+	l := e.list
+	last := len(l.nodes) - 1
+	moved := l.nodes[last]
+	l.nodes[e.pos] = moved
+	s.metas[moved].pos = e.pos
+	l.nodes = l.nodes[:last]
+	e.owner, e.list = "", nil
+	switch {
+	case last == 0:
+		delete(s.owners, l.owner)
+		s.c.owners.clear(l.owner, s.id)
+	case cap(l.nodes) > 64 && 4*last < cap(l.nodes):
+		l.nodes = slices.Clip(slices.Clone(l.nodes))
+	}
+}
+
+// unindex removes the index entry of node i, if it has one.
+func (s *shard) unindex(i uint32) {
+	if s.metas == nil || s.metas[i] == nil {
+		return
+	}
+	if s.metas[i].list != nil {
+		s.unlist(i)
+	}
+	s.metas[i] = nil
+}
+
+// sameData reports whether token's session holds exactly data, and if so
+// returns the stored copy and the owner indexed for it. The owner is a
+// function of the data alone, so a Commit that only renews a session (SCS's
+// idle timeout, whose data keeps the same deadline) needs no decode and no
+// copy. The comparison runs outside the lock: stored data is never written.
+// indexed reports whether the session had an index entry (and so its ID).
+func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner string, same, indexed bool) {
+	check := s.check(token)
+	s.rlock()
+	i, found := s.entries[h]
+	if found {
+		n := &s.nodes[i]
+		if found = n.check == check && n.queue != qTomb; found {
+			stored = n.data
+			if e := s.metas[i]; e != nil {
+				owner, indexed = e.owner, true
+			}
+		}
+	}
+	s.mu.RUnlock()
+	if !found || stored != string(data) {
+		return "", "", false, indexed
+	}
+	return stored, owner, true, indexed
+}
+
+// renewInLock is the largest data a renewal compares with the stored data
+// under the shard's write lock, in the critical section that writes it
+// (tens of nanoseconds); larger data is compared outside the lock first.
+const renewInLock = 4 << 10
+
+// renew is a Commit of exactly the data token's session holds: it writes
+// the expiry and ix, with the session's owner, in one critical section, and
+// reports true. If the session holds other data, or none, it writes
+// nothing, reports false, and whether the session has an index entry.
+func (s *shard) renew(token string, h uint64, data []byte, expiry int64, ix *indexWrite) (done, indexed bool, err error) {
+	check := s.check(token)
+	s.lock()
+	defer s.mu.Unlock()
+	i, found := s.entries[h]
+	if !found {
+		return false, false, nil
+	}
+	n := &s.nodes[i]
+	if n.check != check || n.queue == qTomb {
+		return false, false, nil
+	}
+	e := s.metas[i]
+	if n.data != string(data) {
+		return false, e != nil, nil
+	}
+	ix.owner = ""
+	if e != nil {
+		ix.owner = e.owner
+	}
+	return true, true, s.update(i, n.data, expiry, ix)
+}
+
+// commitIndexed is Commit with the index on: the owner is read from data
+// before the shard is locked, and written with the session in one critical
+// section.
+func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	s, h := m.shard(token)
+	ix := &indexWrite{now: unixMicro(m.now())}
+	ix.client, ix.hasClient = sessionstore.ClientFromContext(ctx)
+	var stored, owner string
+	var same, indexed bool
+	if len(data) <= renewInLock {
+		done, idx, err := s.renew(token, h, data, expiry.UnixMicro(), ix)
+		if done {
+			if err != nil {
+				return fmt.Errorf("memstore: commit: %w", err)
+			}
+			m.afterWrite(s)
+			return nil
+		}
+		indexed = idx
+	} else {
+		stored, owner, same, indexed = s.sameData(token, h, data)
+	}
+	if !same {
+		var err error
+		if owner, err = m.owner(data); err != nil {
+			return fmt.Errorf("memstore: commit: %w", err)
+		}
+		// OwnerKey checks the owner; another OwnerFunc may not.
+		if err := sessionstore.CheckOwner(owner); err != nil {
+			return fmt.Errorf("memstore: commit: %w", err)
+		}
+		stored = string(data) // copied outside the lock
+	}
+	ix.owner = owner
+	if owner != "" && !indexed {
+		ix.id = sessionstore.SessionID(token) // hashed outside the lock
+	}
+	if err := s.commit(token, h, stored, expiry.UnixMicro(), m.now, ix); err != nil {
+		return fmt.Errorf("memstore: commit: %w", err)
+	}
+	m.afterWrite(s)
+	return nil
+}
+
+// owned appends user's sessions in s that are live at now to out.
+func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []sessionstore.UserSession {
+	s.rlock()
+	defer s.mu.RUnlock()
+	l := s.owners[user]
+	if l == nil {
+		return out
+	}
+	for _, i := range l.nodes {
+		if n := &s.nodes[i]; n.expiry > now {
+			e := s.metas[i]
+			out = append(out, sessionstore.UserSession{
+				ID:        e.id,
+				Created:   time.UnixMicro(e.created),
+				LastSeen:  time.UnixMicro(e.lastSeen),
+				Expiry:    time.UnixMicro(n.expiry),
+				UserAgent: e.client.UserAgent,
+				IP:        e.client.IP,
+			})
+		}
+	}
+	return out
+}
+
+// ownedToken returns the token of user's session in s whose ID is id, if
+// it is live at now.
+func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
+	s.rlock()
+	defer s.mu.RUnlock()
+	l := s.owners[user]
+	if l == nil {
+		return "", false
+	}
+	for _, i := range l.nodes {
+		if n := &s.nodes[i]; s.metas[i].id == id && n.expiry > now {
+			return n.token, true
+		}
+	}
+	return "", false
+}
+
+// countOwned returns the number of user's sessions in s live at now.
+func (s *shard) countOwned(user string, now int64) int {
+	s.rlock()
+	defer s.mu.RUnlock()
+	l := s.owners[user]
+	if l == nil {
+		return 0
+	}
+	c := 0
+	for _, i := range l.nodes {
+		if s.nodes[i].expiry > now {
+			c++
+		}
+	}
+	return c
+}
+
+// UserSessions returns the live sessions of user, most recently seen
+// first. It reads user's sessions only, in the shards that hold them, each
+// under its read lock, so it costs the same whatever the number of other
+// sessions in the store; a session committed or deleted while it runs may
+// or may not be listed. With Config.Owner nil it returns an error matching
+// sessionstore.ErrNoIndex.
+func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
+	if m.owner == nil {
+		return nil, fmt.Errorf("memstore: user sessions: %w", sessionstore.ErrNoIndex)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: user sessions: %w", err)
+	}
+	now := unixMicro(m.now())
+	mask := m.c.owners.of(user)
+	// Most users have at most one session in a shard.
+	list := make([]sessionstore.UserSession, 0, bits.OnesCount64(mask))
+	for ; mask != 0; mask &= mask - 1 {
+		list = m.shards[bits.TrailingZeros64(mask)].owned(user, now, list)
+	}
+	slices.SortFunc(list, func(a, b sessionstore.UserSession) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list, nil
+}
+
+// CountUserSessions returns the number of live sessions of user, at the
+// cost of UserSessions without its copies. With Config.Owner nil it returns
+// an error matching sessionstore.ErrNoIndex.
+func (m *MemStore) CountUserSessions(ctx context.Context, user string) (int, error) {
+	if m.owner == nil {
+		return 0, fmt.Errorf("memstore: count user sessions: %w", sessionstore.ErrNoIndex)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: count user sessions: %w", err)
+	}
+	now := unixMicro(m.now())
+	c := 0
+	m.userShards(user, func(s *shard) { c += s.countOwned(user, now) })
+	return c, nil
+}
+
+// testHookDeleteUserSession, if set by a test, runs between DeleteUserSession's
+// finding the token and its deletion.
+var testHookDeleteUserSession func(token string)
+
+// idLen is the length of every sessionstore.SessionID.
+var idLen = len(sessionstore.SessionID(""))
+
+// DeleteUserSession deletes, as Delete does (leaving a tombstone), the live
+// session of user whose UserSession.ID is id, and reports whether there was
+// one. It checks under the shard's lock that the session still belongs to
+// user, so a session that changed owner meanwhile is never deleted. It
+// ignores ctx, as Delete does. With Config.Owner nil it returns an error
+// matching sessionstore.ErrNoIndex.
+func (m *MemStore) DeleteUserSession(_ context.Context, user, id string) (bool, error) {
+	if m.owner == nil {
+		return false, fmt.Errorf("memstore: delete user session: %w", sessionstore.ErrNoIndex)
+	}
+	if len(id) != idLen {
+		return false, nil
+	}
+	now := unixMicro(m.now())
+	for mask := m.c.owners.of(user); mask != 0; mask &= mask - 1 {
+		tok, found := m.shards[bits.TrailingZeros64(mask)].ownedToken(user, id, now)
+		if !found {
+			continue
+		}
+		if testHookDeleteUserSession != nil {
+			testHookDeleteUserSession(tok)
+		}
+		s, h := m.shard(tok)
+		ok := s.deleteOwned(tok, h, user, m.now())
+		m.afterWrite(s)
+		return ok, nil
+	}
+	return false, nil
+}
+
+// deleteOwned is delete, only if token's session is user's and live at now.
+func (s *shard) deleteOwned(token string, h uint64, user string, now time.Time) bool {
+	check := s.check(token)
+	s.lock()
+	defer s.mu.Unlock()
+	i, found := s.entries[h]
+	if !found {
+		return false
+	}
+	n := &s.nodes[i]
+	e := s.metas[i]
+	if n.check != check || n.queue == qTomb || e == nil || e.owner != user || n.expiry <= unixMicro(now) {
+		return false
+	}
+	s.tombstone(i, now)
+	s.evict(0)
+	return true
+}
+
+// DeleteUserSessions deletes every session of user, as Delete does (leaving
+// tombstones), and returns how many of them were live. See
+// DeleteUserSessionsExcept.
+func (m *MemStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	return m.deleteUser(ctx, user, nil, "delete user sessions")
+}
+
+// DeleteUserSessionsExcept deletes every session of user but those of the
+// tokens in keep, as Delete does (leaving tombstones), and returns how many
+// of them were live; expired sessions of user are deleted too, uncounted.
+// It ignores ctx, as Delete does: a revocation completes even if the
+// request that asked for it has gone away. Each shard's sessions of user
+// are deleted under its lock, at most Config.CleanupBatchSize at a time, so
+// a Commit racing the call either comes before its session's deletion (and
+// is deleted with it) or after (and is ignored, as after Delete). A session
+// created for user while the call runs may survive it. With Config.Owner nil
+// it returns an error matching sessionstore.ErrNoIndex.
+func (m *MemStore) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
+	return m.deleteUser(ctx, user, keep, "delete user sessions except")
+}
+
+func (m *MemStore) deleteUser(_ context.Context, user string, keep []string, op string) (int, error) {
+	if m.owner == nil {
+		return 0, fmt.Errorf("memstore: %s: %w", op, sessionstore.ErrNoIndex)
+	}
+	kept := func(tok string) bool { return slices.Contains(keep, tok) }
+	if len(keep) > 8 {
+		set := make(map[string]struct{}, len(keep))
+		for _, k := range keep {
+			set[k] = struct{}{}
+		}
+		kept = func(tok string) bool { _, ok := set[tok]; return ok }
+	}
+	total := 0
+	m.userShards(user, func(s *shard) {
+		for more := true; more; {
+			var n int
+			n, more = s.deleteOwner(user, kept, m.now(), m.batch)
+			total += n
+		}
+		m.afterWrite(s)
+	})
+	return total, nil
+}
+
+// deleteOwner turns up to limit sessions of user in s, but those kept, into
+// tombstones, and returns how many of them were live at now and whether
+// there may be more.
+func (s *shard) deleteOwner(user string, kept func(string) bool, now time.Time, limit int) (live int, more bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	l := s.owners[user]
+	if l == nil {
+		return 0, false
+	}
+	at := unixMicro(now)
+	done := 0
+	// From the end: tombstone moves the list's last node into the place it
+	// empties, and every node after j is a kept one.
+	j := len(l.nodes) - 1
+	for ; j >= 0 && done < limit; j-- {
+		i := l.nodes[j]
+		n := &s.nodes[i]
+		if kept(n.token) {
+			continue
+		}
+		if n.expiry > at {
+			live++
+		}
+		s.tombstone(i, now)
+		done++
+	}
+	s.evict(0)
+	return live, j >= 0
+}
