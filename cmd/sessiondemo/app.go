@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"encoding/gob"
-	"encoding/hex"
+	"fmt"
 	"html/template"
 	"iter"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +25,9 @@ func init() {
 	gob.Register(time.Time{}) // the session value "signedIn", for both frameworks' gob codecs
 }
 
-// Store is what the demo needs of a session store: the SCS methods and
-// streaming iteration, for the "your sessions" page.
+// Store is what the demo needs of a session store: the SCS methods,
+// streaming iteration (for the soak test's checks) and the per-user index,
+// on with the demo's owner key (see openStore).
 type Store interface {
 	Find(token string) ([]byte, bool, error)
 	Commit(token string, b []byte, expiry time.Time) error
@@ -37,7 +36,12 @@ type Store interface {
 	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
 	Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error]
+	sessionstore.UserIndex
 }
+
+// ownerKey is the session key that holds the signed-in user: the store
+// indexes sessions by it.
+const ownerKey = "user"
 
 // Sessions is what the demo needs of a session framework (SCS or gorilla).
 type Sessions interface {
@@ -52,10 +56,11 @@ type Sessions interface {
 	Renew(w http.ResponseWriter, r *http.Request) error
 	// Destroy deletes the session from the store and the cookie.
 	Destroy(w http.ResponseWriter, r *http.Request) error
-	// StoreToken is the token the session is stored under ("" if none yet).
-	StoreToken(r *http.Request) string
-	// Decode reads the values of a stored session.
-	Decode(data []byte) (map[string]any, error)
+	// Index is the user's sessions, as the framework names them.
+	Index() sessionstore.UserIndex
+	// Current returns the UserSession.ID of the request's session and what
+	// Index().DeleteUserSessionsExcept keeps it by ("" if not stored yet).
+	Current(r *http.Request) (id, keep string)
 }
 
 type app struct {
@@ -80,13 +85,18 @@ func newApp(store Store, sessions Sessions, storeName, framework string, health 
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
-	mux.HandleFunc("POST /signin", a.csrf(a.signIn))
+	mux.HandleFunc("POST /signin", a.signIn)
 	mux.HandleFunc("POST /count", a.signedIn(a.csrf(a.count)))
 	mux.HandleFunc("GET /sessions", a.signedIn(a.listSessions))
 	mux.HandleFunc("POST /sessions/revoke", a.signedIn(a.csrf(a.revoke)))
+	mux.HandleFunc("POST /signout-others", a.signedIn(a.csrf(a.signOutOthers)))
 	mux.HandleFunc("POST /signout-everywhere", a.signedIn(a.csrf(a.signOutEverywhere)))
 	mux.HandleFunc("POST /signout", a.csrf(a.signOut))
 	sessionPages := a.sessions.Wrap(noStore(mux))
+	// Browsers say where a post comes from (Sec-Fetch-Site, Origin): refuse
+	// cross-site posts, the sign-in form's included, which has no session
+	// yet to hold a CSRF token.
+	sessionPages = http.NewCrossOriginProtection().Handler(sessionPages)
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", a.healthz)
@@ -98,13 +108,13 @@ func (a *app) routes() http.Handler {
 type page struct {
 	Title, User, Flash, CSRF, Store, Framework string
 	Count                                      int
-	Sessions                                   []sessionRow
+	Devices                                    []device
 }
 
 func (a *app) render(w http.ResponseWriter, r *http.Request, name string, p page) {
-	p.User = a.sessions.GetString(r, "user")
+	p.User = a.sessions.GetString(r, ownerKey)
 	p.Flash = a.sessions.PopString(w, r, "flash")
-	p.CSRF = a.csrfToken(w, r)
+	p.CSRF = a.csrfToken(r)
 	p.Store, p.Framework = a.storeName, a.framework
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := a.tmpl[name].ExecuteTemplate(w, "layout", p); err != nil {
@@ -127,7 +137,7 @@ func (a *app) signIn(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "renew", err)
 		return
 	}
-	a.sessions.Put(w, r, "user", name)
+	a.sessions.Put(w, r, ownerKey, name)
 	a.sessions.Put(w, r, "signedIn", time.Now().UTC())
 	a.sessions.Put(w, r, "csrf", newCSRF())
 	a.sessions.Put(w, r, "flash", "Welcome, "+name+"!")
@@ -147,80 +157,105 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// sessionRow is one of the user's sessions on the sessions page. ID is a
-// digest of the token: the page never shows a usable token.
-type sessionRow struct {
-	ID       string
-	Current  bool
-	SignedIn time.Time
-	Count    int
-	Expiry   time.Time
-	token    string
+// device is one of the user's sessions on the sessions page. ID is the
+// index's non-secret session ID: the page never shows a usable token.
+type device struct {
+	sessionstore.UserSession
+	Current bool
+	Browser string
 }
 
-// userSessions streams the store's sessions and keeps the user's.
-func (a *app) userSessions(r *http.Request) ([]sessionRow, error) {
-	user, current := a.sessions.GetString(r, "user"), a.sessions.StoreToken(r)
-	var rows []sessionRow
-	for s, err := range a.store.Sessions(r.Context()) {
-		if err != nil {
-			return nil, err
-		}
-		values, err := a.sessions.Decode(s.Data)
-		if err != nil || values["user"] != user {
-			continue
-		}
-		row := sessionRow{ID: digest(s.Token), Current: s.Token == current, Expiry: s.Expiry, token: s.Token}
-		row.SignedIn, _ = values["signedIn"].(time.Time)
-		row.Count, _ = values["count"].(int)
-		rows = append(rows, row)
+// devices lists the user's sessions from the store's per-user index: it
+// reads the user's own entries, never the other sessions.
+func (a *app) devices(r *http.Request) ([]device, error) {
+	list, err := a.sessions.Index().UserSessions(r.Context(), a.sessions.GetString(r, ownerKey))
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(rows, func(x, y sessionRow) int { return y.SignedIn.Compare(x.SignedIn) })
-	return rows, nil
+	current, _ := a.sessions.Current(r)
+	out := make([]device, len(list))
+	for i, us := range list {
+		out[i] = device{UserSession: us, Current: us.ID == current, Browser: browser(us.UserAgent)}
+	}
+	return out, nil
 }
 
 func (a *app) listSessions(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.userSessions(r)
+	devices, err := a.devices(r)
 	if err != nil {
 		a.fail(w, "list sessions", err)
 		return
 	}
-	a.render(w, r, "sessions", page{Title: "Sessions", Sessions: rows})
+	a.render(w, r, "sessions", page{Title: "Sessions", Devices: devices})
 }
 
+// revoke signs out one of the user's other devices. The index deletes only
+// a session of this user, so a posted ID cannot reach anyone else's.
 func (a *app) revoke(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.userSessions(r)
-	if err != nil {
-		a.fail(w, "list sessions", err)
+	id := r.PostFormValue("id")
+	if current, _ := a.sessions.Current(r); id == current {
+		http.Redirect(w, r, "/sessions", http.StatusSeeOther)
 		return
 	}
-	for _, row := range rows {
-		if row.ID == r.PostFormValue("id") && !row.Current {
-			if err := a.store.DeleteCtx(r.Context(), row.token); err != nil {
-				a.fail(w, "revoke", err)
-				return
-			}
-			a.sessions.Put(w, r, "flash", "Signed out that device.")
-		}
+	ok, err := a.sessions.Index().DeleteUserSession(r.Context(), a.sessions.GetString(r, ownerKey), id)
+	if err != nil {
+		a.fail(w, "revoke", err)
+		return
+	}
+	if ok {
+		a.sessions.Put(w, r, "flash", "Signed out that device.")
 	}
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
 }
 
-func (a *app) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.userSessions(r)
+// signOutOthers deletes every other session of the user through the index
+// ("sign out everywhere else", as after a password change).
+func (a *app) signOutOthers(w http.ResponseWriter, r *http.Request) {
+	_, keep := a.sessions.Current(r)
+	n, err := a.sessions.Index().DeleteUserSessionsExcept(r.Context(), a.sessions.GetString(r, ownerKey), keep)
 	if err != nil {
-		a.fail(w, "list sessions", err)
+		a.fail(w, "sign out other devices", err)
 		return
 	}
-	for _, row := range rows {
-		if !row.Current {
-			if err := a.store.DeleteCtx(r.Context(), row.token); err != nil {
-				a.fail(w, "sign out everywhere", err)
-				return
-			}
-		}
+	a.sessions.Put(w, r, "flash", fmt.Sprintf("Signed out %d other device(s).", n))
+	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
+}
+
+// signOutEverywhere deletes every session of the user through the index,
+// this one included, as when an account is disabled.
+func (a *app) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.sessions.Index().DeleteUserSessions(r.Context(), a.sessions.GetString(r, ownerKey)); err != nil {
+		a.fail(w, "sign out everywhere", err)
+		return
 	}
 	a.signOut(w, r)
+}
+
+// browser names the browser and system of a user agent, roughly, for the
+// devices page ("Firefox on Linux"); "" if it has no user agent.
+func browser(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	name := "Unknown browser"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go"},
+	} {
+		if strings.Contains(ua, b.token) {
+			name = b.name
+			break
+		}
+	}
+	for _, os := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, os.token) {
+			return name + " on " + os.name
+		}
+	}
+	return name
 }
 
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +272,7 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 // signedIn sends visitors who are not signed in to the home page.
 func (a *app) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.sessions.GetString(r, "user") == "" {
+		if a.sessions.GetString(r, ownerKey) == "" {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
@@ -245,8 +280,10 @@ func (a *app) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// csrf rejects a form post whose token is not the session's. With the
-// SameSite=Lax cookie, this keeps other sites from posting as the user.
+// csrf rejects a form post whose token is not the session's. It guards the
+// forms of signed-in users (the token is made at sign-in); every form post,
+// the sign-in one included, is also checked by http.CrossOriginProtection
+// (see routes), so that other sites cannot post as the user.
 func (a *app) csrf(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		want := a.sessions.GetString(r, "csrf")
@@ -259,25 +296,16 @@ func (a *app) csrf(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// csrfToken returns the session's CSRF token, creating it on first use.
-func (a *app) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	tok := a.sessions.GetString(r, "csrf")
-	if tok == "" {
-		tok = newCSRF()
-		a.sessions.Put(w, r, "csrf", tok)
-	}
-	return tok
+// csrfToken returns the session's CSRF token, or "" for a visitor who has
+// not signed in: rendering a page never creates a stored session.
+func (a *app) csrfToken(r *http.Request) string {
+	return a.sessions.GetString(r, "csrf")
 }
 
 func newCSRF() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func digest(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:6])
 }
 
 func (a *app) fail(w http.ResponseWriter, what string, err error) {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionstore/sessionstore/internal/testenv"
@@ -27,7 +29,45 @@ func e2eStores(t *testing.T) []e2eCase {
 		{name: "sqlite", cfg: config{addr: "127.0.0.1:0", store: "sqlite", framework: "scs", dsn: filepath.Join(t.TempDir(), "demo.db")}, persistent: true},
 		{name: "postgres", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "scs", dsn: postgresSchema(t)}, persistent: true},
 		{name: "postgres-gorilla", cfg: config{addr: "127.0.0.1:0", store: "postgres", framework: "gorilla", key: testKey, dsn: postgresSchema(t)}, persistent: true},
+		{name: "sqlite-gorilla", cfg: config{addr: "127.0.0.1:0", store: "sqlite", framework: "gorilla", key: testKey, dsn: filepath.Join(t.TempDir(), "demo.db")}, persistent: true},
+		{name: "mysql", cfg: config{addr: "127.0.0.1:0", store: "mysql", framework: "scs", dsn: mysqlDatabase(t)}, persistent: true},
+		{name: "mysql-gorilla", cfg: config{addr: "127.0.0.1:0", store: "mysql", framework: "gorilla", key: testKey, dsn: mysqlDatabase(t)}, persistent: true},
 	}
+}
+
+// mysqlDatabase creates a database of its own for one test on the local
+// MariaDB or MySQL (DEMO_TEST_MYSQL_DSN, default the test database's
+// server) and returns a DSN for it, so that the demo's "sessions" table
+// never meets another test's.
+func mysqlDatabase(t *testing.T) string {
+	t.Helper()
+	base := testenv.Getenv("DEMO_TEST_MYSQL_DSN", defaultMySQLDSN)
+	cfg, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		testenv.Unavailable(t, "MariaDB", "set DEMO_TEST_MYSQL_DSN", err)
+	}
+	name := fmt.Sprintf("demo_e2e_%d", time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("mysql", base); err == nil {
+			db.Exec("DROP DATABASE " + name)
+			db.Close()
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
 }
 
 // soakStores are the stores the load soak runs on.

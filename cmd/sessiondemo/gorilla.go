@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/gorillastore"
 )
 
@@ -41,7 +42,8 @@ func newGorilla(back Store, key []byte, lifetime time.Duration, log *slog.Logger
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	store, err := gorillastore.New(back, key)
+	// RecordClient: the devices page shows each session's browser and IP.
+	store, err := gorillastore.NewWithConfig(back, gorillastore.Config{KeyPairs: [][]byte{key}, RecordClient: true})
 	if err != nil {
 		return nil, err
 	}
@@ -155,24 +157,13 @@ func (g *gorillaSessions) Destroy(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (g *gorillaSessions) StoreToken(r *http.Request) string {
+// Index is the adapter's: it names sessions by their gorilla session IDs.
+func (g *gorillaSessions) Index() sessionstore.UserIndex { return g.store }
+
+func (g *gorillaSessions) Current(r *http.Request) (id, keep string) {
 	st := state(r)
 	if st.session.IsNew || st.session.ID == "" {
-		return ""
+		return "", ""
 	}
-	return gorillastore.StoreToken(st.session.ID)
-}
-
-func (g *gorillaSessions) Decode(data []byte) (map[string]any, error) {
-	values, err := gorillastore.DecodeValues(data)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]any, len(values))
-	for k, v := range values {
-		if ks, ok := k.(string); ok {
-			out[ks] = v
-		}
-	}
-	return out, nil
+	return g.store.SessionID(st.session), st.session.ID
 }

@@ -19,6 +19,11 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/gorillastore"
 )
 
 type config struct {
@@ -29,6 +34,9 @@ type config struct {
 	lifetime, cleanup time.Duration
 	// requestTimeout, if not zero, replaces defaultRequestTimeout.
 	requestTimeout time.Duration
+	// opened, if not nil, is given the store once it is open (tests
+	// inspect it).
+	opened func(Store)
 }
 
 // defaultRequestTimeout bounds a whole request, from its first byte to the
@@ -85,11 +93,18 @@ func main() {
 // run serves the demo until ctx is done, then shuts down gracefully. If
 // ready is not nil, it receives the listening address.
 func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
-	st, err := openStore(ctx, cfg.store, cfg.dsn, cfg.cleanup, log)
+	owner, err := ownerFunc(cfg.framework)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.store, cfg.dsn, cfg.cleanup, owner, log)
 	if err != nil {
 		return err
 	}
 	defer st.close()
+	if cfg.opened != nil {
+		cfg.opened(st.store)
+	}
 
 	sessions, err := newSessions(cfg, st, log)
 	if err != nil {
@@ -137,6 +152,18 @@ func newSessions(cfg config, st *openedStore, log *slog.Logger) (Sessions, error
 }
 
 const frameworkNames = "scs|gorilla"
+
+// ownerFunc reads the signed-in user of a session as the framework encodes
+// it, for the store's per-user index.
+func ownerFunc(framework string) (sessionstore.OwnerFunc, error) {
+	switch framework {
+	case "scs":
+		return sessionstore.OwnerKey(scs.GobCodec{}, ownerKey), nil // the SessionManager's default codec
+	case "gorilla":
+		return gorillastore.OwnerKey(ownerKey), nil
+	}
+	return nil, fmt.Errorf("unknown framework %q (want %s)", framework, frameworkNames)
+}
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

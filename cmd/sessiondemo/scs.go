@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/sessionstore/sessionstore"
 )
 
 // scsSessions serves the demo's sessions through an scs.SessionManager.
 type scsSessions struct {
-	sm *scs.SessionManager
+	sm    *scs.SessionManager
+	store Store
 }
 
 // newSCS keeps sessions for 30 days, 7 idle, unless lifetime is not zero.
@@ -30,10 +33,15 @@ func newSCS(store Store, secure bool, lifetime time.Duration, log *slog.Logger) 
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = secure
-	return &scsSessions{sm: sm}
+	return &scsSessions{sm: sm, store: store}
 }
 
-func (s *scsSessions) Wrap(next http.Handler) http.Handler { return s.sm.LoadAndSave(next) }
+// Wrap loads and saves the session around next, and records the request's
+// user agent and IP for the devices page (sessionstore.RecordClient runs
+// outside LoadAndSave, whose Commit gets the request's context).
+func (s *scsSessions) Wrap(next http.Handler) http.Handler {
+	return sessionstore.RecordClient(s.sm.LoadAndSave(next))
+}
 
 func (s *scsSessions) GetString(r *http.Request, key string) string {
 	return s.sm.GetString(r.Context(), key)
@@ -61,9 +69,13 @@ func (s *scsSessions) Destroy(_ http.ResponseWriter, r *http.Request) error {
 	return s.sm.Destroy(r.Context())
 }
 
-func (s *scsSessions) StoreToken(r *http.Request) string { return s.sm.Token(r.Context()) }
+// Index is the store's: SCS keeps sessions under their own tokens.
+func (s *scsSessions) Index() sessionstore.UserIndex { return s.store }
 
-func (s *scsSessions) Decode(data []byte) (map[string]any, error) {
-	_, values, err := s.sm.Codec.Decode(data)
-	return values, err
+func (s *scsSessions) Current(r *http.Request) (id, keep string) {
+	tok := s.sm.Token(r.Context())
+	if tok == "" {
+		return "", ""
+	}
+	return sessionstore.SessionID(tok), tok
 }

@@ -138,12 +138,15 @@ func TestSoak(t *testing.T) {
 			// are really removed, not only that little time passed.
 			cfg := sc.cfg
 			cfg.lifetime, cfg.cleanup = soakLifetime, time.Second
+			var store Store
+			cfg.opened = func(s Store) { store = s }
 			demo := startDemo(t, cfg)
 			const clients, counts = 16, 10
 			var (
 				mu       sync.Mutex
 				sessions int
 				heaps    []uint64
+				users    []string
 			)
 			goroutinesBefore := runtime.NumGoroutine()
 			ctx, cancel := context.WithTimeout(context.Background(), duration)
@@ -157,9 +160,13 @@ func TestSoak(t *testing.T) {
 						defer wg.Done()
 						c := newSoakClient(demo.url)
 						defer c.http.CloseIdleConnections()
-						if err := c.session(fmt.Sprintf("soak-%d-%d", i, time.Now().UnixNano()), counts); err != nil {
+						name := fmt.Sprintf("soak-%d-%d", i, time.Now().UnixNano())
+						if err := c.session(name, counts); err != nil {
 							errs <- err
 						}
+						mu.Lock()
+						users = append(users, name)
+						mu.Unlock()
 					}()
 				}
 				wg.Wait()
@@ -179,12 +186,24 @@ func TestSoak(t *testing.T) {
 				heaps = append(heaps, heapInUse())
 			}
 			// Flat: the heap after warm-up grows by less than 16 MiB whatever
-			// the duration. Each client leaves a session behind (the page
-			// after sign-out starts a new one) and two tombstones, all gone
-			// a lifetime and a cleanup interval later.
+			// the duration. Each client leaves two tombstones behind (its
+			// sign-in's RenewToken and its sign-out), gone a lifetime and a
+			// cleanup interval later; the pages it loads while signed out
+			// store nothing.
 			warm, last := heaps[1], heaps[len(heaps)-1]
 			if last > warm+16<<20 {
 				t.Errorf("heap grew from %d to %d bytes over %d sessions", warm, last, sessions)
+			}
+			// Every client signed out: no index entry outlives its session,
+			// and none is left over from the sessions that expired or were
+			// renewed at sign-in.
+			for _, user := range users {
+				if n, err := store.CountUserSessions(context.Background(), user); err != nil || n != 0 {
+					t.Fatalf("after %s signed out, the index counts %d of its sessions (%v)", user, n, err)
+				}
+			}
+			if n := storedSessions(t, store); n > 0 {
+				t.Logf("%d sessions stored after the soak (signed-out visitors' flash messages)", n)
 			}
 			time.Sleep(100 * time.Millisecond)
 			if after := runtime.NumGoroutine(); after > goroutinesBefore+10 {

@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun/schema"
 	_ "modernc.org/sqlite" // the sqlite driver, pure Go
 
+	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/bunstore"
 	"github.com/sessionstore/sessionstore/memstore"
 	"github.com/sessionstore/sessionstore/pgstore"
@@ -54,12 +55,12 @@ func defaultSQLitePath() (string, error) {
 	return filepath.Join(dir, "sessions.db"), nil
 }
 
-// openStore opens the store called name; cleanup, if not zero, is its
-// cleanup interval.
-func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, log *slog.Logger) (*openedStore, error) {
+// openStore opens the store called name, with its per-user index reading
+// owners with owner; cleanup, if not zero, is its cleanup interval.
+func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, owner sessionstore.OwnerFunc, log *slog.Logger) (*openedStore, error) {
 	switch name {
 	case "memory":
-		s, err := memstore.NewWithConfig(memstore.Config{Logger: log, CleanupInterval: cleanup})
+		s, err := memstore.NewWithConfig(memstore.Config{Logger: log, CleanupInterval: cleanup, Owner: owner})
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +82,7 @@ func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, log
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
-		s, err := pgstore.NewWithConfig(pool, pgstore.Config{CreateTable: true, Logger: log, CleanupInterval: cleanup})
+		s, err := pgstore.NewWithConfig(pool, pgstore.Config{CreateTable: true, Logger: log, CleanupInterval: cleanup, Owner: owner})
 		if err != nil {
 			pool.Close()
 			return nil, err
@@ -104,18 +105,18 @@ func openStore(ctx context.Context, name, dsn string, cleanup time.Duration, log
 		// WAL and a busy timeout let readers run beside the one writer; one
 		// connection makes writers queue instead of failing with SQLITE_BUSY.
 		return openBun(ctx, "sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)",
-			sqlitedialect.New(), 1, "sqlite ("+path+")", cleanup, log)
+			sqlitedialect.New(), 1, "sqlite ("+path+")", cleanup, owner, log)
 	case "mysql":
 		if dsn == "" {
 			dsn = defaultMySQLDSN
 		}
-		return openBun(ctx, "mysql", dsn, mysqldialect.New(), 16, "mysql", cleanup, log)
+		return openBun(ctx, "mysql", dsn, mysqldialect.New(), 16, "mysql", cleanup, owner, log)
 	}
 	return nil, fmt.Errorf("unknown store %q (want %s)", name, storeNames)
 }
 
 // openBun opens a bunstore on a database/sql driver and creates its tables.
-func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, conns int, describe string, cleanup time.Duration, log *slog.Logger) (*openedStore, error) {
+func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, conns int, describe string, cleanup time.Duration, owner sessionstore.OwnerFunc, log *slog.Logger) (*openedStore, error) {
 	sqldb, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", driver, err)
@@ -127,7 +128,7 @@ func openBun(ctx context.Context, driver, dsn string, dialect schema.Dialect, co
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", driver, err)
 	}
-	s, err := bunstore.NewWithConfig(db, bunstore.Config{Logger: log, CleanupInterval: cleanup})
+	s, err := bunstore.NewWithConfig(db, bunstore.Config{Logger: log, CleanupInterval: cleanup, Owner: owner})
 	if err == nil {
 		err = s.Migrate(ctx)
 	}
