@@ -67,6 +67,19 @@ func TestGorillaAdapterPGTableIndex(t *testing.T) {
 	})
 }
 
+// TestGorillaAdapterMemstoreIndex runs the Index subtests on the adapter
+// over memstore with its per-user index on, as gorilla users configure it.
+func TestGorillaAdapterMemstoreIndex(t *testing.T) {
+	gorillatest.RunAdapterIndex(t, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
+		m, err := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1,
+			Owner: gorillastore.OwnerKey(gorillatest.OwnerKey)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	})
+}
+
 func TestGorillaAdapterPGTable(t *testing.T) {
 	gorillatest.RunAdapter(t, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
 		return gorillastore.BackendForTest(t, now)
