@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,47 @@ import (
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/storetest"
 )
+
+// restrictedUser runs create as admin and returns the database as a new
+// user that may only SELECT, INSERT, UPDATE and DELETE on the tables in
+// granted (no CREATE, no ALTER), and the statement that grants it the same
+// on another table. The user, table and its tombstone table are dropped
+// when the test ends.
+func restrictedUser(t *testing.T, d Dialect, admin DB, table, prefix string, create []string, granted ...string) (db DB, grant func(table string) string) {
+	t.Helper()
+	user := freshTable(prefix)
+	drop := []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"}
+	var setup, teardown []string
+	switch d.Dialect {
+	case sqlstore.Postgres:
+		setup = []string{"CREATE ROLE " + user + " LOGIN"}
+		teardown = append(drop, "DROP OWNED BY "+user, "DROP ROLE "+user)
+	case sqlstore.MySQL:
+		user += "@'%'"
+		setup = []string{"CREATE USER " + user}
+		teardown = append(drop, "DROP USER "+user)
+	default:
+		t.Fatalf("no users on %v", d.Dialect)
+	}
+	grant = func(table string) string { return "GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + user }
+	for _, tbl := range granted {
+		setup = append(setup, grant(tbl))
+	}
+	t.Cleanup(func() {
+		for _, q := range teardown {
+			if err := admin.Exec(q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	for _, q := range slices.Concat(create, setup) {
+		if err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	name, _, _ := strings.Cut(user, "@")
+	return d.OpenAs(t, name), grant
+}
 
 // noCreatePrivilege is issue 12's third attack: a replica connected as a
 // user with only SELECT, INSERT, UPDATE and DELETE on the sessions table
@@ -26,39 +68,11 @@ func noCreatePrivilege(t *testing.T, d Dialect, admin DB) {
 		t.Skip("the database has no users")
 	}
 	table := freshTable("np")
-	user := freshTable("sqla")
 	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := func(table string) string { return "GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + user }
-	var setup, teardown []string
-	switch d.Dialect {
-	case sqlstore.Postgres:
-		setup = []string{"CREATE ROLE " + user + " LOGIN", grant(table)}
-		teardown = []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones",
-			"DROP OWNED BY " + user, "DROP ROLE " + user}
-	case sqlstore.MySQL:
-		user += "@'%'"
-		setup = []string{"CREATE USER " + user, grant(table)}
-		teardown = []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones", "DROP USER " + user}
-	default:
-		t.Fatalf("no users on %v", d.Dialect)
-	}
-	t.Cleanup(func() {
-		for _, q := range teardown {
-			if err := admin.Exec(q); err != nil {
-				t.Errorf("%s: %v", q, err)
-			}
-		}
-	})
-	for _, q := range append(append([]string{}, st.CreateSessions...), setup...) {
-		if err := admin.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	name, _, _ := strings.Cut(user, "@")
-	db := d.OpenAs(t, name)
+	db, grant := restrictedUser(t, d, admin, table, "sqla", st.CreateSessions, table)
 
 	if s, err := db.TryStore(t, Options{TableName: table}); !errors.Is(err, sessionstore.ErrNoTombstones) {
 		if s != nil {

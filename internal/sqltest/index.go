@@ -23,23 +23,11 @@ import (
 // every dialect in parallel: the migration of a populated table, a role
 // that may not alter the table, and the index off.
 func RunIndexTests(t *testing.T, dialects []Dialect) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, d Dialect, db DB)
-	}{
+	runOnDialects(t, dialects, []dialectTest{
 		{"MigratePopulated", migratePopulated},
 		{"NoAlterPrivilege", noAlterPrivilege},
 		{"IndexOff", indexOff},
-	}
-	for _, d := range dialects {
-		t.Run(d.Name, func(t *testing.T) {
-			t.Parallel()
-			db := d.Open(t)
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, d, db) })
-			}
-		})
-	}
+	})
 }
 
 // gobData is SCS session data with owner under storetest.OwnerKey (none
@@ -269,39 +257,11 @@ func noAlterPrivilege(t *testing.T, d Dialect, admin DB) {
 		t.Skip("the database has no users")
 	}
 	table := freshTable("na")
-	user := freshTable("sqlb")
 	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := func(table string) string { return "GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + user }
-	var setup, teardown []string
-	drop := []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"}
-	switch d.Dialect {
-	case sqlstore.Postgres:
-		setup = []string{"CREATE ROLE " + user + " LOGIN", grant(table), grant(table + "_tombstones")}
-		teardown = append(drop, "DROP OWNED BY "+user, "DROP ROLE "+user)
-	case sqlstore.MySQL:
-		user += "@'%'"
-		setup = []string{"CREATE USER " + user, grant(table), grant(table + "_tombstones")}
-		teardown = append(drop, "DROP USER "+user)
-	default:
-		t.Fatalf("no users on %v", d.Dialect)
-	}
-	t.Cleanup(func() {
-		for _, q := range teardown {
-			if err := admin.Exec(q); err != nil {
-				t.Errorf("%s: %v", q, err)
-			}
-		}
-	})
-	for _, q := range slices.Concat(st.CreateSessions, st.CreateTombstones, setup) {
-		if err := admin.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	name, _, _ := strings.Cut(user, "@")
-	db := d.OpenAs(t, name)
+	db, _ := restrictedUser(t, d, admin, table, "sqlb", slices.Concat(st.CreateSessions, st.CreateTombstones), table, table+"_tombstones")
 	s, err := db.TryStore(t, Options{TableName: table, Owner: storetest.Owner})
 	if !errors.Is(err, sessionstore.ErrNoIndex) || !strings.Contains(err.Error(), "Migrate") {
 		if s != nil {

@@ -78,10 +78,7 @@ type DB interface {
 // parallel: concurrent first commits, expiry updates, batched cleanup, the
 // cleanup loop, the Commit/Delete race and a written-back deleted session.
 func RunStoreTests(t *testing.T, dialects []Dialect) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, d Dialect, db DB)
-	}{
+	runOnDialects(t, dialects, []dialectTest{
 		{"ConcurrentFirstCommit", concurrentFirstCommit},
 		{"CommitUpdatesExpiry", commitUpdatesExpiry},
 		{"DeleteExpiredBatches", deleteExpiredBatches},
@@ -92,7 +89,18 @@ func RunStoreTests(t *testing.T, dialects []Dialect) {
 		{"ClockAheadCleanup", clockAheadCleanup},
 		{"NoCreatePrivilege", noCreatePrivilege},
 		{"PadSpaceRefused", padSpaceRefused},
-	}
+	})
+}
+
+// dialectTest is one test a suite runs on every dialect.
+type dialectTest struct {
+	name string
+	run  func(t *testing.T, d Dialect, db DB)
+}
+
+// runOnDialects runs tests on every dialect in parallel, in order within
+// each dialect, on one database handle per dialect.
+func runOnDialects(t *testing.T, dialects []Dialect, tests []dialectTest) {
 	for _, d := range dialects {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
