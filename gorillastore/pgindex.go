@@ -294,7 +294,7 @@ func (b *pgBackend) indexDDL() []string {
 	return []string{
 		`ALTER TABLE ` + b.table + ` ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS created TIMESTAMPTZ,
 ADD COLUMN IF NOT EXISTS user_agent TEXT, ADD COLUMN IF NOT EXISTS ip TEXT`,
-		`CREATE INDEX IF NOT EXISTS ` + b.ownerIdx + ` ON ` + b.table + ` (owner) WHERE owner IS NOT NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + b.ownerIdx + ` ON ` + b.table + ` (owner, expires_on) WHERE owner IS NOT NULL`,
 	}
 }
 

@@ -629,4 +629,4 @@ const readmeIndexSQL = `ALTER TABLE sessions
   ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ,
   ADD COLUMN IF NOT EXISTS user_agent TEXT,
   ADD COLUMN IF NOT EXISTS ip TEXT;
-CREATE INDEX IF NOT EXISTS sessions_owner_idx ON sessions (owner) WHERE owner IS NOT NULL;`
+CREATE INDEX IF NOT EXISTS sessions_owner_idx ON sessions (owner, expiry) WHERE owner IS NOT NULL;`

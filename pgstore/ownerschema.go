@@ -59,7 +59,7 @@ user_agent = COALESCE(EXCLUDED.user_agent, s.user_agent), ip = COALESCE(EXCLUDED
 	const insertVals = `$1::text, $2::bytea, $3::timestamptz, $4::text, $5::timestamptz, $5::timestamptz, $6::text, $7::text`
 	const table = `(token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL,
 owner TEXT, created TIMESTAMPTZ, last_seen TIMESTAMPTZ, user_agent TEXT, ip TEXT)`
-	const ownerIndex = `{toi} ON {t} (owner) WHERE owner IS NOT NULL`
+	const ownerIndex = `{toi} ON {t} (owner, expiry) WHERE owner IS NOT NULL`
 	lockKey := func(what string) string {
 		return `hashtextextended('pgstore ` + what + ` ' || ` + quoteLiteral(n.sessions) + `::regclass::oid::text, 0)`
 	}

@@ -142,7 +142,7 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 	ix.BackfillPage = b.sql(split("SELECT token, data FROM " + t + " WHERE last_seen IS NULL AND expiry > ? AND token > ? ORDER BY token LIMIT ?")...)
 	ix.Backfill = b.sql(split("UPDATE " + t + " SET owner = ?, created = ?, last_seen = ? WHERE token = ? AND last_seen IS NULL AND data = ?")...)
 	idx := q(table + "_owner_idx")
-	ix.CreateOwnerIndex = "CREATE INDEX " + idx + " ON " + t + " (owner)"
+	ix.CreateOwnerIndex = "CREATE INDEX " + idx + " ON " + t + " (owner, expiry)"
 	in := "('" + strings.Join(IndexColumns, "', '") + "')"
 	ix.AddColumns = func(missing []string) []string {
 		var add []string
