@@ -157,7 +157,7 @@ func TestIndexOff(t *testing.T) {
 	if got, want := columns(t, pool, "sessions"), []string{"token", "data", "expiry"}; !slices.Equal(got, want) {
 		t.Errorf("columns after Migrate with the index off = %v, want %v", got, want)
 	}
-	if n := count(t, pool, "SELECT count(*) FROM pg_indexes WHERE tablename = 'sessions' AND indexname = 'sessions_owner_idx'"); n != 0 {
+	if n := count(t, pool, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'sessions' AND indexname = 'sessions_owner_idx'"); n != 0 {
 		t.Error("Migrate with the index off created the owner index")
 	}
 	for _, q := range rec.take() {
