@@ -119,6 +119,21 @@ func CheckOwner(owner string) error {
 // read (the store's Commit then fails and writes nothing).
 type OwnerFunc func(data []byte) (string, error)
 
+// Read returns the owner f reads from data, checked with CheckOwner: an
+// OwnerFunc of the application's own may return any string, and a store
+// indexes only owners CheckOwner accepts. Stores call it in Commit and in
+// their migration's backfill.
+func (f OwnerFunc) Read(data []byte) (string, error) {
+	owner, err := f(data)
+	if err != nil {
+		return "", err
+	}
+	if err := CheckOwner(owner); err != nil {
+		return "", err
+	}
+	return owner, nil
+}
+
 // Codec is the decoding half of scs.Codec (scs.GobCodec, or the codec of
 // your scs.SessionManager).
 type Codec interface {

@@ -114,11 +114,8 @@ SELECT count(*) FILTER (WHERE live) FROM d`
 // indexed Commit or Update of data, or an error matching
 // sessionstore.ErrInvalidOwner (or the OwnerFunc's) before any round trip.
 func (b *pgBackend) indexArgs(ctx context.Context, data []byte) (owner, ua, ip any, err error) {
-	o, err := b.owner(data)
+	o, err := b.owner.Read(data)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := sessionstore.CheckOwner(o); err != nil { // an OwnerFunc of the caller's may skip it
 		return nil, nil, nil, err
 	}
 	if o != "" {
@@ -348,10 +345,7 @@ WHERE s.key = u.key AND s.data = u.data AND s.owner IS DISTINCT FROM NULLIF(u.ow
 			if b.backfillHook != nil {
 				read = append(read, key)
 			}
-			owner, err := b.owner(data)
-			if err == nil {
-				err = sessionstore.CheckOwner(owner)
-			}
+			owner, err := b.owner.Read(data)
 			switch {
 			case err != nil:
 				unreadable++

@@ -326,11 +326,7 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 	}
 	if !same {
 		var err error
-		if owner, err = m.owner(data); err != nil {
-			return fmt.Errorf("memstore: commit: %w", err)
-		}
-		// OwnerKey checks the owner; another OwnerFunc may not.
-		if err := sessionstore.CheckOwner(owner); err != nil {
+		if owner, err = m.owner.Read(data); err != nil {
 			return fmt.Errorf("memstore: commit: %w", err)
 		}
 		stored = string(data) // copied outside the lock

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/sessionstore/sessionstore"
 )
 
 // backfillBatchSize is how many sessions one backfill batch reads.
@@ -136,10 +134,7 @@ func (s *PostgresStore) backfill(ctx context.Context) error {
 		var wTok, wOwner []string
 		var wData [][]byte
 		for i, data := range datas {
-			owner, err := s.owner(data)
-			if err == nil {
-				err = sessionstore.CheckOwner(owner)
-			}
+			owner, err := s.owner.Read(data)
 			switch {
 			case err != nil:
 				unreadable++

@@ -26,10 +26,7 @@ type indexArgs struct {
 // ctx, before any round trip: a bad owner fails the Commit, which then
 // writes nothing.
 func (s *PostgresStore) indexArgs(ctx context.Context, data []byte) (indexArgs, error) {
-	owner, err := s.owner(data)
-	if err == nil {
-		err = sessionstore.CheckOwner(owner) // whatever OwnerFunc it is
-	}
+	owner, err := s.owner.Read(data)
 	if err != nil {
 		return indexArgs{}, err
 	}

@@ -341,10 +341,7 @@ func errNoIndex(op string) error {
 
 // indexedCommit is CommitCtx with the index on (its input already checked).
 func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	owner, err := s.owner(b)
-	if err == nil {
-		err = sessionstore.CheckOwner(owner)
-	}
+	owner, err := s.owner.Read(b)
 	if err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}

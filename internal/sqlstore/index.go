@@ -23,10 +23,7 @@ func (s *Store) errNoIndex(op string) error { return s.errorf(op, sessionstore.E
 // before any round trip; an owner that cannot be read fails the Commit and
 // nothing is written.
 func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
-	owner, err := s.cfg.Owner(data)
-	if err == nil {
-		err = sessionstore.CheckOwner(owner)
-	}
+	owner, err := s.cfg.Owner.Read(data)
 	if err != nil {
 		return s.errorf("commit", err)
 	}
@@ -475,10 +472,7 @@ func (s *Store) backfill(ctx context.Context) error {
 		}
 		err = s.conn.InTx(ctx, func(tx Conn) error {
 			for _, r := range page {
-				owner, err := s.cfg.Owner(r.data)
-				if err == nil {
-					err = sessionstore.CheckOwner(owner)
-				}
+				owner, err := s.cfg.Owner.Read(r.data)
 				if err != nil {
 					unread++
 					continue
