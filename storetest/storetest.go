@@ -146,4 +146,5 @@ func (s suite) run(t *testing.T) {
 	t.Run("DeleteExpired", s.testDeleteExpired)
 	t.Run("StopCleanup", s.testStopCleanup)
 	t.Run("Index", s.testIndex)
+	t.Run("Touch", s.testTouch)
 }
