@@ -174,7 +174,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	return s.Stmt.Exec(values(args)) //nolint:staticcheck // the driver offers no other
+	return nil, errors.New("sqltest: the driver's statement has no ExecContext")
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -182,7 +182,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	return s.Stmt.Query(values(args)) //nolint:staticcheck // the driver offers no other
+	return nil, errors.New("sqltest: the driver's statement has no QueryContext")
 }
 
 // CheckNamedValue converts as the statement would, or else its connection.
@@ -191,14 +191,6 @@ func (s *stmt) CheckNamedValue(v *driver.NamedValue) error {
 		return ch.CheckNamedValue(v)
 	}
 	return s.c.CheckNamedValue(v)
-}
-
-func values(args []driver.NamedValue) []driver.Value {
-	v := make([]driver.Value, len(args))
-	for i, a := range args {
-		v[i] = a.Value
-	}
-	return v
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
