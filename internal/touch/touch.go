@@ -140,6 +140,29 @@ func (v *View) Saw(token string, data []byte, expiry time.Time) {
 	sh.mu.Unlock()
 }
 
+// SawData records that a Find returned data under token without its
+// expiry (a store that cannot read it): the entry stays, with the expiry of
+// this view's last record, only if it holds the same data; otherwise it is
+// forgotten, so that a Commit of what the entry held, which would now be a
+// change, is written.
+func (v *View) SawData(token string, data []byte) {
+	if v == nil {
+		return
+	}
+	sh := v.shard(token)
+	sh.mu.Lock()
+	e, ok := sh.m[token]
+	sh.mu.Unlock()
+	if !ok || v.Sum(data) == e.sum {
+		return
+	}
+	sh.mu.Lock()
+	if cur, ok := sh.m[token]; ok && cur == e {
+		delete(sh.m, token)
+	}
+	sh.mu.Unlock()
+}
+
 // Forget drops token's entry: after a Delete, a Find that found nothing, or
 // a Commit whose outcome is unknown (an error).
 func (v *View) Forget(token string) {

@@ -153,6 +153,27 @@ func TestSkip(t *testing.T) {
 	}
 }
 
+// TestSawData: a Find without the expiry keeps an entry of the same data
+// and forgets one of other data.
+func TestSawData(t *testing.T) {
+	v, _ := New(time.Minute)
+	now := time.Now()
+	exp := now.Add(30 * time.Minute)
+	v.Saw("t", []byte("a"), exp)
+	v.SawData("t", []byte("a"))
+	if !v.Skip("t", []byte("a"), exp.Add(time.Second), now) {
+		t.Fatal("the same data was forgotten")
+	}
+	v.SawData("t", []byte("b"))
+	if v.Skip("t", []byte("a"), exp.Add(time.Second), now) || v.Len() != 0 {
+		t.Fatal("an entry of other data was kept")
+	}
+	v.SawData("u", []byte("a"))
+	if v.Len() != 0 {
+		t.Fatal("SawData made an entry")
+	}
+}
+
 func TestNew(t *testing.T) {
 	if _, err := New(-time.Nanosecond); err == nil {
 		t.Fatal("a negative window was accepted")
