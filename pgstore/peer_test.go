@@ -7,10 +7,48 @@ import (
 	"github.com/sessionstore/sessionstore/internal/peertest"
 )
 
+// afterDelete is why SCS's TestCleanup cannot pass here.
+const afterDelete = "commits session_token after TestDelete deleted it: by our tombstone rule that Commit " +
+	"is a no-op, so its row count is 0 where the test wants 1"
+
 // TestPeerSCSPgxstore runs SCS's own pgxstore_test.go against this store,
 // in a schema of its own whose sessions and tombstone tables
 // NewWithConfig creates (docs/compatibility.md).
 func TestPeerSCSPgxstore(t *testing.T) {
+	dsn := peerSchema(t)
+	peertest.Run(t, ".", peertest.Peer{
+		Module:  "github.com/alexedwards/scs/pgxstore",
+		Version: "v0.0.0-20240316134038-7e11d57e8885",
+		Files:   []string{"pgxstore_test.go"},
+		Glue:    "testdata/peers/pgxstore_glue.go",
+		Env:     []string{"SCS_POSTGRES_TEST_DSN=" + dsn},
+		Skip: map[string]string{
+			// TRUNCATE TABLE sessions leaves sessions_tombstones, and
+			// TestDelete, which runs before, deleted session_token.
+			"TestCleanup": afterDelete,
+		},
+	})
+}
+
+// TestPeerSCSPostgresstore runs SCS's own postgresstore_test.go against
+// this store, through lib/pq for the test's own statements: the glue
+// builds our store on a pgx pool of the same database.
+func TestPeerSCSPostgresstore(t *testing.T) {
+	dsn := peerSchema(t)
+	peertest.Run(t, ".", peertest.Peer{
+		Module:  "github.com/alexedwards/scs/postgresstore",
+		Version: "v0.0.0-20251002162104-209de6e426de",
+		Files:   []string{"postgresstore_test.go"},
+		Glue:    "testdata/peers/postgresstore_glue.go",
+		Env:     []string{"SCS_POSTGRES_TEST_DSN=" + dsn},
+		Skip:    map[string]string{"TestCleanup": afterDelete},
+	})
+}
+
+// peerSchema returns the DSN of a fresh schema holding SCS's sessions table
+// and its tombstone table, dropped when t ends.
+func peerSchema(t *testing.T) string {
+	t.Helper()
 	pool := newSchemaPool(t)
 	ctx := context.Background()
 	s, err := NewWithConfig(pool, Config{CreateTable: true, CleanupInterval: -1})
@@ -26,16 +64,5 @@ func TestPeerSCSPgxstore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peertest.Run(t, ".", peertest.Peer{
-		Module:  "github.com/alexedwards/scs/pgxstore",
-		Version: "v0.0.0-20240316134038-7e11d57e8885",
-		Files:   []string{"pgxstore_test.go"},
-		Glue:    "testdata/peers/pgxstore_glue.go",
-		Env:     []string{"SCS_POSTGRES_TEST_DSN=" + dsn},
-		Skip: map[string]string{
-			// TRUNCATE TABLE sessions leaves sessions_tombstones, and
-			// TestDelete, which runs before, deleted session_token.
-			"TestCleanup": "commits session_token after TestDelete deleted it: by our tombstone rule that Commit is a no-op, so its row count is 0 where the test wants 1",
-		},
-	})
+	return dsn
 }
