@@ -11,53 +11,34 @@ import (
 const afterDelete = "writes session_token (Commit; Save in SCS v1) after TestDelete deleted it: by our " +
 	"tombstone rule that write is a no-op, so its row count is 0 where the test wants 1"
 
-// TestPeerSCSPgxstore runs SCS's own pgxstore_test.go against this store,
-// in a schema of its own whose sessions and tombstone tables
-// NewWithConfig creates (docs/compatibility.md).
-func TestPeerSCSPgxstore(t *testing.T) {
-	dsn := peerSchema(t)
-	peertest.Run(t, ".", peertest.Peer{
-		Module:  "github.com/alexedwards/scs/pgxstore",
-		Version: "v0.0.0-20240316134038-7e11d57e8885",
-		Files:   []string{"pgxstore_test.go"},
-		Glue:    "testdata/peers/pgxstore_glue.go",
-		Env:     []string{"SCS_POSTGRES_TEST_DSN=" + dsn},
-		Skip: map[string]string{
-			// TRUNCATE TABLE sessions leaves sessions_tombstones, and
-			// TestDelete, which runs before, deleted session_token.
-			"TestCleanup": afterDelete,
-		},
-	})
-}
-
-// TestPeerSCSPostgresstore runs SCS's own postgresstore_test.go against
-// this store, through lib/pq for the test's own statements: the glue
-// builds our store on a pgx pool of the same database.
-func TestPeerSCSPostgresstore(t *testing.T) {
-	dsn := peerSchema(t)
-	peertest.Run(t, ".", peertest.Peer{
-		Module:  "github.com/alexedwards/scs/postgresstore",
-		Version: "v0.0.0-20251002162104-209de6e426de",
-		Files:   []string{"postgresstore_test.go"},
-		Glue:    "testdata/peers/postgresstore_glue.go",
-		Env:     []string{"SCS_POSTGRES_TEST_DSN=" + dsn},
-		Skip:    map[string]string{"TestCleanup": afterDelete},
-	})
-}
-
-// TestPeerSCSv1Pgstore runs SCS v1's own stores/pgstore test file, whose
-// store has Save where v2's has Commit, against this store.
-func TestPeerSCSv1Pgstore(t *testing.T) {
-	dsn := peerSchema(t)
-	peertest.Run(t, ".", peertest.Peer{
-		Module:  "github.com/alexedwards/scs",
-		Version: "v1.4.1",
-		Dir:     "stores/pgstore",
-		Files:   []string{"pgstore_test.go"},
-		Glue:    "testdata/peers/scsv1pgstore_glue.go",
-		Env:     []string{"SESSION_PG_TEST_DSN=" + dsn},
-		Skip:    map[string]string{"TestCleanup": afterDelete},
-	})
+// TestPeerSCS runs SCS's own PostgreSQL store tests against this store,
+// each in a schema of its own whose sessions and tombstone tables
+// NewWithConfig creates (docs/compatibility.md): pgxstore's, on a pgx pool
+// as ours; postgresstore's and SCS v1's pgstore's (whose store writes with
+// Save), which open a *sql.DB with lib/pq for their own statements while
+// the glue builds our store on a pgx pool of the same database.
+func TestPeerSCS(t *testing.T) {
+	for _, c := range []struct {
+		name, module, version, dir, file, env string
+	}{
+		{"pgxstore", "github.com/alexedwards/scs/pgxstore", "v0.0.0-20240316134038-7e11d57e8885", "", "pgxstore_test.go", "SCS_POSTGRES_TEST_DSN"},
+		{"postgresstore", "github.com/alexedwards/scs/postgresstore", "v0.0.0-20251002162104-209de6e426de", "", "postgresstore_test.go", "SCS_POSTGRES_TEST_DSN"},
+		{"v1pgstore", "github.com/alexedwards/scs", "v1.4.1", "stores/pgstore", "pgstore_test.go", "SESSION_PG_TEST_DSN"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			peertest.Run(t, ".", peertest.Peer{
+				Module:  c.module,
+				Version: c.version,
+				Dir:     c.dir,
+				Files:   []string{c.file},
+				Glue:    "testdata/peers/" + c.name + "_glue.go",
+				Env:     []string{c.env + "=" + peerSchema(t)},
+				// TRUNCATE TABLE sessions leaves sessions_tombstones, and
+				// TestDelete, which runs before, deleted session_token.
+				Skip: map[string]string{"TestCleanup": afterDelete},
+			})
+		})
+	}
 }
 
 // peerSchema returns the DSN of a fresh schema holding SCS's sessions table

@@ -1,7 +1,7 @@
 package pgxstore
 
 // The glue between SCS's pgxstore_test.go, copied into a temporary module
-// by TestPeerSCSPgxstore, and our pgstore: the constructor its tests call
+// by TestPeerSCS, and our pgstore: the constructor its tests call
 // builds ours, on the same pgx pool and the same sessions table.
 
 import (

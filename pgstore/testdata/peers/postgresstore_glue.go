@@ -1,7 +1,7 @@
 package postgresstore
 
 // The glue between SCS's postgresstore_test.go, copied into a temporary
-// module by TestPeerSCSPostgresstore, and our pgstore. pgstore takes a pgx
+// module by TestPeerSCS, and our pgstore. pgstore takes a pgx
 // pool, not a *sql.DB, so code written for postgresstore does not compile
 // unchanged (docs/compatibility.md): the constructor its tests call ignores
 // the *sql.DB it gets and builds our store on a pgx pool of the same

@@ -1,7 +1,7 @@
 package pgstore
 
 // The glue between SCS v1's stores/pgstore/pgstore_test.go, copied into a
-// temporary module by TestPeerSCSv1Pgstore, and our pgstore. SCS v1's New
+// temporary module by TestPeerSCS, and our pgstore. SCS v1's New
 // takes a *sql.DB (lib/pq) and the cleanup interval; ours takes a pgx
 // pool, so code written for it does not compile unchanged
 // (docs/compatibility.md): New ignores the *sql.DB it gets and builds our
