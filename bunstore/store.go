@@ -177,7 +177,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	merr := execAll(ctx, db, st.CreateTombstones)
 	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
 	if !tomb && !cfg.AllowNoTombstones {
-		return nil, fmt.Errorf("bunstore: table %s_tombstones is missing and cannot be created (%v): %w",
+		return nil, fmt.Errorf("bunstore: table %s_tombstones is missing and cannot be created (%w): %w",
 			st.Table, merr, sessionstore.ErrNoTombstones)
 	}
 	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
@@ -201,6 +201,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		Policy:     policy,
 		Owner:      cfg.Owner,
 		Touch:      view,
+		Transient:  mysqlDeadlock,
 
 		BeforeBackfill: cfg.beforeBackfill,
 	})

@@ -102,14 +102,23 @@ func (v *View) Skip(token string, data []byte, expiry, now time.Time) bool {
 	sh.mu.Lock()
 	e, ok := sh.m[token]
 	sh.mu.Unlock()
-	if !ok {
+	return ok && Coalesce(v.window, e.expiry, expiry, now) && v.Sum(data) == e.sum
+}
+
+// Coalesce is the rule on time of a skipped Commit, for a store that keeps
+// its data itself and compares it with Same: it reports whether a Commit
+// until expiry, at now, of the data the store holds until storedExpiry
+// (Unix microseconds), may write nothing with the given window. It holds
+// when expiry is not earlier than storedExpiry and later by less than the
+// window, and the session has at least the window left to live (expiry -
+// now); never for a window of 0 or less. A stored expiry it accepts is
+// thus always after now: a skip never keeps a session that has expired.
+func Coalesce(window time.Duration, storedExpiry int64, expiry, now time.Time) bool {
+	if window <= 0 || expiry.Sub(now) < window {
 		return false
 	}
-	ahead := expiry.UnixMicro() - e.expiry
-	if ahead < 0 || ahead >= v.window.Microseconds() {
-		return false
-	}
-	return v.Sum(data) == e.sum
+	ahead := expiry.UnixMicro() - storedExpiry
+	return ahead >= 0 && ahead < window.Microseconds()
 }
 
 // Saw records that the store holds data under token until expiry: after a
@@ -128,6 +137,29 @@ func (v *View) Saw(token string, data []byte, expiry time.Time) {
 		}
 	}
 	sh.m[token] = e
+	sh.mu.Unlock()
+}
+
+// SawData records that a Find returned data under token without its
+// expiry (a store that cannot read it): the entry stays, with the expiry of
+// this view's last record, only if it holds the same data; otherwise it is
+// forgotten, so that a Commit of what the entry held, which would now be a
+// change, is written.
+func (v *View) SawData(token string, data []byte) {
+	if v == nil {
+		return
+	}
+	sh := v.shard(token)
+	sh.mu.Lock()
+	e, ok := sh.m[token]
+	sh.mu.Unlock()
+	if !ok || v.Sum(data) == e.sum {
+		return
+	}
+	sh.mu.Lock()
+	if cur, ok := sh.m[token]; ok && cur == e {
+		delete(sh.m, token)
+	}
 	sh.mu.Unlock()
 }
 
@@ -175,16 +207,11 @@ func (v *View) Sum(data []byte) Sum {
 	}
 	if l, ok := scsgob.Own(); ok {
 		var buf [16]scsgob.Entry
-		entries := buf[:0]
-		deadline, ok := l.Walk(data, func(e scsgob.Entry) bool {
-			entries = append(entries, e)
-			return true
-		})
+		es, deadline, ok := entries(l, data, buf[:0])
 		if ok {
-			slices.SortFunc(entries, func(a, b scsgob.Entry) int { return bytes.Compare(a.Key, b.Key) })
 			write([]byte("scs-gob"))
 			write(deadline)
-			for _, e := range entries {
+			for _, e := range es {
 				write(e.Raw)
 			}
 			return Sum{h[0].Sum64(), h[1].Sum64()}
@@ -193,4 +220,77 @@ func (v *View) Sum(data []byte) Sum {
 	write([]byte("raw"))
 	write(data)
 	return Sum{h[0].Sum64(), h[1].Sum64()}
+}
+
+// Same reports whether a and b are the same session data in the sense of
+// Sum (two streams of SCS's GobCodec with the same deadline and entries,
+// in whatever order gob wrote them; otherwise the same bytes), without
+// hashing: for a store that holds the data itself. It reads both streams'
+// framing and compares bytes.
+func Same(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	l, ok := scsgob.Own()
+	if !ok || len(a) != len(b) { // a reordering keeps the length
+		return false
+	}
+	var bufA, bufB [16]scsgob.Entry
+	ea, da, ok := walk(l, a, bufA[:0])
+	if !ok {
+		return false
+	}
+	eb, db, ok := walk(l, b, bufB[:0])
+	if !ok || len(ea) != len(eb) || !bytes.Equal(da, db) {
+		return false
+	}
+	// Sessions have a few keys: pairwise beats sorting. If a's keys are
+	// distinct and each of a's entries is one of b's, b, of as many
+	// entries, holds a's in another order.
+	for i, x := range ea {
+		for _, y := range ea[:i] {
+			if bytes.Equal(x.Key, y.Key) {
+				return false // see entries
+			}
+		}
+		found := false
+		for _, y := range eb {
+			if bytes.Equal(x.Key, y.Key) {
+				found = bytes.Equal(x.Raw, y.Raw)
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// walk appends the entries of data, a stream of l, to buf in stream order
+// and returns them with the deadline's encoding.
+func walk(l scsgob.Layout, data []byte, buf []scsgob.Entry) ([]scsgob.Entry, []byte, bool) {
+	deadline, ok := l.Walk(data, func(e scsgob.Entry) bool {
+		buf = append(buf, e)
+		return true
+	})
+	return buf, deadline, ok
+}
+
+// entries appends the entries of data, a stream of l, to buf, sorted by
+// key, and returns them with the deadline's encoding.
+func entries(l scsgob.Layout, data []byte, buf []scsgob.Entry) ([]scsgob.Entry, []byte, bool) {
+	buf, deadline, ok := walk(l, data, buf)
+	if !ok {
+		return nil, nil, false
+	}
+	slices.SortFunc(buf, func(a, b scsgob.Entry) int { return bytes.Compare(a.Key, b.Key) })
+	for i := 1; i < len(buf); i++ {
+		if bytes.Equal(buf[i-1].Key, buf[i].Key) {
+			// Not what GobCodec writes: gob decodes the last of a key's
+			// entries, so the order matters. Compare such data by its bytes.
+			return nil, nil, false
+		}
+	}
+	return buf, deadline, true
 }

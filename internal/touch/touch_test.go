@@ -1,12 +1,16 @@
 package touch
 
 import (
+	"bytes"
 	"encoding/gob"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/sessionstore/sessionstore/internal/scsgob"
 )
 
 type point struct{ X, Y int }
@@ -37,6 +41,9 @@ func TestSumIgnoresMapOrder(t *testing.T) {
 		if got := v.Sum(b); got != want {
 			t.Fatalf("Sum differs for the same values in another order")
 		}
+		if !Same(b, encode(t, deadline, values)) {
+			t.Fatalf("Same: the same values in another order differ")
+		}
 	}
 	if len(orders) < 2 {
 		t.Fatalf("gob wrote one order in 200 encodings: the test proves nothing")
@@ -51,6 +58,9 @@ func TestSumIgnoresMapOrder(t *testing.T) {
 	} {
 		if v.Sum(other) == want {
 			t.Errorf("a session with another %s has the same sum", name)
+		}
+		if Same(other, encode(t, deadline, values)) {
+			t.Errorf("Same: a session with another %s is the same", name)
 		}
 	}
 }
@@ -67,9 +77,18 @@ func TestSumOtherData(t *testing.T) {
 	if v.Sum(custom) == v.Sum(encode(t, deadline, map[string]any{"p": point{1, 3}, "q": "x"})) {
 		t.Fatal("a registered type's changed value has the same sum")
 	}
+	if !Same(custom, append([]byte(nil), custom...)) {
+		t.Fatal("Same: equal bytes differ")
+	}
+	if Same(custom, encode(t, deadline, map[string]any{"p": point{1, 3}, "q": "x"})) {
+		t.Fatal("Same: a registered type's changed value is the same")
+	}
 	for _, pair := range [][2]string{{"a", "b"}, {"", "x"}, {`{"a":1}`, `{"a":2}`}} {
 		if v.Sum([]byte(pair[0])) == v.Sum([]byte(pair[1])) {
 			t.Fatalf("%q and %q have the same sum", pair[0], pair[1])
+		}
+		if Same([]byte(pair[0]), []byte(pair[1])) {
+			t.Fatalf("Same(%q, %q)", pair[0], pair[1])
 		}
 	}
 	// A truncated or corrupted GobCodec stream is just bytes.
@@ -77,6 +96,9 @@ func TestSumOtherData(t *testing.T) {
 	for i := range b {
 		if v.Sum(b[:i]) == v.Sum(b) {
 			t.Fatalf("a prefix of %d bytes has the stream's sum", i)
+		}
+		if Same(b[:i], b) {
+			t.Fatalf("Same: a prefix of %d bytes is the stream", i)
 		}
 	}
 }
@@ -114,11 +136,41 @@ func TestSkip(t *testing.T) {
 			if got := v.Skip(tok, c.data, c.expiry, now); got != c.want {
 				t.Fatalf("Skip = %v, want %v", got, c.want)
 			}
+			if !c.stored.IsZero() {
+				got := Coalesce(window, c.stored.UnixMicro(), c.expiry, now) && Same(c.data, data)
+				if got != c.want {
+					t.Fatalf("Coalesce and Same = %v, want %v", got, c.want)
+				}
+				if Coalesce(0, c.stored.UnixMicro(), c.expiry, now) {
+					t.Fatal("Coalesce with a window of 0")
+				}
+			}
 			v.Forget(tok)
 			if v.Skip(tok, c.data, c.expiry, now) {
 				t.Fatal("Skip after Forget")
 			}
 		})
+	}
+}
+
+// TestSawData: a Find without the expiry keeps an entry of the same data
+// and forgets one of other data.
+func TestSawData(t *testing.T) {
+	v, _ := New(time.Minute)
+	now := time.Now()
+	exp := now.Add(30 * time.Minute)
+	v.Saw("t", []byte("a"), exp)
+	v.SawData("t", []byte("a"))
+	if !v.Skip("t", []byte("a"), exp.Add(time.Second), now) {
+		t.Fatal("the same data was forgotten")
+	}
+	v.SawData("t", []byte("b"))
+	if v.Skip("t", []byte("a"), exp.Add(time.Second), now) || v.Len() != 0 {
+		t.Fatal("an entry of other data was kept")
+	}
+	v.SawData("u", []byte("a"))
+	if v.Len() != 0 {
+		t.Fatal("SawData made an entry")
 	}
 }
 
@@ -146,6 +198,61 @@ func TestBounded(t *testing.T) {
 	}
 	if n := v.Len(); n > MaxEntries {
 		t.Fatalf("%d entries, want at most %d", n, MaxEntries)
+	}
+}
+
+// TestDuplicateKeys: a stream with a key twice is not GobCodec's (gob
+// decodes the last one), so that neither Same nor Sum may take it for
+// another stream of the same entries, or of the same first entries.
+func TestDuplicateKeys(t *testing.T) {
+	v, _ := New(time.Minute)
+	deadline := time.Now()
+	l, _ := scsgob.Own()
+	// dup returns GobCodec's stream of {ka: a, kb: b} written in that
+	// order, with kb renamed ka: two entries of ka, the second decoded.
+	dup := func(a, b string) []byte {
+		for {
+			s := encode(t, deadline, map[string]any{"ka": a, "kb": b})
+			var first string
+			l.Walk(s, func(e scsgob.Entry) bool { first = string(e.Key); return false })
+			if first == "ka" {
+				return bytes.Replace(s, []byte("\x02kb"), []byte("\x02ka"), 1)
+			}
+		}
+	}
+	x, y := dup("1", "1"), dup("1", "2") // decoded: ka is 1; ka is 2
+	if Same(x, y) || Same(y, x) || v.Sum(x) == v.Sum(y) {
+		t.Fatal("streams of a duplicated key are the same whatever the second value")
+	}
+	// The same entries swapped: they decode differently.
+	var raws [][]byte
+	if _, ok := l.Walk(y, func(e scsgob.Entry) bool { raws = append(raws, e.Raw); return true }); !ok || len(raws) != 2 {
+		t.Fatalf("%v, %d entries", ok, len(raws))
+	}
+	at := len(y) - cap(raws[0]) // raws[0] is y's bytes from there on
+	swapped := slices.Concat(y[:at], raws[1], raws[0], y[at+len(raws[0])+len(raws[1]):])
+	if bytes.Equal(y, swapped) {
+		t.Fatal("the swap changed nothing")
+	}
+	if Same(y, swapped) || v.Sum(y) == v.Sum(swapped) {
+		t.Fatal("two streams of a duplicated key in another order are the same")
+	}
+}
+
+func BenchmarkSame(b *testing.B) {
+	pad := make([]byte, 900)
+	values := map[string]any{"user_id": "alice", "csrf": "0123456789abcdef", "pad": pad}
+	deadline := time.Now()
+	x := encode(b, deadline, values)
+	var y []byte
+	for y = encode(b, deadline, values); bytes.Equal(x, y); y = encode(b, deadline, values) {
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(x)))
+	for b.Loop() {
+		if !Same(x, y) {
+			b.Fatal("not the same")
+		}
 	}
 }
 
