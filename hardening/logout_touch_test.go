@@ -16,9 +16,10 @@ func touchBackends() []struct {
 	name string
 	open func(t testing.TB) (a, b Store)
 } {
-	pg := func(cfg pgstore.Config) func(t testing.TB) (Store, Store) {
+	pg := func(base pgstore.Config) func(t testing.TB) (Store, Store) {
 		return func(t testing.TB) (Store, Store) {
 			pool := postgres(t)
+			cfg := base // each call (each parallel subtest) its own table
 			cfg.Table, cfg.CreateTable, cfg.CleanupInterval, cfg.TouchWindow = uniqueName("hardening_touch"), true, -1, time.Minute
 			a, err := pgstore.NewWithConfig(pool, cfg)
 			if err != nil {
