@@ -156,7 +156,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	merr := execAll(ctx, db, st.CreateTombstones)
 	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
 	if !tomb && !cfg.AllowNoTombstones {
-		return nil, fmt.Errorf("bunstore: table %s_tombstones is missing and cannot be created (%v): %w",
+		return nil, fmt.Errorf("bunstore: table %s_tombstones is missing and cannot be created (%w): %w",
 			st.Table, merr, sessionstore.ErrNoTombstones)
 	}
 	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
@@ -179,6 +179,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		Tombstones: tomb,
 		Policy:     policy,
 		Owner:      cfg.Owner,
+		Transient:  mysqlDeadlock,
 
 		BeforeBackfill: cfg.beforeBackfill,
 	})

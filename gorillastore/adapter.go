@@ -8,6 +8,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // Config configures a Store (through NewWithConfig) and, embedded in
@@ -46,6 +48,28 @@ type Config struct {
 	// middleware) keeps that one. Off by default: nothing is stored that the
 	// application did not ask for.
 	RecordClient bool
+	// TouchWindow, if positive, coalesces touches: a Save of a session
+	// this store loaded (or saved), whose values encode to the same data
+	// as what this store last read or wrote for it, and whose expiry moves
+	// later by less than TouchWindow, writes nothing and, on PostgreSQL,
+	// makes no round trip; it still sets the cookie. With a sliding MaxAge,
+	// saved on every request, it turns the write per request into at most
+	// one per session per window. A session's stored expiry is then up to
+	// TouchWindow earlier than the last requested one, never later; a change
+	// of values, a MaxAge that moves the expiry earlier, or a session with
+	// less than TouchWindow left is always written; and the per-user index's
+	// last-seen time and client are those of the last write. Values of the
+	// compact format (strings, numbers, booleans, []byte, time.Time) are
+	// compared whatever order the map holds them in; values saved with gob
+	// (other types, flashes) only when their bytes repeat. PGStore reads
+	// each session's expiry when it loads it; the adapter knows only the
+	// expiry of its own last write, and forgets it when a load returns other
+	// data. Over a store with a TouchWindow of its own (memstore, pgstore,
+	// ...), set that one instead: memstore decides on the stored session
+	// itself, which a view here cannot (a session evicted between Get and
+	// Save would not be written again). See docs/touch.md. Zero: every Save
+	// is written. A negative value is an error.
+	TouchWindow time.Duration
 }
 
 // engine returns the engine and codecs cfg describes, filling in defaults.
@@ -57,7 +81,11 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime, recordClient: cfg.RecordClient}
+	view, err := touch.New(cfg.TouchWindow)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &engine{backend: backend, now: cfg.Now, lifetime: cfg.BrowserSessionLifetime, recordClient: cfg.RecordClient, touch: view}
 	if err := checkMaxAge(cfg.Options.MaxAge); err != nil {
 		return nil, nil, err
 	}

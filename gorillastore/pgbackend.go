@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // pgBackend is the session table of a PGStore, with the SCS context methods
@@ -40,6 +41,12 @@ type pgBackend struct {
 	// owner, when set (PGConfig.Owner), turns the per-user index on: see
 	// pgindex.go for the columns and statements.
 	owner sessionstore.OwnerFunc
+
+	// touch is the engine's local view (Config.TouchWindow), nil for 0:
+	// loadValues then reads each session's expiry too and records it.
+	touch             *touch.View
+	findTouchSQL      string // findSQL reading expires_on too
+	findTouchPlainSQL string
 
 	findSQL, commitSQL, updateSQL, deleteSQL         string
 	findPlainSQL, commitPlainSQL, updatePlainSQL     string
@@ -84,6 +91,8 @@ func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout t
 	// writer ignoring tombstones put there after the Delete.
 	b.findPlainSQL = `SELECT data FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
 	b.findSQL = b.findPlainSQL + ` AND NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)`
+	b.findTouchPlainSQL = `SELECT data, expires_on FROM ` + b.table + ` WHERE key = $1 AND expires_on > $2`
+	b.findTouchSQL = b.findTouchPlainSQL + ` AND NOT EXISTS (SELECT 1 FROM ` + b.tombs + ` WHERE key = $1)`
 	// The tombstone check is part of the upsert: one statement, no read
 	// before the write. A Delete that commits after this statement took its
 	// snapshot is caught by the second condition: the row the snapshot sees
@@ -160,6 +169,9 @@ type loadArgs struct {
 	buf  []byte
 	args [2]any // key[:], &now
 	dst  [1]any // &data
+	// With Config.TouchWindow: the expiry, scanned after data.
+	expiry pgtype.Timestamptz
+	dstExp [2]any // &data, &expiry
 }
 
 // maxPooledData is the largest session data buffer a loadArgs keeps.
@@ -169,6 +181,7 @@ var loadArgsPool = sync.Pool{New: func() any {
 	a := &loadArgs{buf: make([]byte, 0, 512)}
 	a.args = [2]any{a.key[:], &a.now}
 	a.dst = [1]any{&a.data}
+	a.dstExp = [2]any{&a.data, &a.expiry}
 	return a
 }}
 
@@ -182,17 +195,35 @@ func (b *pgBackend) loadValues(ctx context.Context, id string, values map[any]an
 	putToken(&a.key, id)
 	a.now = pgtype.Timestamptz{Time: micro(b.now()), Valid: true}
 	a.data = a.buf[:cap(a.buf)]
-	err := b.db.QueryRow(ctx, b.find(ctx), a.args[:]...).Scan(a.dst[:]...)
+	var err error
+	if b.touch == nil {
+		err = b.db.QueryRow(ctx, b.find(ctx), a.args[:]...).Scan(a.dst[:]...)
+	} else {
+		err = b.db.QueryRow(ctx, b.findTouch(ctx), a.args[:]...).Scan(a.dstExp[:]...)
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
+		b.touch.Forget(string(a.key[:]))
 		return errNotFound
 	case err != nil:
+		b.touch.Forget(string(a.key[:]))
 		return fmt.Errorf("find in %s: %w", b.table, err)
 	}
 	if cap(a.data) > cap(a.buf) && cap(a.data) <= maxPooledData {
 		a.buf = a.data[:0]
 	}
+	if b.touch != nil {
+		b.touch.Saw(string(a.key[:]), a.data, a.expiry.Time)
+	}
 	return decodeValues(values, a.data)
+}
+
+// findTouch is the statement loadValues runs with Config.TouchWindow.
+func (b *pgBackend) findTouch(ctx context.Context) string {
+	if b.tombstones(ctx) {
+		return b.findTouchSQL
+	}
+	return b.findTouchPlainSQL
 }
 
 // find is the statement FindCtx runs.

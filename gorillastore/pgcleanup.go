@@ -108,3 +108,10 @@ func (s *PGStore) CountExpiredSessions(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// Cleanup is StartCleanup under the name antonlindstrom/pgstore gives it,
+// so that its users' `defer store.StopCleanup(store.Cleanup(5 *
+// time.Minute))` compiles unchanged and runs this store's batched cleanup.
+func (s *PGStore) Cleanup(interval time.Duration) (quit chan<- struct{}, done <-chan struct{}) {
+	return s.StartCleanup(interval)
+}

@@ -66,3 +66,35 @@ func TestPGStoreCleanup(t *testing.T) {
 	quit, done = s.StartCleanup(time.Millisecond)
 	s.StopCleanup(quit, done)
 }
+
+// TestPGStoreCleanupAntonName runs cleanup the way antonlindstrom/pgstore's
+// README does: StopCleanup(Cleanup(interval)).
+func TestPGStoreCleanupAntonName(t *testing.T) {
+	clk := newClock()
+	var deleted atomic.Int64
+	s := newTestPGStore(t, testPool(t), PGConfig{
+		Config: Config{Now: clk.Now},
+		OnCleanup: func(n int64, _ time.Duration, err error) {
+			if err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+			deleted.Add(n)
+		},
+	})
+	s.MaxAge(60)
+	sess, r := load(t, s, "sid")
+	save(t, s, r, sess)
+	clk.Advance(2 * time.Minute)
+	func() {
+		defer s.StopCleanup(s.Cleanup(10 * time.Millisecond))
+		for deadline := time.Now().Add(10 * time.Second); deleted.Load() < 1; {
+			if time.Now().After(deadline) {
+				t.Fatal("Cleanup deleted no expired session in 10s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	if n := len(rows(t, s)); n != 0 {
+		t.Errorf("%d rows left, want 0", n)
+	}
+}

@@ -240,6 +240,7 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
+	b.touch, e.loaderSees = e.touch, true
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.createSchema(ctx); err != nil {

@@ -76,6 +76,7 @@ func (e *engine) save(codecs []securecookie.Codec, opts *sessions.Options, r *ht
 	ctx := r.Context()
 	if s.Options.MaxAge < 0 {
 		if validID(s.ID) {
+			e.touch.Forget(token(s.ID))
 			if err := e.backend.DeleteCtx(ctx, token(s.ID)); err != nil {
 				return fmt.Errorf("gorillastore: delete session: %w", err)
 			}
@@ -108,18 +109,33 @@ func (e *engine) save(codecs []securecookie.Codec, opts *sessions.Options, r *ht
 		ctx = withRequestClient(ctx, r)
 	}
 	tok := token(s.ID)
-	if h != nil && e.updater != nil && h.storedID() == s.ID {
+	loaded := h != nil && h.storedID() == s.ID
+	switch {
+	case loaded && ctx.Err() == nil && e.touch.Skip(tok, data, expiry, e.now()):
+		// Config.TouchWindow: the store holds this data until within the
+		// window of expiry; only the cookie is sent again. (A cancelled
+		// request's Save fails as without the option.)
+	case loaded && e.updater != nil:
 		updated, err := e.updater.UpdateCtx(ctx, tok, data, expiry)
 		if err != nil {
+			e.touch.Forget(tok)
 			return fmt.Errorf("gorillastore: save session: %w", err)
 		}
 		if !updated {
+			e.touch.Forget(tok)
 			return nil // deleted or expired since: it stays gone
 		}
-	} else {
+		e.touch.Saw(tok, data, expiry)
+	default:
 		if err := e.backend.CommitCtx(ctx, tok, data, expiry); err != nil {
+			e.touch.Forget(tok)
 			return fmt.Errorf("gorillastore: save session: %w", err)
 		}
+		// A Commit the backend's tombstone blocked also returns nil: the
+		// view then holds a session the backend does not, and a later
+		// Save within the window writes nothing, which is what the
+		// blocked Commit wrote.
+		e.touch.Saw(tok, data, expiry)
 		if h != nil {
 			h.setStored(s.ID)
 		}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // CtxStore is the method set of scs.CtxStore that the adapter needs. Every
@@ -71,6 +73,12 @@ type engine struct {
 	maxLength atomic.Int64  // 0: no limit
 	// recordClient is Config.RecordClient.
 	recordClient bool
+	// touch is the local view of Config.TouchWindow, nil for 0. A loader
+	// records its loads in it itself (see pgBackend.touch).
+	touch *touch.View
+	// loaderSees is set when loader records its loads in touch (PGStore's
+	// own backend); otherwise, with touch on, load uses FindCtx.
+	loaderSees bool
 }
 
 // newID returns a fresh random session ID of 256 bits.
@@ -185,16 +193,20 @@ type valuesLoader interface {
 // load decodes the values of the session with ID id into values, an empty
 // map, or returns errNotFound.
 func (e *engine) load(ctx context.Context, id string, values map[any]any) error {
-	if e.loader != nil {
+	if e.loader != nil && (e.touch == nil || e.loaderSees) {
 		return e.loader.loadValues(ctx, id, values)
 	}
-	data, found, err := e.backend.FindCtx(ctx, token(id))
+	tok := token(id)
+	data, found, err := e.backend.FindCtx(ctx, tok)
 	switch {
 	case err != nil:
+		e.touch.Forget(tok)
 		return err
 	case !found:
+		e.touch.Forget(tok)
 		return errNotFound
 	}
+	e.touch.SawData(tok, data) // FindCtx gives no expiry
 	return decodeValues(values, data)
 }
 

@@ -96,3 +96,56 @@ func TestGorillaAdapterMemstore(t *testing.T) {
 		return m
 	})
 }
+
+func TestGorillaPGStoreTouch(t *testing.T) {
+	gorillatest.RunTouch(t, func(t *testing.T, now func() time.Time) gorillatest.Maker {
+		pool := gorillastore.PoolForTest(t)
+		table := gorillastore.TableName()
+		return func(t *testing.T, cfg gorillastore.Config) gorillatest.Store {
+			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, TableName: table})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				s.Close()
+				gorillastore.DropTables(t, s)
+			})
+			return s
+		}
+	})
+}
+
+// TestGorillaAdapterPGTableTouch: the adapter's own view over PGStore's
+// table as an SCS store, which reports no expiry on Find.
+func TestGorillaAdapterPGTableTouch(t *testing.T) {
+	gorillatest.RunAdapterTouch(t, false, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
+		return gorillastore.BackendForTest(t, now)
+	})
+}
+
+// TestGorillaAdapterMemstoreTouch: the adapter's own view over memstore
+// without a TouchWindow.
+func TestGorillaAdapterMemstoreTouch(t *testing.T) {
+	gorillatest.RunAdapterTouch(t, false, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
+		m, err := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.StopCleanup)
+		return m
+	})
+}
+
+// TestGorillaAdapterMemstoreOwnTouch: memstore's own TouchWindow under an
+// adapter without one, as the adapter's documentation advises: gorilla's
+// canonical value encoding lets memstore see unchanged sessions.
+func TestGorillaAdapterMemstoreOwnTouch(t *testing.T) {
+	gorillatest.RunAdapterTouch(t, true, func(t *testing.T, now func() time.Time) gorillastore.CtxStore {
+		m, err := memstore.NewWithConfig(memstore.Config{Now: now, CleanupInterval: -1, TouchWindow: gorillatest.TouchWindow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.StopCleanup)
+		return m
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -42,22 +43,55 @@ const (
 
 var errCorrupt = errors.New("corrupt session data")
 
-// encodeValues encodes a session's Values.
+// encodeValues encodes a session's Values. The compact format is
+// canonical: its entries are sorted by their encoding (key first), so that
+// the same values encode to the same bytes whatever order the map yields
+// them in, and a store comparing data by its bytes (Config.TouchWindow, or
+// the TouchWindow of the store under the adapter) sees an unchanged session
+// as unchanged. The gob format is not: gob writes a map in its iteration
+// order.
 func encodeValues(values map[any]any) ([]byte, error) {
 	buf := make([]byte, 0, 64)
 	buf = append(buf, formatCompact)
 	buf = binary.AppendUvarint(buf, uint64(len(values)))
+	head := len(buf)
+	var spanBuf [8]entrySpan
+	spans := spanBuf[:0]
 	for k, v := range values {
 		var ok bool
+		e := entrySpan{start: len(buf)}
 		if buf, ok = appendValue(buf, k); !ok {
 			return encodeGob(values)
 		}
+		e.key = len(buf)
 		if buf, ok = appendValue(buf, v); !ok {
 			return encodeGob(values)
 		}
+		e.end = len(buf)
+		spans = append(spans, e)
 	}
-	return buf, nil
+	if len(spans) < 2 {
+		return buf, nil
+	}
+	slices.SortFunc(spans, func(a, b entrySpan) int {
+		// Distinct keys encode differently, but for NaN keys: then the
+		// whole entry decides.
+		if c := bytes.Compare(buf[a.start:a.key], buf[b.start:b.key]); c != 0 {
+			return c
+		}
+		return bytes.Compare(buf[a.start:a.end], buf[b.start:b.end])
+	})
+	out := make([]byte, head, len(buf))
+	copy(out, buf[:head])
+	for _, e := range spans {
+		out = append(out, buf[e.start:e.end]...)
+	}
+	return out, nil
 }
+
+// entrySpan is where one entry lies in an encoding: its key in
+// [start, key), its value in [key, end).
+type entrySpan struct{ start, key, end int }
 
 func encodeGob(values map[any]any) ([]byte, error) {
 	var buf bytes.Buffer

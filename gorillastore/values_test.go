@@ -1,7 +1,9 @@
 package gorillastore
 
 import (
+	"bytes"
 	"encoding/gob"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -87,4 +89,37 @@ func FuzzDecodeValues(f *testing.F) {
 			t.Fatalf("re-encoded values do not decode: %v", err)
 		}
 	})
+}
+
+// TestValuesCanonical: the compact format writes the same values as the
+// same bytes, whatever order the map yields them in, so that a store that
+// compares data by its bytes (TouchWindow) sees an unchanged session as
+// unchanged; values that differ still encode differently.
+func TestValuesCanonical(t *testing.T) {
+	values := map[any]any{"user_id": "alice", "csrf": "x", "n": 3, 7: true, "f": 1.5, "b": []byte{1}, int64(2): uint64(3),
+		"t": time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC), math.NaN(): "a", "z": "z"}
+	values[math.NaN()] = "b"
+	want, err := encodeValues(values)
+	if err != nil || want[0] != formatCompact {
+		t.Fatalf("encodeValues: %v, %v; want the compact format", want, err)
+	}
+	for range 200 {
+		// A fresh map of the same entries, filled in another order.
+		again := make(map[any]any, len(values))
+		for k, v := range values {
+			again[k] = v
+		}
+		got, err := encodeValues(again)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("the same values encoded to other bytes: %v", err)
+		}
+	}
+	values["csrf"] = "y"
+	if other, _ := encodeValues(values); bytes.Equal(other, want) {
+		t.Fatal("changed values encoded to the same bytes")
+	}
+	back := map[any]any{}
+	if err := decodeValues(back, want); err != nil || len(back) != len(values) {
+		t.Fatalf("decode: %v, %d values, want %d", err, len(back), len(values))
+	}
 }

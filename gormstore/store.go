@@ -169,7 +169,7 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	merr := migrateTombstones(db.WithContext(ctx), st)
 	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
 	if !tomb && !cfg.AllowNoTombstones {
-		return nil, fmt.Errorf("gormstore: table %s_tombstones is missing and cannot be created (%v): %w",
+		return nil, fmt.Errorf("gormstore: table %s_tombstones is missing and cannot be created (%w): %w",
 			st.Table, merr, sessionstore.ErrNoTombstones)
 	}
 	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
@@ -192,6 +192,7 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 		Tombstones: tomb,
 		Policy:     policy,
 		Owner:      cfg.Owner,
+		Transient:  mysqlDeadlock,
 
 		BeforeBackfill: cfg.beforeBackfill,
 	})

@@ -59,6 +59,14 @@
 // takes), except when the data is byte for byte what the session holds, as
 // on SCS's IdleTimeout renewals.
 //
+// With Config.TouchWindow, a Commit of the data a session already holds
+// (SCS's GobCodec data compared by its values, whatever order gob wrote
+// them in) whose expiry moves later by less than the window writes
+// nothing: it is decided on the stored session under the shard's read
+// lock, so an evicted or deleted session is never taken as held. It saves
+// the copy and the write lock of an IdleTimeout renewal, not time: see
+// docs/touch.md.
+//
 // Sessions are found by a 64-bit hash of their token with a secret random
 // seed, and match only if a second 64-bit hash with another secret seed
 // agrees too: a token is taken for another with probability 2⁻¹²⁸. If two

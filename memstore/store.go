@@ -132,6 +132,26 @@ type Config struct {
 	// nil means no index: the UserIndex methods return an error matching
 	// sessionstore.ErrNoIndex, and the store is exactly as without the field.
 	Owner sessionstore.OwnerFunc
+	// TouchWindow, if positive, coalesces touches: a Commit whose data is
+	// the same as what the store holds for the token, and whose expiry
+	// moves later by less than TouchWindow, writes nothing: it takes the
+	// shard's read lock instead of its write lock, copies nothing and
+	// allocates nothing. It is decided on the stored session itself, under
+	// the shard's lock, never on a separate record of it, so a session that
+	// was evicted, deleted or has expired is written (or, deleted, refused)
+	// as without the option. With SCS's IdleTimeout, which commits every
+	// session a request loads, it turns the write per request into at most
+	// one per session per window. A session's stored expiry is then up to
+	// TouchWindow earlier than the last requested one, never later; a change
+	// of data, an expiry that moves earlier, or a session with less than
+	// TouchWindow left is always written; with Owner set, the index entry's
+	// LastSeen is as old as the last write, and a Commit whose context
+	// carries a client (sessionstore.WithClient) other than the one the
+	// entry holds is written. Data of SCS's GobCodec is compared by its
+	// values, whatever order gob wrote them in; other data by its bytes. A
+	// skipped Commit still counts as a use for eviction. See docs/touch.md.
+	// Zero: every Commit is written. A negative value is an error.
+	TouchWindow time.Duration
 }
 
 // MemStore is an in-memory session store, safe for concurrent use.
@@ -152,6 +172,7 @@ type MemStore struct {
 	lastReport  atomic.Int64  // Unix seconds of the last reportEvictions line
 	loop        *cleanup.Loop
 	owner       sessionstore.OwnerFunc // nil: no per-user index
+	window      time.Duration          // Config.TouchWindow; 0: every Commit is written
 }
 
 // New returns a MemStore with a background goroutine that removes expired
@@ -188,8 +209,8 @@ func mustNew(cfg Config) *MemStore {
 // NewWithConfig returns a MemStore configured by cfg. Use it for bounds,
 // logging, a cleanup hook or an injected clock. It returns an error, and
 // starts nothing, if cfg.TombstoneLifetime, cfg.ClockSkew,
-// cfg.CleanupBatchSize, cfg.MaxSessions, cfg.MaxBytes or cfg.MaxDataSize is
-// negative; a negative cfg.CleanupInterval means no cleanup goroutine. The
+// cfg.CleanupBatchSize, cfg.MaxSessions, cfg.MaxBytes, cfg.MaxDataSize or
+// cfg.TouchWindow is negative; a negative cfg.CleanupInterval means no cleanup goroutine. The
 // error starts with "memstore: config: " and names the field; for the
 // tombstone settings it wraps the error of the shared tombstone policy.
 func NewWithConfig(cfg Config) (*MemStore, error) {
@@ -206,6 +227,9 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 		return nil, fmt.Errorf("memstore: config: MaxBytes %d is negative", cfg.MaxBytes)
 	case cfg.MaxDataSize < 0:
 		return nil, fmt.Errorf("memstore: config: MaxDataSize %d is negative", cfg.MaxDataSize)
+	case cfg.TouchWindow < 0:
+		// A typo should not silently turn coalescing off.
+		return nil, fmt.Errorf("memstore: config: TouchWindow %v is negative", cfg.TouchWindow)
 	}
 	m := &MemStore{
 		seed:        maphash.MakeSeed(),
@@ -214,6 +238,7 @@ func NewWithConfig(cfg Config) (*MemStore, error) {
 		batch:       cfg.CleanupBatchSize,
 		maxDataSize: cfg.MaxDataSize,
 		owner:       cfg.Owner,
+		window:      cfg.TouchWindow,
 	}
 	m.c.policy = policy
 	m.c.maxCount = int64(cfg.MaxSessions)
@@ -354,11 +379,14 @@ func (m *MemStore) commit(ctx context.Context, token string, data []byte, expiry
 		return fmt.Errorf("memstore: commit: %w", &sizeError{"session", "MaxBytes",
 			&sessionstore.TooLargeError{Size: int(size), Max: int(m.c.maxBytes)}})
 	}
+	s, h := m.shard(token)
+	if m.window > 0 && s.coalesce(ctx, token, h, data, expiry, m.now(), m.window, m.owner != nil) {
+		return nil
+	}
 	if m.owner != nil {
 		return m.commitIndexed(ctx, token, data, expiry)
 	}
 	// Copied outside the lock, into a string: never written again.
-	s, h := m.shard(token)
 	if err := s.commit(token, h, string(data), expiry.UnixMicro(), m.now, nil); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}

@@ -30,7 +30,27 @@ func TestConformance(t *testing.T) {
 		s := mustNew(t, memstore.Config{Now: now, CleanupInterval: time.Hour})
 		t.Cleanup(s.StopCleanup)
 		return s
-	}, storetest.Options{Indexed: indexed(memstore.Config{CleanupInterval: time.Hour})})
+	}, storetest.Options{
+		Indexed:  indexed(memstore.Config{CleanupInterval: time.Hour}),
+		Touching: touching(memstore.Config{CleanupInterval: time.Hour}),
+	})
+}
+
+// touching returns the storetest.Options.Touching factory of stores
+// configured by cfg with storetest.TouchWindow.
+func touching(cfg memstore.Config) func(t *testing.T, now func() time.Time) storetest.Store {
+	return func(t *testing.T, now func() time.Time) storetest.Store {
+		c := cfg
+		c.Now, c.TouchWindow = now, storetest.TouchWindow
+		s := mustNew(t, c)
+		t.Cleanup(func() {
+			s.StopCleanup()
+			if err := memstore.CheckInvariants(s); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	}
 }
 
 // indexed returns the storetest.Options.Indexed factory of stores
@@ -65,7 +85,10 @@ func TestConformanceBounded(t *testing.T) {
 		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
-	}, storetest.Options{Indexed: indexed(memstore.Config{MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1})})
+	}, storetest.Options{
+		Indexed:  indexed(memstore.Config{MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1}),
+		Touching: touching(memstore.Config{MaxSessions: 1 << 20, MaxBytes: 1 << 30, CleanupInterval: -1}),
+	})
 }
 
 func TestConformanceSmallBounds(t *testing.T) {
@@ -76,5 +99,8 @@ func TestConformanceSmallBounds(t *testing.T) {
 		s := mustNew(t, memstore.Config{Now: now, MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})
 		t.Cleanup(s.StopCleanup)
 		return s
-	}, storetest.Options{Indexed: indexed(memstore.Config{MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1})})
+	}, storetest.Options{
+		Indexed:  indexed(memstore.Config{MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1}),
+		Touching: touching(memstore.Config{MaxSessions: 8000, MaxBytes: 4 << 20, CleanupInterval: -1}),
+	})
 }

@@ -115,6 +115,31 @@ type Config struct {
 	// and the store runs exactly the statements it runs without it.
 	Owner sessionstore.OwnerFunc
 
+	// TouchWindow, if positive, coalesces touches: a Commit whose data is
+	// the same as what this store last read (Find) or wrote for the token,
+	// and whose expiry moves later by less than TouchWindow, writes nothing
+	// and makes no round trip. With SCS's IdleTimeout, which commits every
+	// session a request loads, it turns the write per request into at most
+	// one per session per window. A session's stored expiry is then up to
+	// TouchWindow earlier than the last requested one, never later; a change
+	// of data, an expiry that moves earlier, or a session with less than
+	// TouchWindow left is always written; and the per-user index's last-seen
+	// time is as old as the last write. Data of SCS's GobCodec is compared
+	// by its values, whatever order gob wrote them in; other data by its
+	// bytes. See docs/touch.md. Zero: every Commit is written. A negative
+	// value is an error.
+	TouchWindow time.Duration
+
+	// AsyncCommit makes Commit not wait for its WAL record to reach disk
+	// (synchronous_commit off, for the Commit's own transaction only, in the
+	// same round trip): a crash of the database server can lose the session
+	// updates of its last moments (up to three times wal_writer_delay, 600
+	// ms by default), never corrupt them. Delete, tombstones and the
+	// per-user index's revocations stay durable, so a crash never undoes a
+	// logout; a lost Commit leaves the session as it was before it. Default:
+	// false, every Commit is durable.
+	AsyncCommit bool
+
 	// Now is the clock that decides which sessions have expired. It is
 	// passed to PostgreSQL as a parameter; the database's now() is never
 	// used. Default: time.Now.

@@ -25,6 +25,33 @@ func TestConformance(t *testing.T) {
 		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour})
 	}, storetest.Options{WriteBehind: writeBehind, Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
 		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, Owner: storetest.Owner})
+	}, Touching: func(t *testing.T, now func() time.Time) storetest.Store {
+		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, TouchWindow: storetest.TouchWindow})
+	}, TouchReplica: touchReplica})
+}
+
+// touchReplica is another store on s's table, with its own local view.
+func touchReplica(t *testing.T, st storetest.Store, now func() time.Time) storetest.Store {
+	t.Helper()
+	s := st.(*PostgresStore)
+	r, err := NewWithConfig(s.pool, Config{Table: s.names.display, Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.StopCleanup)
+	return r
+}
+
+// TestConformanceAsync runs the suite on stores whose Commits do not wait
+// for their WAL flush: the contract is the same.
+func TestConformanceAsync(t *testing.T) {
+	t.Parallel()
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, AsyncCommit: true})
+	}, storetest.Options{WriteBehind: writeBehind, Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
+		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, Owner: storetest.Owner, AsyncCommit: true})
+	}, Touching: func(t *testing.T, now func() time.Time) storetest.Store {
+		return newTestStore(t, Config{Now: now, CleanupInterval: time.Hour, TouchWindow: storetest.TouchWindow, AsyncCommit: true})
 	}})
 }
 

@@ -43,10 +43,14 @@ func (s *PostgresStore) indexArgs(ctx context.Context, data []byte) (indexArgs, 
 // execCommit runs a commit statement, with the index columns when the
 // index is on.
 func (s *PostgresStore) execCommit(ctx context.Context, q, token string, b []byte, expiry time.Time, ix *indexArgs) (pgconn.CommandTag, error) {
-	if !ix.on {
-		return s.pool.Exec(ctx, q, token, b, expiry)
+	args := []any{token, b, expiry}
+	if ix.on {
+		args = append(args, ix.owner, ix.now, ix.ua, ix.ip)
 	}
-	return s.pool.Exec(ctx, q, token, b, expiry, ix.owner, ix.now, ix.ua, ix.ip)
+	if s.async {
+		return s.execAsync(ctx, q, args)
+	}
+	return s.pool.Exec(ctx, q, args...)
 }
 
 // checkIndex fails with an error matching sessionstore.ErrNoIndex when the

@@ -18,6 +18,9 @@ type queries struct {
 	// ignores tombstones) after its Delete.
 	find, all, page                string
 	findPlain, allPlain, pagePlain string
+	// findExpiry and findExpiryPlain are find and findPlain that also
+	// return the expiry, for the local view of Config.TouchWindow.
+	findExpiry, findExpiryPlain string
 	// commit is one MERGE (PostgreSQL 15 and later): it updates the row
 	// this statement's snapshot sees, or inserts one if that snapshot holds
 	// neither the row nor its tombstone (see CommitCtx). commitLegacy does
@@ -54,12 +57,14 @@ CREATE INDEX IF NOT EXISTS {tti} ON {tt} (expiry);`)
 	page := `SELECT token, data, expiry FROM {t} s WHERE token > $1 AND expiry > $2`
 	const pageOrder = ` ORDER BY token LIMIT $3`
 	return queries{
-		find:      r.Replace(find + hidden),
-		findPlain: r.Replace(find),
-		all:       r.Replace(all + hidden),
-		allPlain:  r.Replace(all),
-		page:      r.Replace(page + hidden + pageOrder),
-		pagePlain: r.Replace(page + pageOrder),
+		find:            r.Replace(find + hidden),
+		findPlain:       r.Replace(find),
+		findExpiry:      r.Replace(strings.Replace(find, "SELECT data", "SELECT data, expiry", 1) + hidden),
+		findExpiryPlain: r.Replace(strings.Replace(find, "SELECT data", "SELECT data, expiry", 1)),
+		all:             r.Replace(all + hidden),
+		allPlain:        r.Replace(all),
+		page:            r.Replace(page + hidden + pageOrder),
+		pagePlain:       r.Replace(page + pageOrder),
 		// MERGE joins the token with the row the statement's snapshot sees.
 		// A row that a concurrent Delete (or cleanup) removes after that
 		// snapshot is no longer MATCHED once the UPDATE has waited for the

@@ -17,6 +17,7 @@ import (
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // PostgresStore is a session store backed by a PostgreSQL table. It has the
@@ -36,6 +37,8 @@ type PostgresStore struct {
 	loop     *cleanup.Loop
 	owner    sessionstore.OwnerFunc // nil: the per-user index is off
 	ix       indexQueries           // the index's statements, when owner is set
+	touch    *touch.View            // nil: Config.TouchWindow is 0
+	async    bool                   // Config.AsyncCommit
 
 	tomb     atomic.Int32     // tombUnknown, tombOn or tombOff
 	tombNext atomic.Int64     // while tombOff: when (mono, Unix ns) the request path checks again
@@ -112,6 +115,10 @@ func newStore(pool *pgxpool.Pool, cfg Config, lenient bool, setup ...func(*Postg
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: config: %w", err)
 	}
+	view, err := touch.New(cfg.TouchWindow)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: config: %w", err)
+	}
 	s := &PostgresStore{
 		pool:     pool,
 		names:    names,
@@ -125,6 +132,8 @@ func newStore(pool *pgxpool.Pool, cfg Config, lenient bool, setup ...func(*Postg
 		policy:   policy,
 		mono:     time.Now,
 		owner:    cfg.Owner,
+		touch:    view,
+		async:    cfg.AsyncCommit,
 	}
 	if s.owner != nil {
 		s.ix = buildIndexQueries(names)
@@ -224,6 +233,9 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, fo
 	if err != nil {
 		return nil, false, fmt.Errorf("pgstore: find: %w", err)
 	}
+	if s.touch != nil {
+		return s.findSeen(ctx, token, tomb)
+	}
 	q := s.q.findPlain
 	if tomb {
 		q = s.q.find
@@ -238,6 +250,30 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, fo
 	if b == nil {
 		b = []byte{}
 	}
+	return b, true, nil
+}
+
+// findSeen is FindCtx with Config.TouchWindow: it reads the expiry too, and
+// records what it read in the local view, which decides whether the
+// request's Commit can be skipped.
+func (s *PostgresStore) findSeen(ctx context.Context, token string, tomb bool) (b []byte, found bool, err error) {
+	q := s.q.findExpiryPlain
+	if tomb {
+		q = s.q.findExpiry
+	}
+	var expiry time.Time
+	err = s.pool.QueryRow(ctx, q, token, s.now()).Scan(&b, &expiry)
+	if err != nil {
+		s.touch.Forget(token)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("pgstore: find: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	s.touch.Saw(token, b, expiry)
 	return b, true, nil
 }
 
@@ -280,6 +316,19 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 	if b == nil {
 		b = []byte{} // pgx sends a nil slice as NULL; data is NOT NULL
 	}
+	if s.touch.Skip(token, b, expiry, s.now()) {
+		return nil
+	}
+	err := s.commit(ctx, token, b, expiry)
+	if err != nil {
+		s.touch.Forget(token) // the row may or may not hold b now
+	}
+	return err
+}
+
+// commit is CommitCtx once the arguments are checked and the Commit is not
+// skipped. It records a write in the local view (Config.TouchWindow).
+func (s *PostgresStore) commit(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	var ix indexArgs
 	if s.owner != nil {
 		var err error
@@ -297,6 +346,7 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 		if _, err := s.execCommit(ctx, s.q.commitPlain, token, b, expiry, &ix); err != nil {
 			return fmt.Errorf("pgstore: commit: %w", err)
 		}
+		s.touch.Saw(token, b, expiry)
 		return nil
 	}
 	q := s.q.commit
@@ -307,6 +357,7 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 		tag, err := s.execCommit(ctx, q, token, b, expiry, &ix)
 		switch {
 		case err == nil && tag.RowsAffected() > 0:
+			s.touch.Saw(token, b, expiry)
 			return nil
 		case isUniqueViolation(err) && attempt < commitAttempts:
 			// A concurrent Commit inserted the token first: run again.
@@ -314,6 +365,7 @@ func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, e
 			return fmt.Errorf("pgstore: commit: %w", err)
 		}
 	}
+	s.touch.Forget(token)
 	return nil // tombstoned
 }
 
@@ -425,4 +477,29 @@ func timedOut(err error) error {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// asyncCommit turns off the WAL flush wait for the rest of the transaction
+// it runs in (is_local): the Commit's statement, sent after it in the same
+// batch, so in the same implicit transaction and the same round trip.
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
+// execAsync runs q with Config.AsyncCommit: in one batch after asyncCommit.
+// A batch's statements share one implicit transaction (one Sync), so the
+// setting ends with the Commit and never reaches another statement on the
+// connection.
+func (s *PostgresStore) execAsync(ctx context.Context, q string, args []any) (pgconn.CommandTag, error) {
+	var batch pgx.Batch
+	batch.Queue(asyncCommit)
+	batch.Queue(q, args...)
+	br := s.pool.SendBatch(ctx, &batch)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
 }

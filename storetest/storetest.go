@@ -12,7 +12,7 @@
 // Each promise of the store contract is a named subtest (Find/Expired,
 // Commit/CopiesInput, Delete/NoResurrection, ...), so a failure names the
 // broken promise. Optional capabilities are detected by interface assertion:
-// context methods (CtxStore), All and AllCtx, the Sessions iterator,
+// context methods (CtxStore), SCS v1's Save (sessionstore.V1Store), All and AllCtx, the Sessions iterator,
 // DeleteExpired and StopCleanup. Stores that accept an injected clock should
 // use RunWithClock, which adds expiry tests that move time without sleeping.
 //
@@ -136,6 +136,7 @@ func (s suite) run(t *testing.T) {
 	t.Run("Commit", s.testCommit)
 	t.Run("Delete", s.testDelete)
 	t.Run("Tombstone", s.testTombstone)
+	t.Run("Save", s.testSave)
 	t.Run("Expiry", s.testExpiry)
 	t.Run("Token", s.testToken)
 	t.Run("Payload", s.testPayload)
@@ -146,4 +147,5 @@ func (s suite) run(t *testing.T) {
 	t.Run("DeleteExpired", s.testDeleteExpired)
 	t.Run("StopCleanup", s.testStopCleanup)
 	t.Run("Index", s.testIndex)
+	t.Run("Touch", s.testTouch)
 }

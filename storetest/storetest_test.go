@@ -25,6 +25,8 @@ type refStore struct {
 	deleted  map[string]time.Time
 
 	noCopy, resurrects, servesExpired bool
+	// saveResurrects makes Save write past a tombstone, as Commit must not.
+	saveResurrects bool
 	// tombOldExpiry keeps a tombstone only until the session's own expiry,
 	// and cleans it up on the dot; anyExpiry takes expiries outside
 	// [sessionstore.MinExpiry, sessionstore.MaxExpiry].
@@ -98,6 +100,15 @@ func (s *refStore) CommitCtx(ctx context.Context, tok string, b []byte, expiry t
 	}
 	s.sessions[tok] = sessionstore.Session{Token: tok, Data: b, Expiry: expiry}
 	return nil
+}
+
+func (s *refStore) Save(tok string, b []byte, expiry time.Time) error {
+	if s.saveResurrects {
+		s.mu.Lock()
+		delete(s.deleted, tok)
+		s.mu.Unlock()
+	}
+	return s.Commit(tok, b, expiry)
 }
 
 func (s *refStore) Delete(tok string) error { return s.DeleteCtx(context.Background(), tok) }
@@ -210,6 +221,8 @@ func TestBrokenStore(t *testing.T) {
 			s.tombOldExpiry = true
 		case "anyExpiry":
 			s.anyExpiry = true
+		case "saveResurrects":
+			s.saveResurrects = true
 		}
 		return s
 	})
@@ -227,6 +240,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"resurrects", []string{"Delete/NoResurrection", "Context/CancelledDeleteCompletes"}},
 		{"servesExpired", []string{"Find/Expired", "Find/ExpiryIsStrict", "Commit/ShortensExpiry", "Commit/PastExpiryIsNotFound"}},
 		{"tombOldExpiry", []string{"Tombstone/OutlivesOldExpiry", "Tombstone/HeldForLifetime", "Tombstone/CleanupAheadKeepsIt"}},
+		{"saveResurrects", []string{"Save/NoResurrection"}},
 		{"anyExpiry", []string{"Expiry/OutOfRangeZero", "Expiry/OutOfRangeYear10000", "Expiry/OutOfRangeUnix1Shl62"}},
 	}
 	for _, c := range cases {

@@ -24,6 +24,14 @@ type Options struct {
 	// on and reading owners with storetest.Owner. The store must implement
 	// sessionstore.UserIndex.
 	Indexed func(t *testing.T, now func() time.Time) Store
+	// Touching, if set, runs the Touch subtests: like newStore, it returns
+	// a fresh, empty store reading the time from now, with its
+	// Config.TouchWindow set to storetest.TouchWindow.
+	Touching func(t *testing.T, now func() time.Time) Store
+	// TouchReplica, if set with Touching, returns another store on the
+	// backend of s (a replica in another process, with its own local view),
+	// configured as Touching configures s.
+	TouchReplica func(t *testing.T, s Store, now func() time.Time) Store
 }
 
 // RunWithOptions is RunWithClock with the extra abilities of o.

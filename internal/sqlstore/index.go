@@ -39,7 +39,7 @@ func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, ex
 		ua, ip = c.UserAgent, c.IP
 	}
 	exp, now := s.st.Time(expiry), s.st.Time(s.cfg.Now())
-	err = retry(ctx, func() error {
+	err = s.retry(ctx, func() error {
 		var err error
 		if s.tomb.Load() {
 			_, err = s.conn.Exec(ctx, s.st.Index.Commit, token, data, exp, ownerArg, now, now, ua, ip, token)
@@ -204,7 +204,7 @@ func (s *Store) revoke(ctx context.Context, op, user string, keep []string) (int
 	now := s.cfg.Now()
 	until := s.st.Time(s.cfg.Policy.Until(now))
 	var n int
-	err := retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
 		var err error
 		if s.tomb.Load() && s.st.Index.Revoke != nil && len(kept) <= MaxList {
 			n, err = s.revokeOne(ctx, user, kept, until, now)

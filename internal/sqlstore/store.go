@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +53,10 @@ type Config struct {
 	// work. Nil leaves the store exactly as without the index: the same
 	// statements on the same three columns.
 	Owner sessionstore.OwnerFunc
+	// Transient, if set, reports errors worth running a statement again for
+	// besides those Transient (the function) recognises: a MySQL or MariaDB
+	// deadlock, which only the driver's error type tells apart.
+	Transient func(error) bool
 	// BeforeBackfill, if set, is called by the backfill after it has read
 	// each page and before it indexes its rows (for tests).
 	BeforeBackfill func()
@@ -161,7 +164,7 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	}
 	s.recheck(ctx)
 	exp := s.st.Time(expiry)
-	err := retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
 		var err error
 		if s.tomb.Load() {
 			_, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
@@ -189,7 +192,7 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 	defer cancel()
 	s.recheck(ctx)
 	until := s.st.Time(s.cfg.Policy.Until(s.cfg.Now()))
-	err := retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
 		switch {
 		case !s.tomb.Load():
 			_, err := s.conn.Exec(ctx, s.st.Delete, token)
@@ -255,25 +258,4 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 		return nil, s.errorf("all", err)
 	}
 	return all, nil
-}
-
-// retry runs fn again, up to five times, when the database reports a
-// deadlock or a serialization failure: InnoDB can pick a Commit or a Delete
-// of the same token as a deadlock victim.
-func retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := range 6 {
-		if err = fn(); err == nil || !transient(err) || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
-	}
-	return err
-}
-
-// transient reports whether err is a deadlock or serialization failure:
-// MySQL error 1213 or SQLSTATE 40001 / 40P01.
-func transient(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "40001") || strings.Contains(msg, "40P01")
 }

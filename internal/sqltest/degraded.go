@@ -74,11 +74,17 @@ func noCreatePrivilege(t *testing.T, d Dialect, admin DB) {
 	}
 	db, grant := restrictedUser(t, d, admin, table, "sqla", st.CreateSessions, table)
 
-	if s, err := db.TryStore(t, Options{TableName: table}); !errors.Is(err, sessionstore.ErrNoTombstones) {
+	s, err := db.TryStore(t, Options{TableName: table})
+	if !errors.Is(err, sessionstore.ErrNoTombstones) {
 		if s != nil {
 			s.StopCleanup()
 		}
 		t.Fatalf("NewWithConfig without CREATE privilege: %v, want an error matching sessionstore.ErrNoTombstones", err)
+	}
+	// The server's refusal stays in the chain, code and all.
+	var coded interface{ SQLState() string }
+	if d.Dialect == sqlstore.Postgres && (!errors.As(err, &coded) || coded.SQLState() != "42501") {
+		t.Errorf("NewWithConfig without CREATE privilege: %v, want the server's insufficient_privilege (42501) in its chain", err)
 	}
 	logs := &errorCounter{}
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
