@@ -107,14 +107,22 @@ func newStore(t testing.TB, db *bun.DB, cfg bunstore.Config) *bunstore.BunStore 
 	if cfg.CleanupInterval == 0 {
 		cfg.CleanupInterval = time.Hour
 	}
+	// Migrate through a store without a cleanup loop first: the store's
+	// loop may run (CleanupLoop's every 20 ms) before a Migrate after
+	// NewWithConfig has created the sessions table.
+	m, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: cfg.TableName, CleanupInterval: -1, AllowNoTombstones: cfg.AllowNoTombstones})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropTables(t, db, cfg.TableName) })
+	if err := m.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	s, err := bunstore.NewWithConfig(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.StopCleanup()
-		dropTables(t, db, cfg.TableName)
-	})
+	t.Cleanup(s.StopCleanup) // runs before the drop
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}

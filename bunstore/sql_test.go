@@ -76,6 +76,7 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 		ClockSkew:         o.ClockSkew,
 		AllowNoTombstones: o.AllowNoTombstones,
 		Owner:             o.Owner,
+		TouchWindow:       o.TouchWindow,
 	}
 	bunstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
 	return newStore(t, d.db, cfg)
@@ -91,6 +92,7 @@ func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, erro
 		ClockSkew:         o.ClockSkew,
 		AllowNoTombstones: o.AllowNoTombstones,
 		Owner:             o.Owner,
+		TouchWindow:       o.TouchWindow,
 	})
 	if err != nil {
 		return nil, err

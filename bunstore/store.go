@@ -13,6 +13,7 @@ import (
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // DefaultCleanupInterval is how often New removes expired sessions.
@@ -90,6 +91,22 @@ type Config struct {
 	// sessionstore.ErrNoIndex.
 	Owner sessionstore.OwnerFunc
 
+	// TouchWindow, if positive, coalesces touches: a Commit whose data is
+	// the same as what this store last read (Find) or wrote for the token,
+	// and whose expiry moves later by less than TouchWindow, writes nothing
+	// and makes no round trip. With SCS's IdleTimeout, which commits every
+	// session a request loads, it turns the write per request into at most
+	// one per session per window. A session's stored expiry is then up to
+	// TouchWindow earlier than the last requested one, never later; a change
+	// of data, an expiry that moves earlier, or a session with less than
+	// TouchWindow left is always written; and the per-user index's last-seen
+	// time is as old as the last write. Data of SCS's GobCodec is compared
+	// by its values, whatever order gob wrote them in; other data by its
+	// bytes. Find then reads the expiry with the data. See docs/touch.md.
+	// Zero: every Commit is written, and Find runs the statement it runs
+	// without the option. A negative value is an error.
+	TouchWindow time.Duration
+
 	beforeBackfill func() // for tests: see export_test.go
 }
 
@@ -148,6 +165,10 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bunstore: %w", err)
 	}
+	view, err := touch.New(cfg.TouchWindow)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: config: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -179,6 +200,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 		Tombstones: tomb,
 		Policy:     policy,
 		Owner:      cfg.Owner,
+		Touch:      view,
 		Transient:  mysqlDeadlock,
 
 		BeforeBackfill: cfg.beforeBackfill,

@@ -39,7 +39,9 @@ func TestConformance(t *testing.T) {
 
 // conformance runs the suite on stores on db, with a WriteBehind that
 // inserts a session row directly, as a writer that ignores tombstones would,
-// and, if indexed, the Index subtests on stores with Config.Owner set.
+// if indexed, the Index subtests on stores with Config.Owner set, and the
+// Touch subtests on stores with Config.TouchWindow set, with a replica on
+// the same table.
 func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 	var tables sync.Map // *bunstore.BunStore -> table name
 	newConfigured := func(t *testing.T, cfg bunstore.Config) storetest.Store {
@@ -54,9 +56,22 @@ func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 			return newConfigured(t, bunstore.Config{Now: now, Owner: storetest.Owner})
 		}
 	}
+	touching := func(t *testing.T, now func() time.Time) storetest.Store {
+		return newConfigured(t, bunstore.Config{Now: now, TouchWindow: storetest.TouchWindow})
+	}
+	// touchReplica is another store on s's table, with its own local view.
+	touchReplica := func(t *testing.T, s storetest.Store, now func() time.Time) storetest.Store {
+		table, _ := tables.Load(s)
+		r, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table.(string), Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.StopCleanup)
+		return r
+	}
 	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		return newConfigured(t, bunstore.Config{Now: now})
-	}, storetest.Options{Indexed: index, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
+	}, storetest.Options{Indexed: index, Touching: touching, TouchReplica: touchReplica, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
 		table, _ := tables.Load(s)
 		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
 		if err != nil {

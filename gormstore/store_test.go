@@ -47,8 +47,9 @@ func TestConformanceCallbacks(t *testing.T) {
 
 // conformance runs the suite on stores configured by cfg, with a
 // WriteBehind that inserts a session row directly, as a writer that ignores
-// tombstones would, and, if indexed, the Index subtests on stores with
-// Config.Owner set.
+// tombstones would, if indexed, the Index subtests on stores with
+// Config.Owner set, and the Touch subtests on stores with Config.TouchWindow
+// set, with a replica on the same table.
 func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config, indexed bool) {
 	var tables sync.Map // *gormstore.GORMStore -> table name
 	newConfigured := func(t *testing.T, now func() time.Time, cfg gormstore.Config) storetest.Store {
@@ -65,9 +66,26 @@ func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config, inde
 			return newConfigured(t, now, cfg)
 		}
 	}
+	touching := func(t *testing.T, now func() time.Time) storetest.Store {
+		cfg := cfg
+		cfg.TouchWindow = storetest.TouchWindow
+		return newConfigured(t, now, cfg)
+	}
+	// touchReplica is another store on s's table, with its own local view.
+	touchReplica := func(t *testing.T, s storetest.Store, now func() time.Time) storetest.Store {
+		table, _ := tables.Load(s)
+		cfg := cfg
+		cfg.TableName, cfg.Now, cfg.CleanupInterval, cfg.TouchWindow = table.(string), now, -1, storetest.TouchWindow
+		r, err := gormstore.NewWithConfig(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.StopCleanup)
+		return r
+	}
 	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		return newConfigured(t, now, cfg)
-	}, storetest.Options{Indexed: index, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
+	}, storetest.Options{Indexed: index, Touching: touching, TouchReplica: touchReplica, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
 		table, _ := tables.Load(s)
 		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
 		if err != nil {

@@ -32,13 +32,13 @@ func touchBackends() []struct {
 			return a, b
 		}
 	}
-	return []struct {
+	return append([]struct {
 		name string
 		open func(t testing.TB) (a, b Store)
 	}{
 		{"pgstore", pg(pgstore.Config{})},
 		{"pgstore+async", pg(pgstore.Config{AsyncCommit: true})},
-	}
+	}, moreTouchBackends()...)
 }
 
 // TestLogoutRaceTouch is the logout race with coalesced touches, in the

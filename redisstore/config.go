@@ -97,6 +97,22 @@ type Config struct {
 	// the commands it sends without one.
 	Owner sessionstore.OwnerFunc
 
+	// TouchWindow, if positive, coalesces touches: a Commit whose data is
+	// the same as what this store last read (Find) or wrote for the token,
+	// and whose expiry moves later by less than TouchWindow, writes nothing
+	// and makes no round trip. With SCS's IdleTimeout, which commits every
+	// session a request loads, it turns the write per request into at most
+	// one per session per window. A session's stored expiry is then up to
+	// TouchWindow earlier than the last requested one, never later; a change
+	// of data, an expiry that moves earlier, or a session with less than
+	// TouchWindow left is always written; and the per-user index's last-seen
+	// time is as old as the last write. Data of SCS's GobCodec is compared
+	// by its values, whatever order gob wrote them in; other data by its
+	// bytes. Find reads the expiry from the value's header, so it sends the
+	// same GET as without the option. See docs/touch.md. Zero: every Commit
+	// is written. A negative value is an error.
+	TouchWindow time.Duration
+
 	// IndexPrefix starts every key of the per-user index (used only with
 	// Owner set). Like TombstonePrefix it must not contain '{', and none of
 	// the three prefixes may be a prefix of another. Default: Prefix with a

@@ -18,7 +18,22 @@ func conformance(t *testing.T, client func(t testing.TB) redis.UniversalClient) 
 		Indexed: func(t *testing.T, now func() time.Time) storetest.Store {
 			return newStore(t, client(t), Config{Now: now, Owner: storetest.Owner})
 		},
+		Touching: func(t *testing.T, now func() time.Time) storetest.Store {
+			return newStore(t, client(t), Config{Now: now, TouchWindow: storetest.TouchWindow})
+		},
+		TouchReplica: touchReplica,
 	})
+}
+
+// touchReplica is another store on st's keys, with its own local view: a
+// replica in another process.
+func touchReplica(t *testing.T, st storetest.Store, now func() time.Time) storetest.Store {
+	s := st.(*RedisStore)
+	r, err := NewWithConfig(s.client, Config{Prefix: s.prefix, TombstonePrefix: s.tombPrefix, Now: now, TouchWindow: storetest.TouchWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // writeBehind writes a session the way SCS's goredisstore does (the bare

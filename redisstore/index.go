@@ -340,13 +340,14 @@ func errNoIndex(op string) error {
 }
 
 // indexedCommit is CommitCtx with the index on (its input already checked).
-func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, expiry time.Time) error {
+// written is false when the token is tombstoned or expiry is past.
+func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, expiry time.Time) (written bool, err error) {
 	owner, err := s.owner.Read(b)
 	if err != nil {
-		return fmt.Errorf("redisstore: commit: %w", err)
+		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: commit: %w", err)
+		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -357,9 +358,9 @@ func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, 
 	if !expiry.After(now) {
 		err := idxDropScript.Run(ctx, s.client, []string{s.sessionKey(token), meta}, token, base).Err()
 		if err != nil {
-			return fmt.Errorf("redisstore: commit: %w", err)
+			return false, fmt.Errorf("redisstore: commit: %w", err)
 		}
-		return nil
+		return false, nil
 	}
 	pxat := ceilMs(expiry) + s.skewMs
 	keys := []string{s.sessionKey(token), s.tombstoneKey(token), meta}
@@ -373,7 +374,7 @@ func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, 
 			until := pxat + s.skewMs
 			err := idxSlotsScript.Run(ctx, s.client, []string{s.slotsKey(owner)}, tag, until).Err()
 			if err != nil {
-				return fmt.Errorf("redisstore: commit: index: %w", err)
+				return false, fmt.Errorf("redisstore: commit: index: %w", err)
 			}
 			s.tagsSeen.add(owner, tag, until)
 		}
@@ -383,12 +384,12 @@ func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, 
 		hasClient, ua, ip = "1", c.UserAgent, c.IP
 	}
 	nowUs := strconv.FormatInt(now.UnixMicro(), 10)
-	err = idxCommitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), pxat, token, base,
-		nowUs, floorMs(now), owner, hasClient, ua, ip, slotTag(keySlot(s.sessionKey(token)))).Err()
+	n, err := idxCommitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), pxat, token, base,
+		nowUs, floorMs(now), owner, hasClient, ua, ip, slotTag(keySlot(s.sessionKey(token)))).Int64()
 	if err != nil {
-		return fmt.Errorf("redisstore: commit: %w", err)
+		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // indexedDelete is DeleteCtx with the index on.

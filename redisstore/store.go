@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // RedisStore is a session store on Redis: a single server, Sentinel or
@@ -28,6 +29,7 @@ type RedisStore struct {
 	pageSize   int
 	log        *slog.Logger
 	now        func() time.Time
+	touch      *touch.View // nil: Config.TouchWindow is 0
 
 	// The per-user index, on with owner set (index.go).
 	owner     sessionstore.OwnerFunc
@@ -66,6 +68,10 @@ func NewWithConfig(client redis.UniversalClient, cfg Config) (*RedisStore, error
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: config: %w", err)
 	}
+	view, err := touch.New(cfg.TouchWindow)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: config: %w", err)
+	}
 	switch {
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("redisstore: config: Timeout %v is negative", cfg.Timeout)
@@ -87,6 +93,7 @@ func NewWithConfig(client redis.UniversalClient, cfg Config) (*RedisStore, error
 		pageSize:   cfg.PageSize,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+		touch:      view,
 	}
 	if cfg.Owner != nil {
 		if s.idxPrefix, err = resolveIndexPrefix(cfg, prefix, tomb); err != nil {
@@ -202,21 +209,38 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) (b []byte, found
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	data, expiry, found, err := s.find(ctx, token)
+	if s.touch != nil {
+		if found && !expiry.IsZero() {
+			s.touch.Saw(token, data, expiry)
+		} else {
+			s.touch.Forget(token)
+		}
+	}
+	return data, found, err
+}
+
+// find is FindCtx once the token is checked. expiry is the one in the
+// value's header, zero for a value in another layout (legacyFind), whose
+// Redis expiry is only to the millisecond: Config.TouchWindow's view does
+// not record such a session, and its next Commit is written.
+func (s *RedisStore) find(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
 	v, err := s.client.Get(ctx, s.sessionKey(token)).Bytes()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
-			return nil, false, nil
+			return nil, time.Time{}, false, nil
 		}
-		return nil, false, fmt.Errorf("redisstore: find: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("redisstore: find: %w", err)
 	}
 	data, expiry, ok := decodeValue(v)
 	if !ok {
-		return s.legacyFind(ctx, token, v)
+		data, found, err = s.legacyFind(ctx, token, v)
+		return data, time.Time{}, found, err
 	}
 	if !expiry.After(s.now()) {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
-	return data, true, nil
+	return data, expiry, true, nil
 }
 
 // legacyFind decides about a value not in this store's layout: live if its
@@ -264,27 +288,49 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	if err := sessionstore.CheckExpiry(expiry); err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}
-	if s.owner != nil {
-		return s.indexedCommit(ctx, token, b, expiry)
+	if s.touch != nil && s.touch.Skip(token, b, expiry, s.now()) {
+		return nil
 	}
+	var written bool
+	var err error
+	if s.owner != nil {
+		written, err = s.indexedCommit(ctx, token, b, expiry)
+	} else {
+		written, err = s.commit(ctx, token, b, expiry)
+	}
+	if s.touch != nil {
+		if written && err == nil {
+			s.touch.Saw(token, b, expiry)
+		} else {
+			// An error leaves the key unknown; a tombstone or a past
+			// expiry left no session.
+			s.touch.Forget(token)
+		}
+	}
+	return err
+}
+
+// commit is CommitCtx without the index, once the arguments are checked.
+// written is false when the token is tombstoned or expiry is past.
+func (s *RedisStore) commit(ctx context.Context, token string, b []byte, expiry time.Time) (written bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: commit: %w", err)
+		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	if !expiry.After(s.now()) {
 		// Nothing to store; what was there has expired by this Commit.
 		if err := s.client.Del(ctx, s.sessionKey(token)).Err(); err != nil {
-			return fmt.Errorf("redisstore: commit: %w", err)
+			return false, fmt.Errorf("redisstore: commit: %w", err)
 		}
-		return nil
+		return false, nil
 	}
 	keys := []string{s.sessionKey(token), s.tombstoneKey(token)}
-	err := commitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), ceilMs(expiry)+s.skewMs).Err()
+	n, err := commitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), ceilMs(expiry)+s.skewMs).Int64()
 	if err != nil {
-		return fmt.Errorf("redisstore: commit: %w", err)
+		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // Delete removes a session and leaves a tombstone for it, in one atomic
@@ -305,6 +351,7 @@ func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil // cannot exist
 	}
+	s.touch.Forget(token)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
 	defer cancel()
 	until := ceilMs(s.policy.Until(s.now()))

@@ -42,6 +42,7 @@ func TestConfigErrors(t *testing.T) {
 		{"NegativeTimeout", c, Config{Timeout: -1}, "Timeout"},
 		{"NegativeMaxDataSize", c, Config{MaxDataSize: -1}, "MaxDataSize"},
 		{"NegativePageSize", c, Config{PageSize: -1}, "PageSize"},
+		{"NegativeTouchWindow", c, Config{TouchWindow: -time.Second}, "redisstore: config: TouchWindow -1s is negative"},
 		{"BraceInTombstonePrefix", c, Config{TombstonePrefix: "t{x}:"}, "'{'"},
 		{"BraceInPrefixDefaultTombstones", c, Config{Prefix: "{app}:"}, "'{'"},
 		{"TombstonePrefixExtendsPrefix", c, Config{Prefix: "s:", TombstonePrefix: "s:t:"}, "prefix of the other"},

@@ -71,10 +71,14 @@ type Statements struct {
 	// one a commit racing with its Delete wrote back; the Plain forms are
 	// for stores without a tombstone table.
 	Find, FindPlain string // token, now
-	All, AllPlain   string // now
-	Page, PagePlain string // now, after token, limit; yields token, data, expiry
-	Commit          string // token, data, expiry, token  (no-op when tombstoned)
-	CommitPlain     string // token, data, expiry         (without tombstones)
+	// FindExpiry and FindExpiryPlain are Find and FindPlain that yield the
+	// expiry after the data, for the local view of coalesced touches
+	// (Config.Touch): token, now.
+	FindExpiry, FindExpiryPlain string
+	All, AllPlain               string // now
+	Page, PagePlain             string // now, after token, limit; yields token, data, expiry
+	Commit                      string // token, data, expiry, token  (no-op when tombstoned)
+	CommitPlain                 string // token, data, expiry         (without tombstones)
 	// DeleteTombstone deletes the row and records its tombstone in one
 	// statement (PostgreSQL only; "" elsewhere): token, until. The
 	// tombstone's expiry is GREATEST(the deleted row's expiry, until), with
@@ -153,6 +157,8 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = " + t + ".token)"
 	s.FindPlain = b.sql("SELECT data FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
 	s.Find = s.FindPlain + live
+	s.FindExpiryPlain = b.sql("SELECT data, expiry FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
+	s.FindExpiry = s.FindExpiryPlain + live
 	s.AllPlain = b.sql("SELECT token, data FROM "+t+" WHERE expiry > ", "?")
 	s.All = s.AllPlain + live
 	page := "SELECT token, data, expiry FROM " + t + " WHERE expiry > ?"
@@ -255,7 +261,7 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 // of every request, not those of cleanup, which runs unprepared because its
 // loop outlives an abandoned store.
 func (s *Statements) Hot() []string {
-	hot := []string{s.Find, s.FindPlain, s.Commit, s.CommitPlain, s.Delete,
+	hot := []string{s.Find, s.FindPlain, s.FindExpiry, s.FindExpiryPlain, s.Commit, s.CommitPlain, s.Delete,
 		s.Claim, s.Tombstone, s.Unclaim, s.All, s.AllPlain, s.Page, s.PagePlain,
 		s.Index.Commit, s.Index.CommitPlain, s.Index.List, s.Index.ListPlain,
 		s.Index.Count, s.Index.CountPlain, s.Index.Lock, s.Index.LockPlain}

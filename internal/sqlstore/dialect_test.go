@@ -16,11 +16,11 @@ func TestPlaceholders(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]int{
-				"Find": 2, "FindPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
+				"Find": 2, "FindPlain": 2, "FindExpiry": 2, "FindExpiryPlain": 2, "Commit": 4, "CommitPlain": 3, "Delete": 1, "All": 1, "AllPlain": 1,
 				"Page": 3, "PagePlain": 3, "ExpireSessions": 2, "ExpireTombstones": 2, "PurgeSessions(3)": 3,
 			}
 			got := map[string]string{
-				"Find": st.Find, "FindPlain": st.FindPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
+				"Find": st.Find, "FindPlain": st.FindPlain, "FindExpiry": st.FindExpiry, "FindExpiryPlain": st.FindExpiryPlain, "Commit": st.Commit, "CommitPlain": st.CommitPlain,
 				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
 				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "PurgeSessions(3)": st.PurgeSessions(3),
 			}

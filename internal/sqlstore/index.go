@@ -19,16 +19,17 @@ import (
 // errNoIndex is what the UserIndex methods of a store with Owner nil return.
 func (s *Store) errNoIndex(op string) error { return s.errorf(op, sessionstore.ErrNoIndex) }
 
-// commitIndexed is Commit with the index on. The owner is read and checked
-// before any round trip; an owner that cannot be read fails the Commit and
-// nothing is written.
-func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) error {
+// commitIndexed is Commit with the index on, and returns the rows the
+// statement affected (0 when the token is tombstoned). The owner is read
+// and checked before any round trip; an owner that cannot be read fails the
+// Commit and nothing is written.
+func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, expiry time.Time) (int64, error) {
 	owner, err := s.cfg.Owner.Read(data)
 	if err != nil {
-		return s.errorf("commit", err)
+		return 0, s.errorf("commit", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return s.errorf("commit", err)
+		return 0, s.errorf("commit", err)
 	}
 	s.recheck(ctx)
 	var ownerArg, ua, ip any // NULL: not indexed; NULL: keep the stored client
@@ -39,19 +40,20 @@ func (s *Store) commitIndexed(ctx context.Context, token string, data []byte, ex
 		ua, ip = c.UserAgent, c.IP
 	}
 	exp, now := s.st.Time(expiry), s.st.Time(s.cfg.Now())
+	var n int64
 	err = s.retry(ctx, func() error {
 		var err error
 		if s.tomb.Load() {
-			_, err = s.conn.Exec(ctx, s.st.Index.Commit, token, data, exp, ownerArg, now, now, ua, ip, token)
+			n, err = s.conn.Exec(ctx, s.st.Index.Commit, token, data, exp, ownerArg, now, now, ua, ip, token)
 		} else {
-			_, err = s.conn.Exec(ctx, s.st.Index.CommitPlain, token, data, exp, ownerArg, now, now, ua, ip)
+			n, err = s.conn.Exec(ctx, s.st.Index.CommitPlain, token, data, exp, ownerArg, now, now, ua, ip)
 		}
 		return err
 	})
 	if err != nil {
-		return s.errorf("commit", err)
+		return 0, s.errorf("commit", err)
 	}
-	return nil
+	return n, nil
 }
 
 // indexable reports whether user can have indexed sessions: "" (no owner)

@@ -11,6 +11,7 @@ import (
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/cleanup"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
+	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
 // Conn runs statements: a connection pool or a transaction, as an ORM
@@ -53,6 +54,11 @@ type Config struct {
 	// work. Nil leaves the store exactly as without the index: the same
 	// statements on the same three columns.
 	Owner sessionstore.OwnerFunc
+	// Touch, if not nil, coalesces touches (the module's Config.TouchWindow,
+	// see internal/touch): Find reads the expiry too and records what it
+	// read, and a Commit that Touch.Skip allows makes no round trip. Nil
+	// leaves the store exactly as without it: the same statements.
+	Touch *touch.View
 	// Transient, if set, reports errors worth running a statement again for
 	// besides those Transient (the function) recognises: a MySQL or MariaDB
 	// deadlock, which only the driver's error type tells apart.
@@ -107,7 +113,9 @@ func (s *Store) errorf(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", s.cfg.Name, op, err)
 }
 
-// Find returns the data of a live session.
+// Find returns the data of a live session. With Config.Touch it reads the
+// expiry too and records the session in the local view; a session it does
+// not find, or an error, drops the token from the view.
 func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 	if !sessionstore.ValidToken(token) {
 		return nil, false, nil
@@ -116,33 +124,64 @@ func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 		return nil, false, s.errorf("find", err)
 	}
 	s.recheck(ctx)
-	q := s.st.FindPlain
-	if s.tomb.Load() {
+	data, expiry, found, err := s.find(ctx, token)
+	switch {
+	case s.cfg.Touch == nil:
+	case found:
+		s.cfg.Touch.Saw(token, data, expiry)
+	default:
+		s.cfg.Touch.Forget(token)
+	}
+	return data, found, err
+}
+
+// find runs the Find statement: with Config.Touch, the one that also
+// yields the expiry.
+func (s *Store) find(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
+	tomb := s.tomb.Load()
+	var q string
+	switch {
+	case s.cfg.Touch != nil && tomb:
+		q = s.st.FindExpiry
+	case s.cfg.Touch != nil:
+		q = s.st.FindExpiryPlain
+	case tomb:
 		q = s.st.Find
+	default:
+		q = s.st.FindPlain
 	}
 	rows, err := s.conn.Query(ctx, q, token, s.st.Time(s.cfg.Now()))
 	if err != nil {
-		return nil, false, s.errorf("find", err)
+		return nil, time.Time{}, false, s.errorf("find", err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, false, s.errorf("find", err)
+			return nil, time.Time{}, false, s.errorf("find", err)
 		}
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
-	var data []byte
-	if err := rows.Scan(&data); err != nil {
-		return nil, false, s.errorf("find", err)
+	if s.cfg.Touch != nil {
+		var exp timeScanner
+		err = rows.Scan(&data, &exp)
+		expiry = exp.t
+	} else {
+		err = rows.Scan(&data)
+	}
+	if err != nil {
+		return nil, time.Time{}, false, s.errorf("find", err)
 	}
 	if data == nil {
 		data = []byte{}
 	}
-	return data, true, nil
+	return data, expiry, true, nil
 }
 
 // Commit inserts or replaces a session in one statement, unless the token
-// has been deleted.
+// has been deleted. With Config.Touch, a Commit the local view allows to
+// skip (same data, expiry later by less than the window) makes no round
+// trip; one that wrote is recorded in the view, and one whose outcome is
+// not a write (an error, a tombstone) drops the token from it.
 func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	if !sessionstore.ValidToken(token) {
 		return s.errorf("commit", sessionstore.ErrInvalidToken)
@@ -156,27 +195,50 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	if data == nil {
 		data = []byte{} // NOT NULL column
 	}
-	if s.cfg.Owner != nil {
-		return s.commitIndexed(ctx, token, data, expiry)
+	if s.cfg.Touch != nil && s.cfg.Touch.Skip(token, data, expiry, s.cfg.Now()) {
+		return nil
 	}
+	var n int64
+	var err error
+	if s.cfg.Owner != nil {
+		n, err = s.commitIndexed(ctx, token, data, expiry)
+	} else {
+		n, err = s.commit(ctx, token, data, expiry)
+	}
+	switch {
+	case s.cfg.Touch == nil:
+	case err == nil && n > 0:
+		s.cfg.Touch.Saw(token, data, expiry)
+	default:
+		// An error leaves the row unknown; no row affected is a tombstone
+		// (or, on MySQL, a row that already held these values).
+		s.cfg.Touch.Forget(token)
+	}
+	return err
+}
+
+// commit is Commit without the index, once the arguments are checked. It
+// returns the rows the statement affected: 0 when the token is tombstoned.
+func (s *Store) commit(ctx context.Context, token string, data []byte, expiry time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return s.errorf("commit", err)
+		return 0, s.errorf("commit", err)
 	}
 	s.recheck(ctx)
 	exp := s.st.Time(expiry)
+	var n int64
 	err := s.retry(ctx, func() error {
 		var err error
 		if s.tomb.Load() {
-			_, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
+			n, err = s.conn.Exec(ctx, s.st.Commit, token, data, exp, token)
 		} else {
-			_, err = s.conn.Exec(ctx, s.st.CommitPlain, token, data, exp)
+			n, err = s.conn.Exec(ctx, s.st.CommitPlain, token, data, exp)
 		}
 		return err
 	})
 	if err != nil {
-		return s.errorf("commit", err)
+		return 0, s.errorf("commit", err)
 	}
-	return nil
+	return n, nil
 }
 
 // Delete removes a session and records its tombstone, atomically, on a
@@ -188,6 +250,7 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil
 	}
+	s.cfg.Touch.Forget(token)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
 	s.recheck(ctx)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"strings"
 	"sync"
 )
 
@@ -18,12 +19,14 @@ type Statement struct {
 
 // Recorder is a driver.Connector that records every statement its
 // connections run, so that a test can check that values travel as bind
-// parameters and never inside the SQL text.
+// parameters and never inside the SQL text, and counts every statement
+// executed, prepared or not, so that a test can count round trips.
 type Recorder struct {
 	driver.Connector // the real connector
 
 	mu    sync.Mutex
 	stmts []Statement
+	runs  []Statement
 }
 
 // NewRecorder returns a Recorder on the database/sql driver registered as
@@ -54,11 +57,36 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// Reset forgets the statements recorded so far.
+// Reset forgets the statements recorded and executed so far.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
-	r.stmts = nil
+	r.stmts, r.runs = nil, nil
 	r.mu.Unlock()
+}
+
+// Executed returns the statements executed so far, one per execution: run
+// directly (as Statements records them) or through a prepared statement
+// (which Statements records once, when it is prepared).
+func (r *Recorder) Executed() []Statement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Statement(nil), r.runs...)
+}
+
+// Writes returns how many of the statements executed so far change rows:
+// INSERT, UPDATE, DELETE, MERGE, or a WITH that holds one of them.
+func (r *Recorder) Writes() int {
+	n := 0
+	for _, s := range r.Executed() {
+		q := strings.ToUpper(strings.TrimSpace(s.Query))
+		for _, w := range []string{"INSERT", "UPDATE", "DELETE", "MERGE"} {
+			if strings.HasPrefix(q, w) || strings.HasPrefix(q, "WITH") && strings.Contains(q, w+" ") {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // Statements returns the statements recorded so far.
@@ -68,13 +96,20 @@ func (r *Recorder) Statements() []Statement {
 	return append([]Statement(nil), r.stmts...)
 }
 
-func (r *Recorder) record(query string, args []driver.NamedValue) {
+// record records a statement that reached the driver: run, if it is an
+// execution, or prepared.
+func (r *Recorder) record(query string, args []driver.NamedValue, run, prepared bool) {
 	s := Statement{Query: query}
 	for _, a := range args {
 		s.Args = append(s.Args, a.Value)
 	}
 	r.mu.Lock()
-	r.stmts = append(r.stmts, s)
+	if !prepared || !run {
+		r.stmts = append(r.stmts, s)
+	}
+	if run {
+		r.runs = append(r.runs, s)
+	}
 	r.mu.Unlock()
 }
 
@@ -99,7 +134,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, errSkip
 	}
-	c.r.record(query, args)
+	c.r.record(query, args, true, false)
 	return e.ExecContext(ctx, query, args)
 }
 
@@ -108,16 +143,54 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, errSkip
 	}
-	c.r.record(query, args)
+	c.r.record(query, args, true, false)
 	return q.QueryContext(ctx, query, args)
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	c.r.record(query, nil)
+	c.r.record(query, nil, false, true)
+	var st driver.Stmt
+	var err error
 	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
-		return p.PrepareContext(ctx, query)
+		st, err = p.PrepareContext(ctx, query)
+	} else {
+		st, err = c.Conn.Prepare(query)
 	}
-	return c.Conn.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{Stmt: st, c: c, query: query}, nil
+}
+
+// stmt is a prepared statement whose executions the Recorder counts.
+type stmt struct {
+	driver.Stmt
+	c     *conn
+	query string
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.c.r.record(s.query, args, true, true)
+	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	return nil, errors.New("sqltest: the driver's statement has no ExecContext")
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.c.r.record(s.query, args, true, true)
+	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
+		return q.QueryContext(ctx, args)
+	}
+	return nil, errors.New("sqltest: the driver's statement has no QueryContext")
+}
+
+// CheckNamedValue converts as the statement would, or else its connection.
+func (s *stmt) CheckNamedValue(v *driver.NamedValue) error {
+	if ch, ok := s.Stmt.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(v)
+	}
+	return s.c.CheckNamedValue(v)
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {

@@ -42,6 +42,8 @@ type Options struct {
 	// SetBeforeBackfill.
 	Owner          sessionstore.OwnerFunc
 	BeforeBackfill func()
+	// TouchWindow is Config.TouchWindow.
+	TouchWindow time.Duration
 }
 
 // Dialect is one database the shared tests run on, through one ORM.
