@@ -51,7 +51,7 @@ func benchDialect(b *testing.B, db *bun.DB, d sqlstore.Dialect, conns int) {
 }
 
 func openPool(b *testing.B) *pgxpool.Pool {
-	dsn := testenv.Getenv("BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	dsn := testenv.PostgresDSN()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +63,7 @@ func openPool(b *testing.B) *pgxpool.Pool {
 		err = pool.Ping(context.Background())
 	}
 	if err != nil {
-		testenv.Unavailable(b, "PostgreSQL at 127.0.0.1:5432", "set BUNSTORE_PG_DSN", err)
+		testenv.Unavailable(b, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, err)
 	}
 	b.Cleanup(pool.Close)
 	return pool

@@ -48,10 +48,10 @@ func openRecorded(t *testing.T, d dialect) (*bun.DB, *sqltest.Recorder) {
 	switch d.name {
 	case "PostgreSQL":
 		driver, dial = "pgx", pgdialect.New()
-		dsn = testenv.Getenv("BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		dsn = testenv.PostgresDSN()
 	case "MariaDB":
 		driver, dial = "mysql", mysqldialect.New()
-		dsn = testenv.Getenv("BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+		dsn = testenv.MySQLDSN()
 	default:
 		driver, dial, conns = "sqlite", sqlitedialect.New(), 1
 		dsn = "file:" + filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"

@@ -41,26 +41,26 @@ var dialects = []dialect{
 
 func openPostgres(t testing.TB) *bun.DB { return openPostgresAs(t, "") }
 
-// openPostgresAs connects as user, or as BUNSTORE_PG_DSN says if user is "".
+// openPostgresAs connects as user, or as SESSIONSTORE_POSTGRES_DSN says if user is "".
 func openPostgresAs(t testing.TB, user string) *bun.DB {
-	dsn := testenv.Getenv("BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	dsn := testenv.PostgresDSN()
 	if u, err := url.Parse(dsn); err == nil && user != "" {
 		u.User = url.User(user)
 		dsn = u.String()
 	}
-	return open(t, "pgx", dsn, pgdialect.New(), "PostgreSQL at 127.0.0.1:5432", "set BUNSTORE_PG_DSN", 16)
+	return open(t, "pgx", dsn, pgdialect.New(), "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, 16)
 }
 
 func openMySQL(t testing.TB) *bun.DB { return openMySQLAs(t, "") }
 
-// openMySQLAs connects as user, or as BUNSTORE_MYSQL_DSN says if user is "".
+// openMySQLAs connects as user, or as SESSIONSTORE_MYSQL_DSN says if user is "".
 func openMySQLAs(t testing.TB, user string) *bun.DB {
-	dsn := testenv.Getenv("BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+	dsn := testenv.MySQLDSN()
 	if cfg, err := mysql.ParseDSN(dsn); err == nil && user != "" {
 		cfg.User, cfg.Passwd = user, ""
 		dsn = cfg.FormatDSN()
 	}
-	return open(t, "mysql", dsn, mysqldialect.New(), "MariaDB at 127.0.0.1:3306", "set BUNSTORE_MYSQL_DSN", 16)
+	return open(t, "mysql", dsn, mysqldialect.New(), "MariaDB at 127.0.0.1:3306", "set "+testenv.MySQLEnv, 16)
 }
 
 // openSQLite opens a database file in t.TempDir(). SQLite has one writer at

@@ -132,7 +132,7 @@ func TestRevokeCrash(t *testing.T) {
 			conns := 4
 			if d.name == "MariaDB" {
 				driver, dial = "mysql", mysqldialect.New()
-				dsn = testenv.Getenv("BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+				dsn = testenv.MySQLDSN()
 			} else {
 				driver, dial, conns = "sqlite", sqlitedialect.New(), 1
 				dsn = "file:" + filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"

@@ -135,7 +135,7 @@ func checkPostgresSchema(t *testing.T, db *bun.DB, table string) {
 // times must travel as bind parameters, never inside the SQL text (Bun's
 // own query builder would format them into it).
 func TestBindParameters(t *testing.T) {
-	dsn := testenv.Getenv("BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	dsn := testenv.PostgresDSN()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestBindParameters(t *testing.T) {
 	db := bun.NewDB(sql.OpenDB(rec), pgdialect.New())
 	t.Cleanup(func() { db.Close() })
 	if err := db.PingContext(context.Background()); err != nil {
-		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set BUNSTORE_PG_DSN", err)
+		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, err)
 	}
 	s := newStore(t, db, bunstore.Config{})
 	tok, data := "tok'en-\"secret\"-7f3a", []byte("da'ta-9c2b")

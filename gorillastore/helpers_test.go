@@ -19,7 +19,7 @@ import (
 )
 
 // testDSN is the PostgreSQL the tests use.
-var testDSN = testenv.Getenv("GORILLASTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+var testDSN = testenv.PostgresDSN()
 
 // testPool connects to the test database, or skips (fails in CI).
 func testPool(t testing.TB) *pgxpool.Pool {
@@ -34,7 +34,7 @@ func testPool(t testing.TB) *pgxpool.Pool {
 		}
 	}
 	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set GORILLASTORE_TEST_DSN", err)
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set "+testenv.PostgresEnv, err)
 	}
 	t.Cleanup(pool.Close)
 	return pool

@@ -76,7 +76,7 @@ func benchDialect(b *testing.B, db *gorm.DB, d sqlstore.Dialect, conns int) {
 }
 
 func openPool(b *testing.B) *pgxpool.Pool {
-	dsn := testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
+	dsn := testenv.PostgresDSN()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -88,7 +88,7 @@ func openPool(b *testing.B) *pgxpool.Pool {
 		err = pool.Ping(context.Background())
 	}
 	if err != nil {
-		testenv.Unavailable(b, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", err)
+		testenv.Unavailable(b, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, err)
 	}
 	b.Cleanup(pool.Close)
 	return pool

@@ -46,10 +46,10 @@ func openRecorded(t *testing.T, d dialect) (*gorm.DB, *sqltest.Recorder) {
 	switch d.name {
 	case "PostgreSQL":
 		driver = "pgx"
-		dsn = testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
+		dsn = testenv.PostgresDSN()
 	case "MariaDB":
 		driver = "mysql"
-		dsn = testenv.Getenv("GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC")
+		dsn = testenv.MySQLDSN()
 	default:
 		driver, conns = sqlite.DriverName, 1
 		dsn = "file:" + filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"

@@ -39,16 +39,11 @@ var dialects = []dialect{
 // quiet returns a fresh config: gorm.Open keeps and changes the one it gets.
 func quiet() *gorm.Config { return &gorm.Config{Logger: logger.Discard} }
 
-const (
-	pgDSN    = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
-	mysqlDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"
-)
-
 func openPostgres(t testing.TB) *gorm.DB { return openPostgresAs(t, "") }
 
-// openPostgresAs connects as user, or as GORMSTORE_PG_DSN says if user is "".
+// openPostgresAs connects as user, or as SESSIONSTORE_POSTGRES_DSN says if user is "".
 func openPostgresAs(t testing.TB, user string) *gorm.DB {
-	dsn := testenv.Getenv("GORMSTORE_PG_DSN", pgDSN)
+	dsn := testenv.PostgresDSN()
 	var db *gorm.DB
 	cfg, err := pgx.ParseConfig(dsn)
 	if err == nil {
@@ -57,14 +52,14 @@ func openPostgresAs(t testing.TB, user string) *gorm.DB {
 		}
 		db, err = gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), quiet())
 	}
-	return ready(t, db, err, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", 16)
+	return ready(t, db, err, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, 16)
 }
 
 func openMySQL(t testing.TB) *gorm.DB { return openMySQLAs(t, "") }
 
-// openMySQLAs connects as user, or as GORMSTORE_MYSQL_DSN says if user is "".
+// openMySQLAs connects as user, or as SESSIONSTORE_MYSQL_DSN says if user is "".
 func openMySQLAs(t testing.TB, user string) *gorm.DB {
-	dsn := testenv.Getenv("GORMSTORE_MYSQL_DSN", mysqlDSN)
+	dsn := testenv.MySQLDSN()
 	var db *gorm.DB
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err == nil {
@@ -73,7 +68,7 @@ func openMySQLAs(t testing.TB, user string) *gorm.DB {
 		}
 		db, err = gorm.Open(mysql.Open(cfg.FormatDSN()), quiet())
 	}
-	return ready(t, db, err, "MariaDB at 127.0.0.1:3306", "set GORMSTORE_MYSQL_DSN", 16)
+	return ready(t, db, err, "MariaDB at 127.0.0.1:3306", "set "+testenv.MySQLEnv, 16)
 }
 
 // openSQLite opens a database file in t.TempDir(). SQLite has one writer at

@@ -100,7 +100,7 @@ func checkPostgresSchema(t *testing.T, db *gorm.DB, table string) {
 // TestBindParameters records the SQL the driver receives: tokens, data and
 // times must travel as bind parameters, never inside the SQL text.
 func TestBindParameters(t *testing.T) {
-	dsn := testenv.Getenv("GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
+	dsn := testenv.PostgresDSN()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestBindParameters(t *testing.T) {
 		err = db.Exec("SELECT 1").Error
 	}
 	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set GORMSTORE_PG_DSN", err)
+		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, err)
 	}
 	s := newStore(t, db, gormstore.Config{})
 	tok, data := "tok'en-\"secret\"-7f3a", []byte("da'ta-9c2b")

@@ -30,9 +30,11 @@ import (
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
-const (
-	pgDSN    = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	mysqlDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"
+// pgDSN and mysqlDSN are the servers of every ORM test here; some tests
+// append "&name=value" parameters, so both carry a query string.
+var (
+	pgDSN    = testenv.PostgresDSN()
+	mysqlDSN = testenv.MySQLDSN()
 )
 
 // sqliteDir holds this test process's SQLite files.
@@ -153,8 +155,8 @@ func gormBackend(name string, l *lazy[*gorm.DB], what, how string, open func() (
 
 // ormBackends are gormstore and bunstore on PostgreSQL, MariaDB and SQLite.
 func ormBackends() []backend {
-	const pgWhat, pgHow = "PostgreSQL at 127.0.0.1:5432", "start it, or run make test"
-	const myWhat, myHow = "MariaDB at 127.0.0.1:3306", "start it, or run make test"
+	const pgWhat, pgHow = "PostgreSQL at 127.0.0.1:5432", "set " + testenv.PostgresEnv
+	const myWhat, myHow = "MariaDB at 127.0.0.1:3306", "set " + testenv.MySQLEnv
 	return []backend{
 		bunBackend("bunstore/postgres", &bunPG, pgWhat, pgHow, func() (*bun.DB, func(), error) {
 			return openBunDB("pgx", pgDSN, pgdialect.New(), 16)

@@ -16,7 +16,7 @@ import (
 	"github.com/sessionstore/sessionstore/redisstore/redistest"
 )
 
-// redisstore on the Redis at HARDENING_REDIS_ADDR (default
+// redisstore on the Redis at SESSIONSTORE_REDIS_ADDR (default
 // 127.0.0.1:6379, database 10), and on a Redis Cluster of three masters
 // that the first test needing it starts from redis-server in a temporary
 // directory; closeRedis (from closePools) stops it.
@@ -45,14 +45,14 @@ func redisBackends() []backend {
 func redisSingle(t testing.TB) *redis.Client {
 	t.Helper()
 	redisEnv.singleOnce.Do(func() {
-		addr := testenv.Getenv("HARDENING_REDIS_ADDR", "127.0.0.1:6379")
+		addr := testenv.RedisAddr()
 		redisEnv.single = redis.NewClient(&redis.Options{Addr: addr, DB: 10, PoolSize: 32})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		redisEnv.singleErr = redisEnv.single.Ping(ctx).Err()
 	})
 	if redisEnv.singleErr != nil {
-		testenv.Unavailable(t, "Redis at 127.0.0.1:6379", "set HARDENING_REDIS_ADDR", redisEnv.singleErr)
+		testenv.Unavailable(t, "Redis at 127.0.0.1:6379", "set "+testenv.RedisEnv, redisEnv.singleErr)
 	}
 	return redisEnv.single
 }

@@ -66,11 +66,11 @@ var (
 )
 
 // postgres returns the pool shared by every test on the local PostgreSQL
-// (HARDENING_POSTGRES_DSN, default the test database).
+// (SESSIONSTORE_POSTGRES_DSN, default the test database).
 func postgres(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pgOnce.Do(func() {
-		dsn := testenv.Getenv("HARDENING_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		dsn := testenv.PostgresDSN()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cfg, err := pgxpool.ParseConfig(dsn)
@@ -84,7 +84,7 @@ func postgres(t testing.TB) *pgxpool.Pool {
 		}
 	})
 	if pgErr != nil {
-		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set HARDENING_POSTGRES_DSN", pgErr)
+		testenv.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "set "+testenv.PostgresEnv, pgErr)
 	}
 	return pgPool
 }

@@ -260,7 +260,7 @@ func onePool(t *testing.T) *pgxpool.Pool {
 	cfg.MaxConns = 1
 	pool, err := newPoolWithConfig(context.Background(), cfg)
 	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", err)
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set "+testenv.PostgresEnv, err)
 	}
 	t.Cleanup(pool.Close)
 	return pool

@@ -17,10 +17,10 @@ import (
 	"github.com/sessionstore/sessionstore/pgstore"
 )
 
-// databaseURL is where the examples run: PGSTORE_TEST_DSN, or the local
+// databaseURL is where the examples run: SESSIONSTORE_POSTGRES_DSN, or the local
 // test database.
 func databaseURL() string {
-	if dsn := os.Getenv("PGSTORE_TEST_DSN"); dsn != "" {
+	if dsn := os.Getenv("SESSIONSTORE_POSTGRES_DSN"); dsn != "" {
 		return dsn
 	}
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"

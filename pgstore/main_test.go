@@ -20,7 +20,7 @@ import (
 // testDSN is the shared PostgreSQL server the tests use. Each test works in
 // its own uniquely named table or schema, so tests (and other packages) can
 // run against it at the same time.
-var testDSN = testenv.Getenv("PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+var testDSN = testenv.PostgresDSN()
 
 var shared struct {
 	once sync.Once
@@ -71,7 +71,7 @@ func sharedPool(t testing.TB) *pgxpool.Pool {
 		shared.pool = pool
 	})
 	if shared.err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set PGSTORE_TEST_DSN", shared.err)
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN, "set "+testenv.PostgresEnv, shared.err)
 	}
 	return shared.pool
 }

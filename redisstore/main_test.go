@@ -17,7 +17,7 @@ import (
 	"github.com/sessionstore/sessionstore/redisstore/redistest"
 )
 
-// The single-server tests use the Redis at REDISSTORE_TEST_ADDR (default
+// The single-server tests use the Redis at SESSIONSTORE_REDIS_ADDR (default
 // 127.0.0.1:6379), database testDB, each store under a prefix of its own
 // that the test deletes afterwards. The cluster tests share one cluster of
 // three masters with a replica each, started by TestMain from redis-server
@@ -70,14 +70,14 @@ var (
 func single(t testing.TB) *redis.Client {
 	t.Helper()
 	singleOnce.Do(func() {
-		addr := testenv.Getenv("REDISSTORE_TEST_ADDR", "127.0.0.1:6379")
+		addr := testenv.RedisAddr()
 		singleClient = redis.NewClient(&redis.Options{Addr: addr, DB: testDB, PoolSize: 32})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		singleErr = singleClient.Ping(ctx).Err()
 	})
 	if singleErr != nil {
-		testenv.Unavailable(t, "Redis at 127.0.0.1:6379", "set REDISSTORE_TEST_ADDR", singleErr)
+		testenv.Unavailable(t, "Redis at 127.0.0.1:6379", "set "+testenv.RedisEnv, singleErr)
 	}
 	return singleClient
 }

@@ -85,13 +85,9 @@ var (
 // testDSNs are the DSN variables the tests read, with the defaults they use:
 // the databases of `make test` (.ci/services).
 var testDSNs = []struct{ name, def string }{
-	{"PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
-	{"GORILLASTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
-	{"GORMSTORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"},
-	{"GORMSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
-	{"BUNSTORE_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
-	{"BUNSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
-	{"REDISSTORE_TEST_ADDR", "127.0.0.1:6379"},
+	{"SESSIONSTORE_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+	{"SESSIONSTORE_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&loc=UTC"},
+	{"SESSIONSTORE_REDIS_ADDR", "127.0.0.1:6379"},
 }
 
 // commandTimeout bounds every command the check runs, so that a hung

@@ -31,7 +31,7 @@ const (
 	dataSize = 1024
 )
 
-var dsn = testenv.Getenv("PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+var dsn = testenv.PostgresDSN()
 
 // env is the benchmark database: a private schema holding SCS's table, so
 // that SCS's pgxstore (which hard-codes "sessions") can run on it too.
@@ -74,7 +74,7 @@ func setup(b *testing.B) {
 	b.Helper()
 	env.once.Do(func() { env.err = build() })
 	if env.err != nil {
-		testenv.Unavailable(b, "PostgreSQL at "+dsn, "set PGSTORE_TEST_DSN", env.err)
+		testenv.Unavailable(b, "PostgreSQL at "+dsn, "set "+testenv.PostgresEnv, env.err)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package redisstorebench measures redisstore against raw go-redis doing
 // the least the same work needs (GET; SET with PXAT; DEL) on the same
 // client, and against SCS's goredisstore, on the Redis at
-// REDISSTORE_BENCH_ADDR (default 127.0.0.1:6379, database 11) and on a
+// SESSIONSTORE_REDIS_ADDR (default 127.0.0.1:6379, database 11) and on a
 // local Redis Cluster of three masters that the first cluster benchmark
 // starts from redis-server.
 //
@@ -63,11 +63,11 @@ func TestMain(m *testing.M) {
 
 func single(b *testing.B) *redis.Client {
 	singleOnce.Do(func() {
-		singleC = redis.NewClient(&redis.Options{Addr: testenv.Getenv("REDISSTORE_BENCH_ADDR", "127.0.0.1:6379"), DB: 11, PoolSize: 128})
+		singleC = redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(), DB: 11, PoolSize: 128})
 		singleErr = singleC.Ping(context.Background()).Err()
 	})
 	if singleErr != nil {
-		testenv.Unavailable(b, "Redis at 127.0.0.1:6379", "set REDISSTORE_BENCH_ADDR", singleErr)
+		testenv.Unavailable(b, "Redis at 127.0.0.1:6379", "set "+testenv.RedisEnv, singleErr)
 	}
 	return singleC
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/sessionstore/sessionstore/pgstore"
 )
 
-var dsn = testenv.Getenv("PGSTORE_TEST_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+var dsn = testenv.PostgresDSN()
 
 // poolConns is every target's pool size: the same for all, so that the
 // ratios compare stores, not pools.
@@ -83,7 +83,7 @@ func pgPool(b *testing.B) (*pgxpool.Pool, *writeCounter) {
 		}
 	})
 	if pg.err != nil {
-		testenv.Unavailable(b, "PostgreSQL at "+dsn, "set PGSTORE_TEST_DSN", pg.err)
+		testenv.Unavailable(b, "PostgreSQL at "+dsn, "set "+testenv.PostgresEnv, pg.err)
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {

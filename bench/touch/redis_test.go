@@ -59,12 +59,12 @@ var redisTargets struct {
 // under a prefix of this run, deleted at the end), under the same requests.
 func BenchmarkTouchRedis(b *testing.B) {
 	redisTargets.once.Do(func() {
-		addr := testenv.Getenv("REDISSTORE_BENCH_ADDR", "127.0.0.1:6379")
+		addr := testenv.RedisAddr()
 		prefix := fmt.Sprintf("touchbench:%d:", time.Now().UnixNano())
 		client := func() (*redis.Client, *redisWrites) {
 			c := redis.NewClient(&redis.Options{Addr: addr, DB: 12, PoolSize: poolConns})
 			if err := c.Ping(context.Background()).Err(); err != nil {
-				testenv.Unavailable(b, "Redis at "+addr, "set REDISSTORE_BENCH_ADDR", err)
+				testenv.Unavailable(b, "Redis at "+addr, "set "+testenv.RedisEnv, err)
 			}
 			h := &redisWrites{}
 			c.AddHook(h)

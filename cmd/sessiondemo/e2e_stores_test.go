@@ -36,12 +36,12 @@ func e2eStores(t *testing.T) []e2eCase {
 }
 
 // mysqlDatabase creates a database of its own for one test on the local
-// MariaDB or MySQL (DEMO_TEST_MYSQL_DSN, default the test database's
+// MariaDB or MySQL (SESSIONSTORE_MYSQL_DSN, default the test database's
 // server) and returns a DSN for it, so that the demo's "sessions" table
 // never meets another test's.
 func mysqlDatabase(t *testing.T) string {
 	t.Helper()
-	base := testenv.Getenv("DEMO_TEST_MYSQL_DSN", defaultMySQLDSN)
+	base := testenv.MySQLDSN()
 	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func mysqlDatabase(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
-		testenv.Unavailable(t, "MariaDB", "set DEMO_TEST_MYSQL_DSN", err)
+		testenv.Unavailable(t, "MariaDB", "set "+testenv.MySQLEnv, err)
 	}
 	name := fmt.Sprintf("demo_e2e_%d", time.Now().UnixNano())
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
@@ -87,17 +87,17 @@ func soakStores(t *testing.T) []e2eCase {
 const testKey = "sessiondemo-test-key-0123456789abcdef"
 
 // postgresSchema creates a schema of its own for one test on the local
-// PostgreSQL (DEMO_TEST_POSTGRES_DSN, default the test database) and returns
+// PostgreSQL (SESSIONSTORE_POSTGRES_DSN, default the test database) and returns
 // a DSN whose search_path points at it, so that the demo's "sessions" table
 // never meets another test's.
 func postgresSchema(t *testing.T) string {
 	t.Helper()
-	base := testenv.Getenv("DEMO_TEST_POSTGRES_DSN", defaultPostgresDSN)
+	base := testenv.PostgresDSN()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL", "set DEMO_TEST_POSTGRES_DSN", err)
+		testenv.Unavailable(t, "PostgreSQL", "set "+testenv.PostgresEnv, err)
 	}
 	defer conn.Close(ctx)
 	schema := fmt.Sprintf("demo_e2e_%d", time.Now().UnixNano())

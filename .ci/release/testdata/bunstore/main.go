@@ -1,6 +1,6 @@
 // Command bunstore is what a user of bunstore builds: the store on SQLite
 // (modernc.org/sqlite, no server), and on PostgreSQL and MySQL/MariaDB when
-// BUNSTORE_PG_DSN and BUNSTORE_MYSQL_DSN are set.
+// SESSIONSTORE_POSTGRES_DSN and SESSIONSTORE_MYSQL_DSN are set.
 package main
 
 import (
@@ -31,10 +31,10 @@ func main() {
 	check("bunstore on SQLite: commit, find, delete",
 		run("sqlite", "file:"+filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(10000)", sqlitedialect.New(), 1))
 	os.RemoveAll(dir)
-	if url, ok := dsn("BUNSTORE_PG_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_POSTGRES_DSN"); ok {
 		check("bunstore on PostgreSQL: commit, find, delete", run("pgx", url, pgdialect.New(), 4))
 	}
-	if url, ok := dsn("BUNSTORE_MYSQL_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_MYSQL_DSN"); ok {
 		check("bunstore on MySQL: commit, find, delete", run("mysql", url, mysqldialect.New(), 4))
 	}
 	exit()

@@ -1,6 +1,6 @@
 // Command gorillastore is what a user of gorillastore builds: the
 // gorilla/sessions adapter over memstore (no database), and PGStore on
-// PostgreSQL when GORILLASTORE_TEST_DSN is set.
+// PostgreSQL when SESSIONSTORE_POSTGRES_DSN is set.
 package main
 
 import (
@@ -26,7 +26,7 @@ func main() {
 	check("gorillastore adapter on memstore: save, load, delete", err)
 	mem.StopCleanup()
 
-	if url, ok := dsn("GORILLASTORE_TEST_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_POSTGRES_DSN"); ok {
 		check("gorillastore PGStore on PostgreSQL: save, load, delete", runPG(url))
 	}
 	exit()

@@ -1,6 +1,6 @@
 // Command gormstore is what a user of gormstore builds: the store on SQLite
 // (pure Go, no server), and on PostgreSQL and MySQL/MariaDB when
-// GORMSTORE_PG_DSN and GORMSTORE_MYSQL_DSN are set.
+// SESSIONSTORE_POSTGRES_DSN and SESSIONSTORE_MYSQL_DSN are set.
 package main
 
 import (
@@ -26,10 +26,10 @@ func main() {
 	check("gormstore on SQLite: commit, find, delete",
 		run(sqlite.Open("file:"+filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(10000)"), 1))
 	os.RemoveAll(dir)
-	if url, ok := dsn("GORMSTORE_PG_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_POSTGRES_DSN"); ok {
 		check("gormstore on PostgreSQL: commit, find, delete", run(postgres.Open(url), 4))
 	}
-	if url, ok := dsn("GORMSTORE_MYSQL_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_MYSQL_DSN"); ok {
 		check("gormstore on MySQL: commit, find, delete", run(mysql.Open(url), 4))
 	}
 	exit()

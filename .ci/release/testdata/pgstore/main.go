@@ -1,5 +1,5 @@
 // Command pgstore is what a user of pgstore builds: the store on a pgx pool,
-// on PostgreSQL when PGSTORE_TEST_DSN is set.
+// on PostgreSQL when SESSIONSTORE_POSTGRES_DSN is set.
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 var _ scs.Store = (*pgstore.PostgresStore)(nil)
 
 func main() {
-	if url, ok := dsn("PGSTORE_TEST_DSN"); ok {
+	if url, ok := dsn("SESSIONSTORE_POSTGRES_DSN"); ok {
 		check("pgstore on PostgreSQL: commit, find, delete", run(url))
 	}
 	exit()

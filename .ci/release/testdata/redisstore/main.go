@@ -1,5 +1,5 @@
 // Command redisstore is what a user of redisstore builds: the store on a
-// go-redis client, on Redis when REDISSTORE_TEST_ADDR is set.
+// go-redis client, on Redis when SESSIONSTORE_REDIS_ADDR is set.
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 var _ scs.Store = (*redisstore.RedisStore)(nil)
 
 func main() {
-	if addr, ok := dsn("REDISSTORE_TEST_ADDR"); ok {
+	if addr, ok := dsn("SESSIONSTORE_REDIS_ADDR"); ok {
 		check("redisstore on Redis: commit, find, delete", run(addr))
 	}
 	exit()
