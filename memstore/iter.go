@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"runtime"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
@@ -88,6 +89,9 @@ func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 			total += int64(n)
 			if more {
 				next = append(next, i)
+			}
+			if !spinLocks {
+				runtime.Gosched()
 			}
 		}
 		pending = next

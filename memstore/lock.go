@@ -26,6 +26,10 @@ const spinFor = time.Millisecond
 
 // rlock read-locks s.
 func (s *shard) rlock() {
+	if !spinLocks {
+		s.mu.RLock()
+		return
+	}
 	if !s.mu.TryRLock() {
 		spinThen(s.mu.TryRLock, s.mu.RLock)
 	}
@@ -33,6 +37,10 @@ func (s *shard) rlock() {
 
 // lock locks s.
 func (s *shard) lock() {
+	if !spinLocks {
+		s.mu.Lock()
+		return
+	}
 	if !s.mu.TryLock() {
 		spinThen(s.mu.TryLock, s.mu.Lock)
 	}
@@ -49,3 +57,7 @@ func spinThen(try func() bool, block func()) {
 	}
 	block()
 }
+
+// spinLocks selects the spin-then-block locks (true) or plain locks with a
+// yield after each cleanup batch (false). TEMPORARY: measurement only.
+var spinLocks = true
