@@ -126,24 +126,19 @@ func BenchmarkCleanupPause(b *testing.B) {
 	})
 }
 
-// BenchmarkCleanupPauseLocks is BenchmarkCleanupPause for two ways of
-// keeping a Find from waiting long on a shard being cleaned, with the
-// control, in turn within each iteration (rotating who goes first) so that
-// all three see the same machine: spin, where a caller that finds its shard
-// locked yields and retries for up to a millisecond before it sleeps on the
-// lock; yield, plain locks and a runtime.Gosched after each cleanup batch;
-// none, BenchmarkCleanupPause's impl=none. It reports each one's longest
-// and 99.9th-percentile Find and Finds over a millisecond. Run it with
-// -benchtime 1x -count 6 or more.
-func BenchmarkCleanupPauseLocks(b *testing.B) {
+// BenchmarkCleanupPausePaired is BenchmarkCleanupPause's impl=memstore
+// and its control, impl=none, in turn within each iteration (rotating who
+// goes first), so that both see the same machine. It reports each one's
+// longest and 99.9th-percentile Find and Finds over a millisecond. Run it
+// with -benchtime 1x -count 6 or more.
+func BenchmarkCleanupPausePaired(b *testing.B) {
 	toks := benchTokens(scaleSessions)
 	data := make([]byte, benchDataSize)
 	variants := []struct {
 		name string
 		run  func() pause
 	}{
-		{"spin", func() pause { memstore.SetSpinLocks(b, true); return memstoreCleanup(b, toks, data) }},
-		{"yield", func() pause { memstore.SetSpinLocks(b, false); return memstoreCleanup(b, toks, data) }},
+		{"memstore", func() pause { return memstoreCleanup(b, toks, data) }},
 		{"none", func() pause { return noneCleanup(b, toks) }},
 	}
 	got := make([][]pause, len(variants))

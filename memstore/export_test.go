@@ -261,12 +261,3 @@ func SetHookDeleteUserSession(t interface{ Cleanup(func()) }, f func(token strin
 	testHookDeleteUserSession = f
 	t.Cleanup(func() { testHookDeleteUserSession = nil })
 }
-
-// SetSpinLocks selects the spin-then-block shard locks (true) or plain
-// locks with a yield after each cleanup batch (false), until the benchmark
-// ends.
-func SetSpinLocks(b interface{ Cleanup(func()) }, on bool) {
-	old := spinLocks
-	spinLocks = on
-	b.Cleanup(func() { spinLocks = old })
-}
