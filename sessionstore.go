@@ -62,29 +62,7 @@ func ValidToken(token string) bool {
 	if token == "" || len(token) > MaxTokenLen {
 		return false
 	}
-	// Eight bytes at a time: a word is plain ASCII without NUL if no byte
-	// has its high bit set and none is zero.
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(token); i += 8 {
-		w := uint64(token[i]) | uint64(token[i+1])<<8 | uint64(token[i+2])<<16 | uint64(token[i+3])<<24 |
-			uint64(token[i+4])<<32 | uint64(token[i+5])<<40 | uint64(token[i+6])<<48 | uint64(token[i+7])<<56
-		if (w|(w-lo))&hi != 0 {
-			break // a byte with its high bit set, or a zero byte (or a false alarm)
-		}
-	}
-	for ; i < len(token); i++ {
-		c := token[i]
-		if c == 0 {
-			return false
-		}
-		if c >= utf8.RuneSelf {
-			// Not ASCII: check the rest for NUL and valid UTF-8.
-			rest := token[i:]
-			return utf8.ValidString(rest) && !strings.Contains(rest, "\x00")
-		}
-	}
-	return true
+	return utf8.ValidString(token) && strings.IndexByte(token, 0) < 0
 }
 
 // ErrInvalidToken is returned (wrapped) by Commit when the token could not

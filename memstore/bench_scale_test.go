@@ -85,28 +85,7 @@ func BenchmarkCleanupPause(b *testing.B) {
 	toks := benchTokens(scaleSessions)
 	data := make([]byte, benchDataSize)
 
-	b.Run("impl=memstore", func(b *testing.B) {
-		for b.Loop() {
-			var clock atomic.Int64
-			clock.Store(time.Now().UnixNano())
-			now := func() time.Time { return time.Unix(0, clock.Load()) }
-			s := mustNew(b, memstore.Config{CleanupInterval: -1, Now: now})
-			for i, t := range toks {
-				ttl := time.Hour
-				if i%2 == 0 {
-					ttl = time.Minute
-				}
-				s.Commit(t, data, now().Add(ttl))
-			}
-			clock.Add(int64(2 * time.Minute))
-			settleHeap()
-			measurePause(b, toks, s.Find, func() {
-				if n, err := s.DeleteExpired(context.Background()); err != nil || n != scaleSessions/2 {
-					b.Fatalf("DeleteExpired = %d, %v", n, err)
-				}
-			})
-		}
-	})
+	b.Run("impl=memstore", func(b *testing.B) { memstorePause(b, toks, data) })
 	b.Run("impl=plainmap", func(b *testing.B) {
 		for b.Loop() {
 			p := newPlainMap()
@@ -118,28 +97,10 @@ func BenchmarkCleanupPause(b *testing.B) {
 				p.Commit(t, data, time.Now().Add(ttl))
 			}
 			settleHeap()
-			measurePause(b, toks, p.Find, p.deleteExpired)
+			measurePause(b, toks, p.Find, p.deleteExpired).report(b)
 		}
 	})
-	b.Run("impl=none", func(b *testing.B) {
-		// No store: the same loop allocates the same 1 KiB per "Find"
-		// while the other goroutine keeps a processor busy for as long as
-		// memstore's cleanup takes. What it sees is what the machine (the
-		// Go scheduler, the OS, the hypervisor) adds to every figure above.
-		// A ballast as large as memstore's million sessions keeps the
-		// garbage collector as rare as it is there.
-		for b.Loop() {
-			ballast := make([]byte, scaleSessions*(benchDataSize+200))
-			settleHeap()
-			measurePause(b, toks, func(string) ([]byte, bool, error) {
-				return make([]byte, benchDataSize), true, nil
-			}, func() {
-				for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
-				}
-			})
-			runtime.KeepAlive(ballast)
-		}
-	})
+	b.Run("impl=none", func(b *testing.B) { nonePause(b, toks) })
 	b.Run("impl=scsmemstore", func(b *testing.B) {
 		for b.Loop() {
 			// SCS's cleanup cannot be called directly: let its ticker fire
@@ -159,10 +120,102 @@ func BenchmarkCleanupPause(b *testing.B) {
 			runtime.GC()
 			measurePause(b, toks, s.Find, func() {
 				time.Sleep(time.Until(start.Add(5 * time.Second)))
-			})
+			}).report(b)
 			s.StopCleanup()
 		}
 	})
+}
+
+// BenchmarkCleanupPausePaired is BenchmarkCleanupPause's impl=memstore
+// and its control, impl=none, in turn within each iteration (rotating who
+// goes first), so that both see the same machine. It reports each one's
+// longest and 99.9th-percentile Find and Finds over a millisecond. Run it
+// with -benchtime 1x -count 6 or more.
+func BenchmarkCleanupPausePaired(b *testing.B) {
+	toks := benchTokens(scaleSessions)
+	data := make([]byte, benchDataSize)
+	variants := []struct {
+		name string
+		run  func() pause
+	}{
+		{"memstore", func() pause { return memstoreCleanup(b, toks, data) }},
+		{"none", func() pause { return noneCleanup(b, toks) }},
+	}
+	got := make([][]pause, len(variants))
+	i := 0
+	for b.Loop() {
+		for j := range variants {
+			k := (i + j) % len(variants)
+			got[k] = append(got[k], variants[k].run())
+		}
+		i++
+	}
+	for k, v := range variants {
+		var p pause
+		for _, g := range got[k] {
+			p.max, p.p999 = max(p.max, g.max), max(p.p999, g.p999)
+			p.over += g.over
+		}
+		b.ReportMetric(float64(p.max), v.name+"-max-ns")
+		b.ReportMetric(float64(p.p999), v.name+"-p999-ns")
+		b.ReportMetric(float64(p.over), v.name+"-finds>1ms")
+	}
+}
+
+// memstorePause is BenchmarkCleanupPause's impl=memstore.
+func memstorePause(b *testing.B, toks []string, data []byte) {
+	for b.Loop() {
+		memstoreCleanup(b, toks, data).report(b)
+	}
+}
+
+// memstoreCleanup fills a store with toks, half of them expired, and
+// measures the Finds during DeleteExpired.
+func memstoreCleanup(b *testing.B, toks []string, data []byte) pause {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	s := mustNew(b, memstore.Config{CleanupInterval: -1, Now: now})
+	for i, t := range toks {
+		ttl := time.Hour
+		if i%2 == 0 {
+			ttl = time.Minute
+		}
+		s.Commit(t, data, now().Add(ttl))
+	}
+	clock.Add(int64(2 * time.Minute))
+	settleHeap()
+	return measurePause(b, toks, s.Find, func() {
+		if n, err := s.DeleteExpired(context.Background()); err != nil || n != scaleSessions/2 {
+			b.Fatalf("DeleteExpired = %d, %v", n, err)
+		}
+	})
+}
+
+// nonePause is BenchmarkCleanupPause's impl=none: no store. The same loop
+// allocates the same 1 KiB per "Find" while the other goroutine keeps a
+// processor busy for as long as memstore's cleanup takes. What it sees is
+// what the machine (the Go scheduler, the OS, the hypervisor) adds to every
+// figure of a store. A ballast as large as memstore's million sessions
+// keeps the garbage collector as rare as it is there.
+func nonePause(b *testing.B, toks []string) {
+	for b.Loop() {
+		noneCleanup(b, toks).report(b)
+	}
+}
+
+// noneCleanup is one run of nonePause.
+func noneCleanup(b *testing.B, toks []string) pause {
+	ballast := make([]byte, scaleSessions*(benchDataSize+200))
+	settleHeap()
+	p := measurePause(b, toks, func(string) ([]byte, bool, error) {
+		return make([]byte, benchDataSize), true, nil
+	}, func() {
+		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		}
+	})
+	runtime.KeepAlive(ballast)
+	return p
 }
 
 // garbage keeps settleHeap's allocations from being optimised away.
@@ -200,9 +253,24 @@ func settleHeap() {
 	runtime.GC()
 }
 
+// pause is what the finding goroutine of measurePause saw.
+type pause struct {
+	max, p999 time.Duration
+	over      int // Finds that took over a millisecond
+	took      time.Duration
+}
+
+// report reports p as the metrics of b.
+func (p pause) report(b *testing.B) {
+	b.ReportMetric(float64(p.over), "finds>1ms")
+	b.ReportMetric(float64(p.max), "max-ns")
+	b.ReportMetric(float64(p.p999), "p999-ns")
+	b.ReportMetric(float64(p.took.Milliseconds()), "cleanup-ms")
+}
+
 // measurePause runs cleanup while one goroutine keeps calling find on live
-// tokens (odd indexes), and reports what that goroutine saw.
-func measurePause(b *testing.B, toks []string, find func(string) ([]byte, bool, error), cleanup func()) {
+// tokens (odd indexes), and returns what that goroutine saw.
+func measurePause(b *testing.B, toks []string, find func(string) ([]byte, bool, error), cleanup func()) pause {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, 0, 1<<22)
@@ -222,9 +290,6 @@ func measurePause(b *testing.B, toks []string, find func(string) ([]byte, bool, 
 	wg.Wait()
 	slices.Sort(lat)
 	over, _ := slices.BinarySearch(lat, time.Millisecond+1)
-	b.ReportMetric(float64(len(lat)-over), "finds>1ms")
-	b.ReportMetric(float64(lat[len(lat)-1]), "max-ns")
-	b.ReportMetric(float64(lat[len(lat)*999/1000]), "p999-ns")
-	b.ReportMetric(float64(took.Milliseconds()), "cleanup-ms")
 	b.Logf("%d finds during cleanup of %v", len(lat), took)
+	return pause{max: lat[len(lat)-1], p999: lat[len(lat)*999/1000], over: len(lat) - over, took: took}
 }

@@ -102,7 +102,7 @@ func (m *MemStore) evictElsewhere(skip *shard) {
 		if s == skip {
 			continue
 		}
-		s.lock()
+		s.mu.Lock()
 		s.evict(0)
 		s.mu.Unlock()
 	}

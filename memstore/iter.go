@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"runtime"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
@@ -55,7 +56,7 @@ func (m *MemStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session,
 
 // liveItems appends the shard's live sessions to page.
 func (s *shard) liveItems(now int64, page []node) []node {
-	s.rlock()
+	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, i := range s.entries {
 		if n := &s.nodes[i]; n.queue != qTomb && n.expiry > now {
@@ -89,6 +90,11 @@ func (m *MemStore) DeleteExpired(ctx context.Context) (int64, error) {
 			if more {
 				next = append(next, i)
 			}
+			// A caller that slept on this shard's lock is woken onto this
+			// goroutine's processor; yielding lets it run now, so that it
+			// waits for one batch, not until the scheduler preempts
+			// cleanup (up to its 10 ms time slice).
+			runtime.Gosched()
 		}
 		pending = next
 	}

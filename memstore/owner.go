@@ -252,7 +252,7 @@ func (s *shard) unindex(i uint32) {
 // indexed reports whether the session had an index entry (and so its ID).
 func (s *shard) sameData(token string, h uint64, data []byte) (stored, owner string, same, indexed bool) {
 	check := s.check(token)
-	s.rlock()
+	s.mu.RLock()
 	i, found := s.entries[h]
 	if found {
 		n := &s.nodes[i]
@@ -281,7 +281,7 @@ const renewInLock = 4 << 10
 // nothing, reports false, and whether the session has an index entry.
 func (s *shard) renew(token string, h uint64, data []byte, expiry int64, ix *indexWrite) (done, indexed bool, err error) {
 	check := s.check(token)
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, found := s.entries[h]
 	if !found {
@@ -344,7 +344,7 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 
 // owned appends user's sessions in s that are live at now to out.
 func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []sessionstore.UserSession {
-	s.rlock()
+	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l := s.owners[user]
 	if l == nil {
@@ -369,7 +369,7 @@ func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []
 // ownedToken returns the token of user's session in s whose ID is id, if
 // it is live at now.
 func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
-	s.rlock()
+	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l := s.owners[user]
 	if l == nil {
@@ -385,7 +385,7 @@ func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
 
 // countOwned returns the number of user's sessions in s live at now.
 func (s *shard) countOwned(user string, now int64) int {
-	s.rlock()
+	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l := s.owners[user]
 	if l == nil {
@@ -485,7 +485,7 @@ func (m *MemStore) DeleteUserSession(_ context.Context, user, id string) (bool, 
 // deleteOwned is delete, only if token's session is user's and live at now.
 func (s *shard) deleteOwned(token string, h uint64, user string, now time.Time) bool {
 	check := s.check(token)
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, found := s.entries[h]
 	if !found {
@@ -550,7 +550,7 @@ func (m *MemStore) deleteUser(_ context.Context, user string, keep []string, op 
 // tombstones, and returns how many of them were live at now and whether
 // there may be more.
 func (s *shard) deleteOwner(user string, kept func(string) bool, now time.Time, limit int) (live int, more bool) {
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.owners[user]
 	if l == nil {

@@ -152,7 +152,7 @@ func (s *shard) indexed(r record[uint64], tomb bool) (uint32, bool) {
 // only if another token's entry has that hash.
 func (s *shard) commit(token string, h uint64, data string, expiry int64, now func() time.Time, ix *indexWrite) error {
 	check := s.check(token)
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, exists := s.entries[h]; exists {
 		n := &s.nodes[i]
@@ -336,7 +336,7 @@ func (s *shard) compact() {
 // lifetime.
 func (s *shard) delete(token string, h uint64, now time.Time) {
 	check := s.check(token)
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, found := s.entries[h]
 	if !found {
@@ -375,7 +375,7 @@ func (s *shard) tombstone(i uint32, now time.Time) {
 // (stale ones are dropped uncounted), so that the lock is held for a
 // bounded time.
 func (s *shard) deleteExpired(now, cutoff int64, limit int) (n int, more bool) {
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := 0
 	for _, x := range []struct {

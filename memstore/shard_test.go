@@ -95,8 +95,8 @@ func TestHashCollision(t *testing.T) {
 	}
 }
 
-// A caller that finds its shard locked for longer than it spins sleeps on
-// the lock, and gets it when it is released: Find, Commit and Delete all
+// A caller that finds its shard locked, as by a long cleanup batch, waits
+// for the lock and gets it when it is released: Find, Commit and Delete all
 // complete, with the right results, once the holder lets go.
 func TestLockedShardWaits(t *testing.T) {
 	s := mustNew(t, memstore.Config{CleanupInterval: -1})
@@ -117,7 +117,7 @@ func TestLockedShardWaits(t *testing.T) {
 		}
 		done <- s.Delete("held")
 	}()
-	time.Sleep(20 * time.Millisecond) // far longer than a caller spins
+	time.Sleep(20 * time.Millisecond)
 	select {
 	case err := <-done:
 		t.Fatalf("the calls completed while the shard was locked: %v", err)

@@ -320,7 +320,7 @@ func (m *MemStore) Find(token string) ([]byte, bool, error) {
 	var data string
 	var expiry int64
 	var check uint64
-	s.rlock()
+	s.mu.RLock()
 	i, found := s.entries[h]
 	if found {
 		n := &s.nodes[i]

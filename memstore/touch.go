@@ -30,7 +30,7 @@ func (s *shard) coalesce(ctx context.Context, token string, h uint64, data []byt
 	}
 	check := s.check(token)
 	var stored string
-	s.rlock()
+	s.mu.RLock()
 	i, found := s.entries[h]
 	if found {
 		n := &s.nodes[i]

@@ -134,11 +134,10 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-// TestDeleteDeadlineDoesNotOutliveIt checks that the socket deadline Delete
-// runs under is cleared when the connection goes back to the pool, and that
-// a connection whose Delete timed out is not handed out again: on a pool of
-// one connection, statements after each Delete, longer than the store's
-// Timeout, still succeed.
+// TestDeleteDeadlineDoesNotOutliveIt checks that the timeout Delete runs
+// under ends with it, and that a connection whose Delete timed out is not
+// handed out broken: on a pool of one connection, statements after each
+// Delete, longer than the store's Timeout, still succeed.
 func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

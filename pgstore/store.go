@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -387,14 +386,16 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil // cannot exist
 	}
-	// The timeout is a deadline on the connection's socket, not on a
-	// context: pgx registers a callback on every cancellable context for
-	// the length of each statement, which cost Delete about 10 µs (1–2%
-	// of it: pgstore / floor in BenchmarkDeleteFloor went from a median
-	// of 1.01 to 0.99), where a socket deadline costs next to nothing until
-	// it passes. The statements then run on a context that is never done,
-	// which pgx does not watch.
-	err := s.logout(ctx, func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error {
+	err := s.logout(ctx, s.deleteOn(token))
+	if err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	return nil
+}
+
+// deleteOn returns the statements of Delete of token, for logout.
+func (s *PostgresStore) deleteOn(token string) func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error {
+	return func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error {
 		if !tomb {
 			_, err := conn.Exec(ctx, s.q.delPlain, token)
 			return err
@@ -407,70 +408,31 @@ func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 			_, err = conn.Exec(ctx, s.q.delUpsert, token, until)
 		}
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("pgstore: delete: %w", err)
 	}
-	return nil
 }
 
 // logout runs the statements of a deletion (Delete, and the deletions of
 // the per-user index) on one connection, with the store's own timeout and
 // whatever ctx's cancellation: a logout that half-happens is a security
-// bug. tomb says whether they may use the tombstone table. An error of a
-// statement that ran out of time matches context.DeadlineExceeded.
+// bug. ctx's values are kept. tomb says whether they may use the tombstone
+// table. An error of a statement that ran out of time matches
+// context.DeadlineExceeded.
 func (s *PostgresStore) logout(ctx context.Context, run func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error) error {
-	ctx = context.WithoutCancel(ctx)
-	deadline := time.Now().Add(s.bounded())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+	defer cancel()
 	tomb, known := s.tombFast()
-	if !known { // first use, or a check is due: find out within the same deadline
-		tctx, cancel := context.WithDeadline(ctx, deadline)
+	if !known { // first use, or a check is due: find out within the same timeout
 		var err error
-		tomb, err = s.useTombstones(tctx)
-		cancel()
-		if err != nil {
+		if tomb, err = s.useTombstones(ctx); err != nil {
 			return err
 		}
 	}
-	conn, err := s.acquire(ctx, deadline)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer release(conn)
-	return timedOut(run(ctx, conn, tomb))
-}
-
-// acquire takes a connection from the pool, waiting until deadline at
-// most, and sets deadline on its socket, so that its statements fail once
-// the deadline passes. Give it back with release.
-func (s *PostgresStore) acquire(ctx context.Context, deadline time.Time) (*pgxpool.Conn, error) {
-	actx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	conn, err := s.pool.Acquire(actx)
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Conn().PgConn().Conn().SetDeadline(deadline); err != nil {
-		conn.Release()
-		return nil, err
-	}
-	return conn, nil
-}
-
-// release clears the socket deadline acquire set and returns conn to the
-// pool. A connection that timed out is closed, and the pool drops it.
-func release(conn *pgxpool.Conn) {
-	_ = conn.Conn().PgConn().Conn().SetDeadline(time.Time{}) // fails only on a closed connection
-	conn.Release()
-}
-
-// timedOut makes an error of a socket deadline set by acquire match
-// context.DeadlineExceeded, as a context's deadline would.
-func timedOut(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-	}
-	return err
+	defer conn.Release()
+	return run(ctx, conn, tomb)
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.
