@@ -3,6 +3,7 @@ package hardening
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"sync"
 	"testing"
@@ -13,12 +14,30 @@ import (
 
 // fuzzStores opens every backend once per fuzz run (each iteration reuses
 // them: opening a database per input would measure the database, not us).
+//
+// While fuzzing (go test -fuzz), it leaves out the Redis Cluster, the one
+// backend that starts processes: a fuzz worker talks to its coordinator
+// over inherited pipes that are not close-on-exec in the worker, so the
+// worker's redis-servers inherit them, and a worker that dies before its
+// cleanup stops them leaves the coordinator waiting forever for the pipe to
+// close (seen in CI: 0/16 baseline inputs in 10 minutes). The seed inputs
+// still run against the cluster in the plain test run.
 func fuzzStores(f *testing.F) []backendStore {
 	var out []backendStore
 	for _, b := range backends() {
+		if fuzzing() && b.name == "redisstore-cluster" {
+			continue
+		}
 		out = append(out, backendStore{b.name, b.open(f)})
 	}
 	return out
+}
+
+// fuzzing reports whether the test binary runs as a fuzzing coordinator or
+// worker, rather than running the seed inputs as tests.
+func fuzzing() bool {
+	fl := flag.Lookup("test.fuzz")
+	return fl != nil && fl.Value.String() != ""
 }
 
 type backendStore struct {
