@@ -232,36 +232,27 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) (b []byte, fo
 	if err != nil {
 		return nil, false, fmt.Errorf("pgstore: find: %w", err)
 	}
-	if s.touch != nil {
-		return s.findSeen(ctx, token, tomb)
-	}
-	q := s.q.findPlain
-	if tomb {
-		q = s.q.find
-	}
-	err = s.pool.QueryRow(ctx, q, token, s.now()).Scan(&b)
-	if err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, nil
-		}
-		return nil, false, fmt.Errorf("pgstore: find: %w", err)
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return b, true, nil
-}
-
-// findSeen is FindCtx with Config.TouchWindow: it reads the expiry too, and
-// records what it read in the local view, which decides whether the
-// request's Commit can be skipped.
-func (s *PostgresStore) findSeen(ctx context.Context, token string, tomb bool) (b []byte, found bool, err error) {
-	q := s.q.findExpiryPlain
-	if tomb {
+	// With Config.TouchWindow, Find reads the expiry too and records what it
+	// read in the local view, which decides whether the request's Commit can
+	// be skipped; without it, it runs the statement it always ran.
+	var q string
+	switch {
+	case s.touch != nil && tomb:
 		q = s.q.findExpiry
+	case s.touch != nil:
+		q = s.q.findExpiryPlain
+	case tomb:
+		q = s.q.find
+	default:
+		q = s.q.findPlain
 	}
 	var expiry time.Time
-	err = s.pool.QueryRow(ctx, q, token, s.now()).Scan(&b, &expiry)
+	row := s.pool.QueryRow(ctx, q, token, s.now())
+	if s.touch != nil {
+		err = row.Scan(&b, &expiry)
+	} else {
+		err = row.Scan(&b)
+	}
 	if err != nil {
 		s.touch.Forget(token)
 		if errors.Is(err, pgx.ErrNoRows) {
