@@ -63,7 +63,7 @@ func (g *gobOwner) owner(data []byte, key string) (owner string, found, ok bool)
 			found = true
 			return true
 		}
-		if string(e.Name) != "string" {
+		if string(e.Name) != "string" || e.ID != scsgob.TString {
 			certain = false // the codec's error names the type
 			return false
 		}

@@ -75,6 +75,7 @@ func Own() (Layout, bool) {
 type Entry struct {
 	Key   []byte
 	Name  []byte // the concrete type's registered name; empty for a nil value
+	ID    int64  // the value's gob type id (one of gob's predeclared types)
 	Value []byte // the value's encoding (nil for a nil value)
 	Raw   []byte // the whole entry: key, name, type id and value
 }
@@ -128,10 +129,10 @@ func (l Layout) Walk(data []byte, yield func(Entry) bool) (deadline []byte, ok b
 					return nil, false
 				}
 				if len(e.Name) > 0 {
-					if _, ok := m.Int(); !ok { // the concrete type's id
+					if e.ID, ok = m.Int(); !ok { // the concrete type's id
 						return nil, false
 					}
-					if e.Value, ok = m.Bytes(); !ok {
+					if e.Value, ok = m.Bytes(); !ok || !predeclared(e.ID, e.Value) {
 						return nil, false
 					}
 				}
@@ -144,6 +145,43 @@ func (l Layout) Walk(data []byte, yield func(Entry) bool) (deadline []byte, ok b
 			return nil, false
 		}
 	}
+}
+
+// gob's predeclared type ids (encoding/gob's tBool to tComplex).
+const (
+	tBool    = 1
+	tInt     = 2
+	tUint    = 3
+	tFloat   = 4
+	tBytes   = 5
+	tString  = 6
+	tComplex = 7
+)
+
+// TString is the type id of a string value.
+const TString = tString
+
+// predeclared reports whether v is exactly the encoding of one value of the
+// predeclared type id: gob's decoder ignores an interface value's byte count
+// and reads the value itself, so a count that disagrees with the value would
+// make this reader and the decoder see different entries.
+func predeclared(id int64, v []byte) bool {
+	r := Reader{B: v}
+	if single, ok := r.Uint(); !ok || single != 0 {
+		return false
+	}
+	var ok bool
+	switch id {
+	case tBool, tInt, tUint, tFloat:
+		_, ok = r.Uint()
+	case tBytes, tString:
+		_, ok = r.Bytes()
+	case tComplex:
+		if _, ok = r.Uint(); ok {
+			_, ok = r.Uint()
+		}
+	}
+	return ok && r.I == len(v)
 }
 
 // Reader reads gob's unsigned and signed integers, and counted bytes, from
