@@ -28,8 +28,11 @@
 // never cut a session or a tombstone short.
 //
 // Tombstones. Delete removes the session and writes its tombstone in one
-// script; Commit checks for a tombstone and writes in one script (EVALSHA,
-// one round trip). While a tombstone lasts (the later of the session's
+// script. Commit of a session that exists is one SET ... XX GET, which
+// writes only over an existing key (a Delete removes the key in the step
+// that writes the tombstone, so an existing key has none beside it); one
+// that does not exist, or whose old value another writer left, takes a
+// script that checks for the tombstone and writes in one atomic step. While a tombstone lasts (the later of the session's
 // expiry and the Delete time plus Config.TombstoneLifetime, and Redis keeps
 // the key ClockSkew longer), a Commit of its token is a no-op. Redis removes
 // expired keys itself: New starts no goroutine, StopCleanup does nothing,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -325,8 +326,24 @@ func (s *RedisStore) commit(ctx context.Context, token string, b []byte, expiry 
 		}
 		return false, nil
 	}
-	keys := []string{s.sessionKey(token), s.tombstoneKey(token)}
-	n, err := commitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), ceilMs(expiry)+s.skewMs).Int64()
+	key, v, pxat := s.sessionKey(token), encodeValue(b, expiry), ceilMs(expiry)+s.skewMs
+	// Most Commits update a session that exists. SET ... XX writes only
+	// over an existing key, and a Delete removes the key and writes the
+	// tombstone in one script, so a key that still exists has no tombstone
+	// beside it, unless a writer that ignores tombstones (goredisstore, say,
+	// during a rolling upgrade) put it there after the Delete. Such a key
+	// holds a value of another layout, which GET returns; the script below
+	// then deletes it. A missing key (a new session, or a deleted one) goes
+	// to the script, which checks for the tombstone.
+	// The reply is the old value, or a null (RESP2: redis.Nil) for none.
+	old, err := s.client.Do(ctx, "set", key, v, "pxat", pxat, "xx", "get").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("redisstore: commit: %w", err)
+	}
+	if old, ok := old.(string); ok && strings.HasPrefix(old, magic) {
+		return true, nil
+	}
+	n, err := commitScript.Run(ctx, s.client, []string{key, s.tombstoneKey(token)}, v, pxat).Int64()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}

@@ -126,16 +126,24 @@ func TestTouchWrites(t *testing.T) {
 						}
 						clock.Advance(step)
 					}
-					gets, writes, other := 0, 0, map[string]int{}
+					// Without the index a Commit is a SET XX, followed by the
+					// commit script only for a key that does not exist yet
+					// (the first round); with it, the index's commit script.
+					gets, writes, creates, other := 0, 0, 0, map[string]int{}
 					for _, cmd := range h.take() {
-						switch cmd {
-						case "get":
+						switch {
+						case cmd == "get":
 							gets++
-						case "evalsha " + commitSHA:
+						case cmd == "set" && !indexed, cmd == "evalsha "+commitSHA && indexed:
 							writes++
+						case cmd == "evalsha "+commitSHA:
+							creates++
 						default:
 							other[cmd]++
 						}
+					}
+					if !indexed && creates != sessions {
+						t.Errorf("%d commit scripts for %d new sessions, want one each", creates, sessions)
 					}
 					commits := sessions * (rounds + 1)
 					most := sessions * (1 + int(span/window))

@@ -191,6 +191,32 @@ func (s suite) testTombstone(t *testing.T) {
 		e.cleanup()
 		e.notFound(tok)
 	})
+	t.Run("LateCommitOverRowWrittenBehind", func(t *testing.T) {
+		// As above, but the late Commit comes before any read: a store
+		// that updates an existing row without looking for a tombstone
+		// (Redis's SET XX, PostgreSQL's MERGE WHEN MATCHED) must still
+		// not serve the row.
+		e := s.env(t)
+		needClock(t, e)
+		if s.opts.WriteBehind == nil {
+			t.Skip("the store's test gives no storetest.Options.WriteBehind")
+		}
+		tok := token()
+		e.commit(tok, []byte("signed-in"), e.now().Add(time.Minute))
+		e.del(tok)
+		s.opts.WriteBehind(t, e.store, tok, []byte("written-behind"), e.now().Add(10*life))
+		e.commit(tok, []byte("late"), e.now().Add(10*life))
+		e.notFound(tok)
+		if it, ok := e.store.(IterableStore); ok {
+			all, err := it.All()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := all[tok]; ok {
+				t.Fatal("All returns a row a late Commit wrote over a row written behind a tombstone")
+			}
+		}
+	})
 }
 
 // testExpiry checks that every store takes the same range of expiries and
