@@ -241,30 +241,7 @@ func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expi
 	if !sessionstore.ValidToken(key) {
 		return fmt.Errorf("commit to %s: %w", b.table, sessionstore.ErrInvalidToken)
 	}
-	if err := sessionstore.CheckExpiry(expiry); err != nil {
-		return fmt.Errorf("commit to %s: %w", b.table, err)
-	}
-	if data == nil {
-		data = []byte{} // the column is NOT NULL
-	}
-	var owner, ua, ip any
-	if b.owner != nil { // the owner is read before any round trip
-		var err error
-		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
-			return fmt.Errorf("commit to %s: %w", b.table, err)
-		}
-	}
-	sql := b.commitPlainSQL
-	if b.tombstones(ctx) {
-		sql = b.commitSQL
-	}
-	var err error
-	if b.owner == nil {
-		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
-	} else {
-		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
-	}
-	if err != nil {
+	if _, err := b.write(ctx, b.commitSQL, b.commitPlainSQL, key, data, expiry); err != nil {
 		return fmt.Errorf("commit to %s: %w", b.table, err)
 	}
 	return nil
@@ -277,34 +254,40 @@ func (b *pgBackend) UpdateCtx(ctx context.Context, key string, data []byte, expi
 	if !sessionstore.ValidToken(key) {
 		return false, nil
 	}
-	if err := sessionstore.CheckExpiry(expiry); err != nil {
-		return false, fmt.Errorf("update in %s: %w", b.table, err)
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	var owner, ua, ip any
-	if b.owner != nil { // the owner is read before any round trip
-		var err error
-		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
-			return false, fmt.Errorf("update in %s: %w", b.table, err)
-		}
-	}
-	sql := b.updatePlainSQL
-	if b.tombstones(ctx) {
-		sql = b.updateSQL
-	}
-	var tag pgconn.CommandTag
-	var err error
-	if b.owner == nil {
-		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
-	} else {
-		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
-	}
+	tag, err := b.write(ctx, b.updateSQL, b.updatePlainSQL, key, data, expiry)
 	if err != nil {
 		return false, fmt.Errorf("update in %s: %w", b.table, err)
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// write runs the Commit or Update statement of key: withTombs while the
+// tombstone table is in use, plain otherwise. Both take the same arguments
+// ($1 key, $2 data, $3 now, $4 expiry and, with the per-user index, $5
+// owner, $6 user agent, $7 IP), and both refuse an expiry out of range and
+// an owner Owner cannot read before any round trip.
+func (b *pgBackend) write(ctx context.Context, withTombs, plain, key string, data []byte, expiry time.Time) (pgconn.CommandTag, error) {
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	if data == nil {
+		data = []byte{} // the column is NOT NULL
+	}
+	var owner, ua, ip any
+	if b.owner != nil {
+		var err error
+		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+	}
+	sql := plain
+	if b.tombstones(ctx) {
+		sql = withTombs
+	}
+	if b.owner == nil {
+		return b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	}
+	return b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
 }
 
 // DeleteCtx deletes a session and tombstones its key until the later of its
