@@ -108,7 +108,7 @@ func newIndexBenchEnv(b *testing.B, owner sessionstore.OwnerFunc, n int, record 
 	b.Helper()
 	pool := testPool(b)
 	s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}, RecordClient: record},
-		TableName: tableName(), Owner: owner})
+		Table: tableName(), Owner: owner})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func newBenchEnv(b *testing.B, kind string, n int) *benchEnv {
 
 func newBenchPGStore(b *testing.B) *PGStore {
 	pool := testPool(b)
-	s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: tableName()})
+	s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: tableName()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func BenchmarkTouchPaired(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pool.Close)
-		s, err := NewPGStoreWithConfig(pool, PGConfig{TableName: tableName(), Config: Config{KeyPairs: [][]byte{key1}, TouchWindow: window}})
+		s, err := NewPGStoreWithConfig(pool, PGConfig{Table: tableName(), Config: Config{KeyPairs: [][]byte{key1}, TouchWindow: window}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -40,7 +40,7 @@ VALUES ($1, $2, $3, $3, $4) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data
 func TestConformance(t *testing.T) {
 	pool := testPool(t)
 	newStore := func(t *testing.T, now func() time.Time, owner sessionstore.OwnerFunc) storetest.Store {
-		s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: now}, TableName: tableName(), Owner: owner})
+		s, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: now}, Table: tableName(), Owner: owner})
 		if err != nil {
 			t.Fatal(err)
 		}

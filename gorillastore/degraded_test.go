@@ -61,13 +61,13 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 
 	// No table at all: the role cannot create the session table either,
 	// and that is a plain error.
-	_, err := NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	_, err := NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: table})
 	if err == nil || errors.Is(err, sessionstore.ErrNoTombstones) || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("no session table, role without CREATE: %v, want permission denied (not ErrNoTombstones)", err)
 	}
 
 	// The session table, made by an administrator, without tombstones.
-	made := newTestPGStore(t, admin, PGConfig{TableName: table})
+	made := newTestPGStore(t, admin, PGConfig{Table: table})
 	for _, stmt := range []string{
 		`DROP TABLE ` + made.b.tombs,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ` + made.b.table + ` TO ` + role,
@@ -77,7 +77,7 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err = NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	_, err = NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: table})
 	if !errors.Is(err, sessionstore.ErrNoTombstones) || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("role without CREATE: %v, want an error matching ErrNoTombstones that gives the cause", err)
 	}
@@ -87,7 +87,7 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 	var logs testenv.SyncBuffer
 	s, err := NewPGStoreWithConfig(rolePool, PGConfig{
 		Config:            Config{KeyPairs: [][]byte{key1}, Now: clock.Now},
-		TableName:         table,
+		Table:             table,
 		AllowNoTombstones: true,
 		Logger:            slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -112,8 +112,8 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 
 	// The administrator creates the tombstone table, first without grants:
 	// a table the role cannot write is no tombstone table either.
-	newTestPGStore(t, admin, PGConfig{TableName: table})
-	_, err = NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	newTestPGStore(t, admin, PGConfig{Table: table})
+	_, err = NewPGStoreWithConfig(rolePool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: table})
 	if !errors.Is(err, sessionstore.ErrNoTombstones) {
 		t.Fatalf("tombstone table without grants: %v, want an error matching ErrNoTombstones", err)
 	}
@@ -157,7 +157,7 @@ func TestPGStoreWithoutCreateCleanupRechecks(t *testing.T) {
 	}
 	s, err := NewPGStoreWithConfig(rolePool, PGConfig{
 		Config:            Config{KeyPairs: [][]byte{key1}, Now: newClock().Now},
-		TableName:         table,
+		Table:             table,
 		AllowNoTombstones: true,
 		Logger:            slog.New(slog.DiscardHandler),
 	})
@@ -168,7 +168,7 @@ func TestPGStoreWithoutCreateCleanupRechecks(t *testing.T) {
 	if s.b.tombstones(ctx) {
 		t.Fatal("degraded store claims tombstones")
 	}
-	newTestPGStore(t, admin, PGConfig{TableName: table})
+	newTestPGStore(t, admin, PGConfig{Table: table})
 	if _, err := admin.Exec(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON `+made.b.tombs+` TO `+role); err != nil {
 		t.Fatal(err)
 	}

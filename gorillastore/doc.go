@@ -87,9 +87,18 @@
 //	CREATE TABLE http_sessions_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL);
 //	CREATE INDEX http_sessions_tombstones_expires_on_idx ON http_sessions_tombstones (expires_on);
 //
-// TableName may be at most 37 bytes, so that every derived name fits in
-// PostgreSQL's 63-byte identifiers; a longer one is an error, never a name
-// PostgreSQL silently truncates (and two such names would share a table).
+// PGConfig.Table (default DefaultTable, "http_sessions") may be at most 37
+// bytes, so that every derived name fits in PostgreSQL's 63-byte
+// identifiers; a longer one is an error, never a name PostgreSQL silently
+// truncates (and two such names would share a table).
+//
+// PGConfig uses the names and defaults of pgstore.Config: Table, Timeout,
+// CleanupBatchSize, TombstoneLifetime, ClockSkew, AllowNoTombstones,
+// Logger, OnCleanup, Owner. Loads and saves run on the request's context;
+// a delete runs to completion even if the request is cancelled, bounded by
+// DefaultTimeout (10 seconds), as is each cleanup batch. A positive
+// PGConfig.Timeout bounds every database operation instead. The former
+// names TableName and DeleteTimeout still work, deprecated.
 //
 // A load is one SELECT that filters out expired rows and rows whose key has
 // a tombstone; a Save of a loaded session is one UPDATE of the live row; a
@@ -123,5 +132,5 @@
 //
 // A table of antonlindstrom/pgstore has no unique key and is refused: its
 // sessions cannot be read anyway (they are keyed by the raw ID), so drop it
-// or pick another PGConfig.TableName; users sign in again once.
+// or pick another PGConfig.Table; users sign in again once.
 package gorillastore

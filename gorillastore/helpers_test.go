@@ -51,7 +51,7 @@ func tableName() string {
 func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgBackend {
 	t.Helper()
 	policy, _ := tombstone.New(0, 0)
-	b := newPGBackend(pool, tableName(), now, 5*time.Second, policy, nil)
+	b := newPGBackend(pool, tableName(), now, 0, policy, nil)
 	if err := b.createSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgB
 func newTestIndexedBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time, owner sessionstore.OwnerFunc) *pgBackend {
 	t.Helper()
 	policy, _ := tombstone.New(0, 0)
-	b := newPGBackend(pool, tableName(), now, 5*time.Second, policy, nil)
+	b := newPGBackend(pool, tableName(), now, 0, policy, nil)
 	b.setOwner(owner)
 	if err := b.createSchema(context.Background()); err != nil {
 		t.Fatal(err)

@@ -202,7 +202,8 @@ func (s *PGStore) DeleteUserSession(ctx context.Context, user, id string) (bool,
 
 // DeleteUserSessions deletes every session of user, each with its
 // tombstone, in one statement, and returns how many live ones it deleted.
-// It runs to completion if ctx is cancelled, within PGConfig.DeleteTimeout.
+// It runs to completion if ctx is cancelled, within PGConfig.Timeout or
+// DefaultTimeout.
 func (s *PGStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
 	n, err := s.b.DeleteUserSessions(ctx, user)
 	if err != nil {

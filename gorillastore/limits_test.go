@@ -82,7 +82,7 @@ func TestNewWithOverflowingMaxAge(t *testing.T) {
 	if !errors.Is(err, sessionstore.ErrExpiryOutOfRange) {
 		t.Errorf("NewWithConfig with MaxAge 2^34: %v, want ErrExpiryOutOfRange", err)
 	}
-	_, err = NewPGStoreWithConfig(testPool(t), PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Options: opts}, TableName: tableName()})
+	_, err = NewPGStoreWithConfig(testPool(t), PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Options: opts}, Table: tableName()})
 	if !errors.Is(err, sessionstore.ErrExpiryOutOfRange) {
 		t.Errorf("NewPGStoreWithConfig with MaxAge 2^34: %v, want ErrExpiryOutOfRange", err)
 	}
@@ -94,10 +94,10 @@ func TestNewWithOverflowingMaxAge(t *testing.T) {
 	}
 }
 
-// TestPGStoreTableNameLimit: PostgreSQL truncates identifiers at 63 bytes, so
+// TestPGStoreTableLimit: PostgreSQL truncates identifiers at 63 bytes, so
 // two long names would share a table (and the derived index name overflows
 // first): a name over maxTableName bytes is an error that names the limit.
-func TestPGStoreTableNameLimit(t *testing.T) {
+func TestPGStoreTableLimit(t *testing.T) {
 	pool := testPool(t)
 	base := tableName() // 20 bytes
 	longest := base + strings.Repeat("x", maxTableName-len(base))
@@ -107,12 +107,12 @@ func TestPGStoreTableNameLimit(t *testing.T) {
 		base + strings.Repeat("y", 63-len(base)) + "_two",
 		strings.Repeat("é", 19), // 38 bytes, 19 characters
 	} {
-		_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: name})
+		_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: name})
 		if err == nil || !strings.Contains(err.Error(), "37 bytes") {
-			t.Errorf("TableName of %d bytes: %v, want an error naming the 37-byte limit", len(name), err)
+			t.Errorf("Table of %d bytes: %v, want an error naming the 37-byte limit", len(name), err)
 		}
 	}
-	s := newTestPGStore(t, pool, PGConfig{TableName: longest})
+	s := newTestPGStore(t, pool, PGConfig{Table: longest})
 	var n int
 	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_class WHERE relname = ANY($1)`,
 		[]string{longest, longest + "_tombstones", longest + "_expires_on_idx", longest + "_tombstones_expires_on_idx"}).Scan(&n)
@@ -120,7 +120,7 @@ func TestPGStoreTableNameLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n != 4 {
-		t.Errorf("a %d-byte TableName made %d of its 4 relations under their full names", len(longest), n)
+		t.Errorf("a %d-byte Table made %d of its 4 relations under their full names", len(longest), n)
 	}
 	sess, r := load(t, s, "sid")
 	save(t, s, r, sess)

@@ -25,8 +25,11 @@ import (
 // a late Commit cannot recreate it. UpdateCtx, which PGStore uses to save a
 // session it loaded, never creates a row at all.
 type pgBackend struct {
-	db            DBConn
-	now           func() time.Time
+	db      DBConn
+	now     func() time.Time
+	timeout time.Duration // PGConfig.Timeout: see withTimeout and bounded
+	// deleteTimeout is the deprecated PGConfig.DeleteTimeout, which bounds
+	// what bounded bounds while timeout is zero; 0 for DefaultTimeout.
 	deleteTimeout time.Duration
 	policy        tombstone.Policy
 	log           *slog.Logger
@@ -67,21 +70,21 @@ type pgBackend struct {
 	backfillHook func(keys []string)
 }
 
-func newPGBackend(db DBConn, table string, now func() time.Time, deleteTimeout time.Duration, policy tombstone.Policy, log *slog.Logger) *pgBackend {
+func newPGBackend(db DBConn, table string, now func() time.Time, timeout time.Duration, policy tombstone.Policy, log *slog.Logger) *pgBackend {
 	if log == nil {
 		log = slog.Default()
 	}
 	b := &pgBackend{
-		db:            db,
-		now:           now,
-		deleteTimeout: deleteTimeout,
-		policy:        policy,
-		log:           log,
-		table:         pgx.Identifier{table}.Sanitize(),
-		rawTable:      table,
-		tombs:         pgx.Identifier{table + "_tombstones"}.Sanitize(),
-		tableIdx:      pgx.Identifier{table + "_expires_on_idx"}.Sanitize(),
-		tombsIndex:    pgx.Identifier{table + "_tombstones_expires_on_idx"}.Sanitize(),
+		db:         db,
+		now:        now,
+		timeout:    timeout,
+		policy:     policy,
+		log:        log,
+		table:      pgx.Identifier{table}.Sanitize(),
+		rawTable:   table,
+		tombs:      pgx.Identifier{table + "_tombstones"}.Sanitize(),
+		tableIdx:   pgx.Identifier{table + "_expires_on_idx"}.Sanitize(),
+		tombsIndex: pgx.Identifier{table + "_tombstones_expires_on_idx"}.Sanitize(),
 	}
 	h := fnv.New64a()
 	h.Write([]byte("gorillastore:" + table))
@@ -140,6 +143,29 @@ SELECT count(*) FROM t`
 	return b
 }
 
+// withTimeout bounds ctx by PGConfig.Timeout, if it is positive; otherwise
+// the operation runs on the caller's context alone.
+func (b *pgBackend) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if b.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.timeout)
+}
+
+// bounded is the timeout of the operations that must not depend on the
+// caller's context (deletes, which ignore its cancellation, and cleanup
+// batches): PGConfig.Timeout if positive, else the deprecated
+// DeleteTimeout if positive, else DefaultTimeout.
+func (b *pgBackend) bounded() time.Duration {
+	switch {
+	case b.timeout > 0:
+		return b.timeout
+	case b.deleteTimeout > 0:
+		return b.deleteTimeout
+	}
+	return DefaultTimeout
+}
+
 // micro returns t in UTC at the microsecond precision PostgreSQL stores.
 func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
@@ -148,6 +174,8 @@ func (b *pgBackend) FindCtx(ctx context.Context, key string) ([]byte, bool, erro
 	if !sessionstore.ValidToken(key) {
 		return nil, false, nil
 	}
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
 	var data []byte
 	err := b.db.QueryRow(ctx, b.find(ctx), key, micro(b.now())).Scan(&data)
 	switch {
@@ -190,6 +218,8 @@ var loadArgsPool = sync.Pool{New: func() any {
 // allocations: the row is scanned into a pooled buffer and decoded from
 // there (decodeValues copies what it keeps).
 func (b *pgBackend) loadValues(ctx context.Context, id string, values map[any]any) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
 	a := loadArgsPool.Get().(*loadArgs)
 	defer loadArgsPool.Put(a)
 	putToken(&a.key, id)
@@ -241,30 +271,7 @@ func (b *pgBackend) CommitCtx(ctx context.Context, key string, data []byte, expi
 	if !sessionstore.ValidToken(key) {
 		return fmt.Errorf("commit to %s: %w", b.table, sessionstore.ErrInvalidToken)
 	}
-	if err := sessionstore.CheckExpiry(expiry); err != nil {
-		return fmt.Errorf("commit to %s: %w", b.table, err)
-	}
-	if data == nil {
-		data = []byte{} // the column is NOT NULL
-	}
-	var owner, ua, ip any
-	if b.owner != nil { // the owner is read before any round trip
-		var err error
-		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
-			return fmt.Errorf("commit to %s: %w", b.table, err)
-		}
-	}
-	sql := b.commitPlainSQL
-	if b.tombstones(ctx) {
-		sql = b.commitSQL
-	}
-	var err error
-	if b.owner == nil {
-		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
-	} else {
-		_, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
-	}
-	if err != nil {
+	if _, err := b.write(ctx, b.commitSQL, b.commitPlainSQL, key, data, expiry); err != nil {
 		return fmt.Errorf("commit to %s: %w", b.table, err)
 	}
 	return nil
@@ -277,44 +284,53 @@ func (b *pgBackend) UpdateCtx(ctx context.Context, key string, data []byte, expi
 	if !sessionstore.ValidToken(key) {
 		return false, nil
 	}
-	if err := sessionstore.CheckExpiry(expiry); err != nil {
-		return false, fmt.Errorf("update in %s: %w", b.table, err)
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	var owner, ua, ip any
-	if b.owner != nil { // the owner is read before any round trip
-		var err error
-		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
-			return false, fmt.Errorf("update in %s: %w", b.table, err)
-		}
-	}
-	sql := b.updatePlainSQL
-	if b.tombstones(ctx) {
-		sql = b.updateSQL
-	}
-	var tag pgconn.CommandTag
-	var err error
-	if b.owner == nil {
-		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
-	} else {
-		tag, err = b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
-	}
+	tag, err := b.write(ctx, b.updateSQL, b.updatePlainSQL, key, data, expiry)
 	if err != nil {
 		return false, fmt.Errorf("update in %s: %w", b.table, err)
 	}
 	return tag.RowsAffected() > 0, nil
 }
 
+// write runs the Commit or Update statement of key: withTombs while the
+// tombstone table is in use, plain otherwise. Both take the same arguments
+// ($1 key, $2 data, $3 now, $4 expiry and, with the per-user index, $5
+// owner, $6 user agent, $7 IP), and both refuse an expiry out of range and
+// an owner Owner cannot read before any round trip.
+func (b *pgBackend) write(ctx context.Context, withTombs, plain, key string, data []byte, expiry time.Time) (pgconn.CommandTag, error) {
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	if data == nil {
+		data = []byte{} // the column is NOT NULL
+	}
+	var owner, ua, ip any
+	if b.owner != nil {
+		var err error
+		if owner, ua, ip, err = b.indexArgs(ctx, data); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+	}
+	sql := plain
+	if b.tombstones(ctx) {
+		sql = withTombs
+	}
+	if b.owner == nil {
+		return b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry))
+	}
+	return b.db.Exec(ctx, sql, key, data, micro(b.now()), micro(expiry), owner, ua, ip)
+}
+
 // DeleteCtx deletes a session and tombstones its key until the later of its
 // expiry and now plus the tombstone lifetime. It runs to completion even if
-// ctx is cancelled, within the store's delete timeout.
+// ctx is cancelled, within the store's bounded timeout (PGConfig.Timeout,
+// or DefaultTimeout).
 func (b *pgBackend) DeleteCtx(ctx context.Context, key string) error {
 	if !sessionstore.ValidToken(key) {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.bounded())
 	defer cancel()
 	var err error
 	if b.tombstones(ctx) {

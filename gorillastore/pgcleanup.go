@@ -60,7 +60,8 @@ func (s *PGStore) StopCleanup(quit chan<- struct{}, done <-chan struct{}) {
 
 // DeleteExpired deletes expired sessions and tombstones now, in batches of
 // PGConfig.CleanupBatchSize rows, each its own statement, and returns how
-// many rows it deleted. A tombstone goes once it has been expired for
+// many rows it deleted; each batch is bounded by PGConfig.Timeout or
+// DefaultTimeout. A tombstone goes once it has been expired for
 // PGConfig.ClockSkew by this store's clock, and with it any session row
 // under its key. Use it to run cleanup from a cron job instead of
 // StartCleanup. While another replica is cleaning, it deletes nothing.
@@ -71,6 +72,8 @@ func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
 	now := micro(s.cfg.Now())
 	exec := func(sql string, at time.Time) func(ctx context.Context, size int) (int64, error) {
 		return func(ctx context.Context, size int) (int64, error) {
+			ctx, cancel := context.WithTimeout(ctx, s.b.bounded())
+			defer cancel()
 			tag, err := s.b.db.Exec(ctx, sql, at, size, s.b.lockKey)
 			return tag.RowsAffected(), err
 		}
@@ -80,7 +83,10 @@ func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
 		return n, fmt.Errorf("gorillastore: delete expired sessions: %w", err)
 	}
 	if !s.b.tombsOn.Load() {
-		if err := s.b.useTombstones(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.b.bounded())
+		err := s.b.useTombstones(cctx)
+		cancel()
+		if err != nil {
 			s.cfg.Logger.Error("gorillastore: running without tombstones: a row written behind a logout can bring the session back",
 				"table", s.b.tombs, "err", err)
 			return n, nil
@@ -89,6 +95,8 @@ func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
 	}
 	cutoff := micro(s.b.policy.Cutoff(now))
 	m, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, func(ctx context.Context, size int) (int64, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.b.bounded())
+		defer cancel()
 		var k int64
 		err := s.b.db.QueryRow(ctx, s.b.cleanTombsSQL, cutoff, size, s.b.lockKey).Scan(&k)
 		return k, err
@@ -102,6 +110,8 @@ func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
 // CountExpiredSessions returns the number of expired sessions that cleanup
 // has not deleted yet.
 func (s *PGStore) CountExpiredSessions(ctx context.Context) (int64, error) {
+	ctx, cancel := s.b.withTimeout(ctx)
+	defer cancel()
 	var n int64
 	if err := s.b.db.QueryRow(ctx, s.b.countExpiredSQL, micro(s.cfg.Now())).Scan(&n); err != nil {
 		return 0, fmt.Errorf("gorillastore: count expired sessions: %w", err)

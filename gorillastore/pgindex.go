@@ -171,6 +171,8 @@ func (b *pgBackend) UserSessions(ctx context.Context, user string) ([]sessionsto
 	if user == "" {
 		return nil, nil // "" is no owner: never indexed
 	}
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
 	rows, err := b.db.Query(ctx, b.pick(ctx, b.listSQL, b.listPlainSQL), user, micro(b.now()))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions in %s: %w", b.table, err)
@@ -197,6 +199,8 @@ func (b *pgBackend) CountUserSessions(ctx context.Context, user string) (int, er
 	if user == "" {
 		return 0, nil
 	}
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
 	var n int
 	if err := b.db.QueryRow(ctx, b.pick(ctx, b.countSQL, b.countPlainSQL), user, micro(b.now())).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count sessions in %s: %w", b.table, err)
@@ -215,7 +219,7 @@ func (b *pgBackend) DeleteUserSession(ctx context.Context, user, id string) (boo
 	if user == "" || id == "" {
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.bounded())
 	defer cancel()
 	rows, err := b.db.Query(ctx, b.pick(ctx, b.keysSQL, b.keysPlainSQL), user, micro(b.now()))
 	if err != nil {
@@ -258,7 +262,7 @@ func (b *pgBackend) DeleteUserSessions(ctx context.Context, user string) (int, e
 // keys in keep, with their tombstones, in one statement (one round trip),
 // and returns the number of live sessions it deleted; the user's expired
 // rows go too, uncounted. It runs to completion if ctx is cancelled, within
-// the delete timeout.
+// the store's bounded timeout.
 func (b *pgBackend) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
 	if b.owner == nil {
 		return 0, fmt.Errorf("delete sessions in %s: %w", b.table, errIndexOff)
@@ -269,7 +273,7 @@ func (b *pgBackend) DeleteUserSessionsExcept(ctx context.Context, user string, k
 	if keep == nil {
 		keep = []string{} // an empty array, not NULL: NOT (key = ANY (NULL)) is NULL
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.deleteTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.bounded())
 	defer cancel()
 	now := b.now()
 	var n int

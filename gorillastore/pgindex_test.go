@@ -124,11 +124,11 @@ func indexedSave(t *testing.T, s gorillaStore, values map[any]any) *sessions.Ses
 func TestPGStoreRefusesUnmigratedTable(t *testing.T) {
 	pool := testPool(t)
 	old := newTestPGStore(t, pool, PGConfig{})
-	_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: old.cfg.TableName, Owner: testOwner})
+	_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: old.cfg.Table, Owner: testOwner})
 	if !errors.Is(err, sessionstore.ErrNoIndex) || !strings.Contains(err.Error(), "MigratePGStore") {
 		t.Fatalf("NewPGStoreWithConfig with Owner on an unmigrated table: %v, want ErrNoIndex naming MigratePGStore", err)
 	}
-	if err := MigratePGStore(context.Background(), pool, PGConfig{TableName: old.cfg.TableName}); err == nil {
+	if err := MigratePGStore(context.Background(), pool, PGConfig{Table: old.cfg.Table}); err == nil {
 		t.Error("MigratePGStore without Owner succeeded")
 	}
 }
@@ -144,7 +144,7 @@ func TestMigratePGStore(t *testing.T) {
 	pool := testPool(t)
 	clock := newClock()
 	old := newTestPGStore(t, pool, PGConfig{Config: Config{Now: clock.Now}})
-	table := old.cfg.TableName
+	table := old.cfg.Table
 
 	alice := []*sessions.Session{
 		indexedSave(t, old, map[any]any{"user_id": "alice"}),
@@ -194,12 +194,12 @@ SELECT k, d, $3, $3, $4 FROM unnest($1::text[], $2::bytea[]) AS u(k, d)`, keys, 
 	}
 
 	var logs testenv.SyncBuffer
-	cfg := PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: clock.Now}, TableName: table, Owner: testOwner,
+	cfg := PGConfig{Config: Config{KeyPairs: [][]byte{key1}, Now: clock.Now}, Table: table, Owner: testOwner,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	batches := 0
 	var indexed *PGStore
 	migrate := func(hook func([]string)) error { // MigratePGStore, with a hook
-		b := newPGBackend(pool, table, clock.Now, time.Second, old.b.policy, cfg.Logger)
+		b := newPGBackend(pool, table, clock.Now, 0, old.b.policy, cfg.Logger)
 		b.setOwner(testOwner)
 		b.backfillHook = hook
 		if err := b.createSchema(ctx); err != nil {
@@ -321,7 +321,7 @@ func TestDeleteUserSessionsKilled(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	victim, err := NewPGStoreWithConfig(conn, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: s.cfg.TableName, Owner: testOwner})
+	victim, err := NewPGStoreWithConfig(conn, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: s.cfg.Table, Owner: testOwner})
 	if err != nil {
 		t.Fatal(err)
 	}

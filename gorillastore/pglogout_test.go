@@ -127,8 +127,8 @@ func TestPGStoreReplicaAheadCleanup(t *testing.T) {
 	onTime := newClock()
 	ahead := storetest.NewClock(onTime.Now().Add(10 * time.Minute))
 	opts := &sessions.Options{Path: "/", MaxAge: 2}
-	a := newTestPGStore(t, pool, PGConfig{Config: Config{Now: onTime.Now, Options: opts}, TableName: table})
-	b := newTestPGStore(t, pool, PGConfig{Config: Config{Now: ahead.Now}, TableName: table})
+	a := newTestPGStore(t, pool, PGConfig{Config: Config{Now: onTime.Now, Options: opts}, Table: table})
+	b := newTestPGStore(t, pool, PGConfig{Config: Config{Now: ahead.Now}, Table: table})
 	adapter, err := NewWithConfig(commitOnly{a.b}, Config{KeyPairs: [][]byte{key1}, Now: onTime.Now, Options: opts})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestPGStoreReplicaAheadCleanup(t *testing.T) {
 func TestPGStoreTombstonePolicy(t *testing.T) {
 	pool := testPool(t)
 	for _, cfg := range []PGConfig{{TombstoneLifetime: -time.Second}, {ClockSkew: -time.Second}} {
-		cfg.KeyPairs, cfg.TableName = [][]byte{key1}, tableName()
+		cfg.KeyPairs, cfg.Table = [][]byte{key1}, tableName()
 		if _, err := NewPGStoreWithConfig(pool, cfg); err == nil {
 			t.Errorf("NewPGStoreWithConfig(TombstoneLifetime %v, ClockSkew %v) succeeded", cfg.TombstoneLifetime, cfg.ClockSkew)
 		}

@@ -9,9 +9,9 @@ import (
 	"github.com/sessionstore/sessionstore"
 )
 
-// maxTableName is the longest PGConfig.TableName, in bytes: PostgreSQL cuts
+// maxTableName is the longest PGConfig.Table, in bytes: PostgreSQL cuts
 // identifiers at 63 bytes, and the longest name derived from the table,
-// TableName+"_tombstones_expires_on_idx", must fit.
+// Table+"_tombstones_expires_on_idx", must fit.
 const maxTableName = 63 - len("_tombstones_expires_on_idx")
 
 // checkTableName returns an error for a table name that PostgreSQL would
@@ -19,7 +19,7 @@ const maxTableName = 63 - len("_tombstones_expires_on_idx")
 // a table.
 func checkTableName(table string) error {
 	if len(table) > maxTableName {
-		return fmt.Errorf("TableName %q is %d bytes, over the %d bytes that leave room for %q within PostgreSQL's "+
+		return fmt.Errorf("PGConfig.Table %q is %d bytes, over the %d bytes that leave room for %q within PostgreSQL's "+
 			"63-byte identifiers (a longer name is truncated, so two names could share a table)",
 			table, len(table), maxTableName, "_tombstones_expires_on_idx")
 	}
@@ -100,7 +100,7 @@ WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND a.at
 	}
 	if !ok {
 		return fmt.Errorf("table %s has no unique key column (is it an antonlindstrom/pgstore table?): "+
-			"drop it, or choose another PGConfig.TableName", b.table)
+			"drop it, or choose another PGConfig.Table", b.table)
 	}
 	return nil
 }

@@ -41,21 +41,52 @@ type PGSession struct {
 	ExpiresOn time.Time
 }
 
-// DefaultTableName is the session table of a PGStore.
-const DefaultTableName = "http_sessions"
+// Defaults of PGConfig.
+const (
+	// DefaultTable is the session table of a PGStore, antonlindstrom/pgstore's
+	// http_sessions.
+	DefaultTable = "http_sessions"
+	// DefaultTableName is DefaultTable.
+	//
+	// Deprecated: use DefaultTable, named after PGConfig.Table.
+	DefaultTableName = DefaultTable
+	// DefaultTimeout bounds the operations of a PGStore that cannot rely on
+	// the caller's context: deletes (which ignore its cancellation, so that a
+	// logout always completes) and each cleanup batch. pgstore and
+	// redisstore have the same default.
+	DefaultTimeout = 10 * time.Second
+)
+
+// defaultConstructTimeout bounds the schema check and creation of the
+// constructors while PGConfig.Timeout is zero.
+const defaultConstructTimeout = 30 * time.Second
 
 // PGConfig configures a PGStore (through NewPGStoreWithConfig). The zero
 // value of every field means its default.
 type PGConfig struct {
 	Config
-	// TableName is the session table; the tombstones live in
-	// TableName+"_tombstones". Default "http_sessions". Both tables and
-	// their indexes are created on construction if they are missing. It
-	// may be at most 37 bytes long, so that every name derived from it
-	// (the longest is TableName+"_tombstones_expires_on_idx") fits in
+	// Table is the session table; the tombstones live in
+	// Table+"_tombstones". Default DefaultTable ("http_sessions"). Both
+	// tables and their indexes are created on construction if they are
+	// missing. It may be at most 37 bytes long, so that every name derived
+	// from it (the longest is Table+"_tombstones_expires_on_idx") fits in
 	// PostgreSQL's 63-byte identifiers; a longer name is an error rather
 	// than a name PostgreSQL would silently truncate, and share.
+	Table string
+	// TableName is Table, under its former name. If both are set they must
+	// be equal, or the constructors return an error.
+	//
+	// Deprecated: use Table, the name every store of this repository uses.
 	TableName string
+	// Timeout, if positive, bounds every database operation: each load,
+	// save, delete, per-user index call, cleanup batch and
+	// CountExpiredSessions, and the constructors' schema check. Zero leaves
+	// loads, saves and the index's reads to the caller's context, and
+	// bounds deletes (which run to completion even if the request is
+	// cancelled) and each cleanup batch by DefaultTimeout (10 seconds), and
+	// the schema check by 30 seconds. MigratePGStore runs on the context it
+	// is given. A negative value is an error.
+	Timeout time.Duration
 	// TombstoneLifetime is how long, at least, a deleted session's
 	// tombstone blocks inserts of its key after the Delete: the tombstone
 	// expires at the later of the session's expiry and the Delete time plus
@@ -85,8 +116,12 @@ type PGConfig struct {
 	// CleanupBatchSize is the number of rows one cleanup statement deletes.
 	// Default 1000.
 	CleanupBatchSize int
-	// DeleteTimeout bounds a session delete, which runs to completion even
-	// if the request is cancelled. Default 5 seconds.
+	// DeleteTimeout, if positive and Timeout is zero, bounds deletes and
+	// cleanup batches in place of DefaultTimeout, as it bounded deletes
+	// before Timeout existed; loads and saves keep the caller's context. If
+	// both are set they must be equal, or the constructors return an error.
+	//
+	// Deprecated: use Timeout, which bounds every operation.
 	DeleteTimeout time.Duration
 	// Logger receives cleanup errors and counts. nil means slog.Default().
 	Logger *slog.Logger
@@ -211,20 +246,53 @@ func NewPGStoreWithConfig(db DBConn, cfg PGConfig) (*PGStore, error) {
 	return newPGStore(db, cfg)
 }
 
-func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
-	if db == nil {
-		return nil, errors.New("gorillastore: new: nil DBConn")
+// resolve applies the defaults of the table, the timeouts and the clock, and
+// checks them, with the deprecated TableName and DeleteTimeout read as
+// Table and Timeout describe.
+func (cfg *PGConfig) resolve() error {
+	if cfg.TableName != "" {
+		if cfg.Table != "" && cfg.Table != cfg.TableName {
+			return fmt.Errorf("PGConfig.Table %q and the deprecated TableName %q differ: set Table only", cfg.Table, cfg.TableName)
+		}
+		cfg.Table = cfg.TableName
 	}
-	if cfg.TableName == "" {
-		cfg.TableName = DefaultTableName
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
 	}
-	if cfg.DeleteTimeout <= 0 {
-		cfg.DeleteTimeout = 5 * time.Second
+	if cfg.Timeout < 0 {
+		return fmt.Errorf("PGConfig.Timeout %v is negative", cfg.Timeout)
+	}
+	if cfg.Timeout > 0 && cfg.DeleteTimeout > 0 && cfg.Timeout != cfg.DeleteTimeout {
+		return fmt.Errorf("PGConfig.Timeout %v and the deprecated DeleteTimeout %v differ: set Timeout only", cfg.Timeout, cfg.DeleteTimeout)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := checkTableName(cfg.TableName); err != nil {
+	return checkTableName(cfg.Table)
+}
+
+// backend returns the session table cfg (resolved) describes, with its
+// per-user index set up.
+func (cfg *PGConfig) backend(db DBConn, policy tombstone.Policy) *pgBackend {
+	b := newPGBackend(db, cfg.Table, cfg.Now, cfg.Timeout, policy, cfg.Logger)
+	b.deleteTimeout = cfg.DeleteTimeout
+	b.setOwner(cfg.Owner)
+	return b
+}
+
+// constructTimeout is the bound of the constructors' schema work.
+func (cfg *PGConfig) constructTimeout() time.Duration {
+	if cfg.Timeout > 0 {
+		return cfg.Timeout
+	}
+	return defaultConstructTimeout
+}
+
+func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
+	if db == nil {
+		return nil, errors.New("gorillastore: new: nil DBConn")
+	}
+	if err := cfg.resolve(); err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
@@ -234,14 +302,13 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := newPGBackend(db, cfg.TableName, cfg.Now, cfg.DeleteTimeout, policy, cfg.Logger)
-	b.setOwner(cfg.Owner)
+	b := cfg.backend(db, policy)
 	e, codecs, err := cfg.engine(b)
 	if err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	b.touch, e.loaderSees = e.touch, true
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.constructTimeout())
 	defer cancel()
 	if err := b.createSchema(ctx); err != nil {
 		if !errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones {
@@ -291,21 +358,14 @@ func MigratePGStore(ctx context.Context, db DBConn, cfg PGConfig) error {
 	if cfg.Owner == nil {
 		return fmt.Errorf("gorillastore: migrate: %w", errNoOwner)
 	}
-	if cfg.TableName == "" {
-		cfg.TableName = DefaultTableName
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if err := checkTableName(cfg.TableName); err != nil {
+	if err := cfg.resolve(); err != nil {
 		return fmt.Errorf("gorillastore: migrate: %w", err)
 	}
 	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
 	if err != nil {
 		return fmt.Errorf("gorillastore: migrate: %w", err)
 	}
-	b := newPGBackend(db, cfg.TableName, cfg.Now, time.Second, policy, cfg.Logger)
-	b.setOwner(cfg.Owner)
+	b := cfg.backend(db, policy)
 	if err := b.createSchema(ctx); err != nil && (!errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones) {
 		return fmt.Errorf("gorillastore: migrate: create table %s: %w", b.table, err)
 	}

@@ -27,8 +27,8 @@ func newTestPGStore(t *testing.T, pool *pgxpool.Pool, cfg PGConfig) *PGStore {
 	if cfg.KeyPairs == nil {
 		cfg.KeyPairs = [][]byte{key1}
 	}
-	if cfg.TableName == "" {
-		cfg.TableName = tableName()
+	if cfg.Table == "" {
+		cfg.Table = tableName()
 	}
 	s, err := NewPGStoreWithConfig(pool, cfg)
 	if err != nil {
@@ -111,7 +111,7 @@ func TestPGStoreDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	down.Close()
-	broken, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: strings.Trim(s.b.table, `"`)})
+	broken, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: strings.Trim(s.b.table, `"`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestPGStoreOnConnAndTx(t *testing.T) {
 	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // the tables vanish with it
 
 	for _, db := range []DBConn{conn, tx} {
-		s, err := NewPGStoreWithConfig(db, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: tableName()})
+		s, err := NewPGStoreWithConfig(db, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: tableName()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ CREATE TABLE `+table+`_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = pool.Exec(ctx, `DROP TABLE `+table+`, `+table+`_tombstones`) })
-	_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, TableName: table})
+	_, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: table})
 	if err == nil || !strings.Contains(err.Error(), "no unique key column") {
 		t.Fatalf("store on a legacy table: %v, want an error naming the problem", err)
 	}

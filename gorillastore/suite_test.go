@@ -14,7 +14,7 @@ func TestGorillaPGStore(t *testing.T) {
 		pool := gorillastore.PoolForTest(t)
 		table := gorillastore.TableName()
 		return func(t *testing.T, cfg gorillastore.Config) gorillatest.Store {
-			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, TableName: table})
+			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, Table: table})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +45,7 @@ func runPGStoreIndex(t *testing.T, newPool func(t *testing.T) gorillastore.DBCon
 		pool := newPool(t)
 		table := gorillastore.TableName()
 		return func(t *testing.T, cfg gorillastore.Config) gorillatest.Store {
-			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, TableName: table, Owner: ownerKey})
+			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, Table: table, Owner: ownerKey})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +102,7 @@ func TestGorillaPGStoreTouch(t *testing.T) {
 		pool := gorillastore.PoolForTest(t)
 		table := gorillastore.TableName()
 		return func(t *testing.T, cfg gorillastore.Config) gorillatest.Store {
-			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, TableName: table})
+			s, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{Config: cfg, Table: table})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,7 +72,7 @@ func TestTouchWrites(t *testing.T) {
 			}
 			defer pool.Close()
 			clock := storetest.NewClock(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
-			s, err := NewPGStoreWithConfig(pool, PGConfig{TableName: tableName(), Config: Config{
+			s, err := NewPGStoreWithConfig(pool, PGConfig{Table: tableName(), Config: Config{
 				KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Now: clock.Now, TouchWindow: window}})
 			if err != nil {
 				t.Fatal(err)

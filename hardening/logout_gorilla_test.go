@@ -89,8 +89,8 @@ func TestLogoutRaceGorillaPGStore(t *testing.T) {
 	pool := postgres(t)
 	table := uniqueName("hardening_http")
 	store, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{
-		Config:    gorillastore.Config{KeyPairs: [][]byte{[]byte(gorillaKey)}},
-		TableName: table,
+		Config: gorillastore.Config{KeyPairs: [][]byte{[]byte(gorillaKey)}},
+		Table:  table,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestLogoutRaceGorillaLateSavePGStore(t *testing.T) {
 			Options:  &sessions.Options{Path: "/", MaxAge: lateMaxAge},
 			Now:      clock.Now,
 		},
-		TableName: table,
+		Table: table,
 	})
 	if err != nil {
 		t.Fatal(err)

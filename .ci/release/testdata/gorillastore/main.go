@@ -82,8 +82,8 @@ func runPG(url string) (err error) {
 	defer pool.Close()
 	name := table()
 	store, err := gorillastore.NewPGStoreWithConfig(pool, gorillastore.PGConfig{
-		Config:    gorillastore.Config{KeyPairs: [][]byte{key}},
-		TableName: name,
+		Config: gorillastore.Config{KeyPairs: [][]byte{key}},
+		Table:  name,
 	})
 	if err != nil {
 		return err
