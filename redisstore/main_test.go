@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	cluster, clusterErr = redistest.Start(dir, redistest.Options{Masters: 3, Replicas: 1})
 	code := m.Run()
 	closeClients()
+	stopSentinel()
 	if cluster != nil {
 		cluster.Stop()
 	}

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -151,28 +150,7 @@ func (c *Cluster) startNode(n *node) error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
-	cmd := exec.Command("redis-server", args...)
-	cmd.Dir = n.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: start redis-server: %w", err)
-	}
-	n.cmd = cmd
-	n.done = make(chan struct{})
-	go func() { cmd.Wait(); close(n.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := c.cmd(n.port, "PING"); err == nil {
-			return nil
-		}
-		select {
-		case <-n.done:
-			log, _ := os.ReadFile(filepath.Join(n.dir, "redis.log"))
-			return fmt.Errorf("redistest: redis-server on port %d exited:\n%s", n.port, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("redistest: redis-server on port %d did not answer", n.port)
+	return c.startProcess(n, args)
 }
 
 // Addrs returns every node's address, masters first as created.
