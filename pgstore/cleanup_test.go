@@ -13,7 +13,7 @@ import (
 // fill inserts n sessions expiring at expiry, with a server-side statement.
 func fill(t testing.TB, s *PostgresStore, prefix string, n int, expiry time.Time) {
 	t.Helper()
-	_, err := s.pool.Exec(context.Background(), `INSERT INTO `+s.names.sessions+` (token, data, expiry)
+	_, err := s.rawPool().Exec(context.Background(), `INSERT INTO `+s.core.Names.Sessions+` (token, data, expiry)
 SELECT $1 || g, '\x00ff'::bytea, $2 FROM generate_series(1, $3) g`, prefix, expiry, n)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestDeleteExpiredBatches(t *testing.T) {
 	s := newTestStore(t, Config{CleanupInterval: -1, CleanupBatchSize: 100, Now: func() time.Time { return now }})
 	var mu sync.Mutex
 	batches := map[string][]int64{}
-	s.onBatch = func(table string, n int64) {
+	s.core.OnBatch = func(table string, n int64) {
 		mu.Lock()
 		batches[table] = append(batches[table], n)
 		mu.Unlock()
@@ -43,8 +43,8 @@ func TestDeleteExpiredBatches(t *testing.T) {
 		}
 	}
 	// 40 rows written behind a tombstone, not expired: they go with it.
-	if _, err := s.pool.Exec(context.Background(), `INSERT INTO `+s.names.sessions+` (token, data, expiry)
-SELECT token, 'behind', $1 FROM `+s.names.tombstones+` ORDER BY token LIMIT 40`, now.Add(48*time.Hour)); err != nil {
+	if _, err := s.rawPool().Exec(context.Background(), `INSERT INTO `+s.core.Names.Sessions+` (token, data, expiry)
+SELECT token, 'behind', $1 FROM `+s.core.Names.Tombstones+` ORDER BY token LIMIT 40`, now.Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// Past the sessions' expiry only, the tombstones stay.
@@ -64,10 +64,10 @@ SELECT token, 'behind', $1 FROM `+s.names.tombstones+` ORDER BY token LIMIT 40`,
 	if fmt.Sprint(batches) != fmt.Sprint(want) {
 		t.Errorf("batches = %v, want %v", batches, want)
 	}
-	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions); c != 30 {
+	if c := count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Sessions); c != 30 {
 		t.Errorf("%d sessions left, want the 30 live ones", c)
 	}
-	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.tombstones); c != 0 {
+	if c := count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Tombstones); c != 0 {
 		t.Errorf("%d tombstones left, want 0", c)
 	}
 }
@@ -81,12 +81,12 @@ func TestDeleteExpiredAdvisoryLock(t *testing.T) {
 	s := newTestStore(t, Config{CleanupInterval: -1, Now: func() time.Time { return now }})
 	fill(t, s, "expired-", 10, now.Add(-time.Minute))
 	ctx := context.Background()
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.rawPool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var locked bool
-	if err := tx.QueryRow(ctx, s.q.tryLock).Scan(&locked, nil); err != nil || !locked {
+	if err := tx.QueryRow(ctx, s.core.Q.TryLock).Scan(&locked, nil); err != nil || !locked {
 		t.Fatalf("taking the cleanup lock: %v, %v", locked, err)
 	}
 	if n, err := s.DeleteExpired(ctx); n != 0 || err != nil {
@@ -165,7 +165,7 @@ func TestCleanupLoop(t *testing.T) {
 		}
 	}
 	s.StopCleanup()
-	if c := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions); c != 0 {
+	if c := count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Sessions); c != 0 {
 		t.Errorf("%d rows left", c)
 	}
 }

@@ -13,7 +13,7 @@ import (
 func writeBehind(t *testing.T, st storetest.Store, token string, data []byte, expiry time.Time) {
 	t.Helper()
 	s := st.(*PostgresStore)
-	if _, err := s.pool.Exec(context.Background(), "INSERT INTO "+s.names.sessions+" (token, data, expiry) VALUES ($1, $2, $3)",
+	if _, err := s.rawPool().Exec(context.Background(), "INSERT INTO "+s.core.Names.Sessions+" (token, data, expiry) VALUES ($1, $2, $3)",
 		token, data, expiry); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestConformance(t *testing.T) {
 func touchReplica(t *testing.T, st storetest.Store, now func() time.Time) storetest.Store {
 	t.Helper()
 	s := st.(*PostgresStore)
-	r, err := NewWithConfig(s.pool, Config{Table: s.names.display, Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
+	r, err := NewWithConfig(s.rawPool(), Config{Table: s.core.Names.Display, Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 	"github.com/sessionstore/sessionstore/storetest"
 )
@@ -38,7 +39,7 @@ func TestConformanceIndexedPoolOfOne(t *testing.T) {
 	pool := onePool(t)
 	indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		setup := newTestStore(t, Config{CleanupInterval: -1, Owner: storetest.Owner})
-		s, err := NewWithConfig(pool, Config{Table: setup.names.display, Now: now, CleanupInterval: -1,
+		s, err := NewWithConfig(pool, Config{Table: setup.core.Names.Display, Now: now, CleanupInterval: -1,
 			Owner: storetest.Owner, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +54,7 @@ func TestConformanceIndexedLegacy(t *testing.T) {
 	t.Parallel()
 	indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
 		s := newTestStore(t, Config{Now: now, CleanupInterval: -1, Owner: storetest.Owner})
-		s.legacy.Store(true)
+		s.core.SetLegacy(true)
 		return s
 	})
 }
@@ -168,8 +169,8 @@ func TestIndexOff(t *testing.T) {
 		}
 	}
 	// The statements are those of a store built before the index existed.
-	want := buildQueries(s.names)
-	if s.q != want {
+	want := pgcore.BuildQueries(s.core.Names)
+	if s.core.Q != want {
 		t.Error("with the index off, the store's statements differ from buildQueries'")
 	}
 	if _, err := s.UserSessions(ctx, "alice"); !errors.Is(err, sessionstore.ErrNoIndex) {
@@ -313,7 +314,7 @@ func TestBackfillCrash(t *testing.T) {
 			app := uniqueName("pgstore_backfill_")
 			_, err = newStore(appPool(t, pool, app), Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
 				Logger: slog.New(slog.DiscardHandler)}, false,
-				func(s *PostgresStore) { s.backfillBatch = batch; s.onBackfill = termOnBatch(t, k, app) })
+				func(c *pgcore.Store) { c.BackfillBatch = batch; c.OnBackfill = termOnBatch(t, k, app) })
 			if err == nil {
 				t.Fatal("Migrate whose connections were killed mid-backfill succeeded")
 			}
@@ -427,7 +428,7 @@ func TestMigratePopulated(t *testing.T) {
 	}
 	s, err := newStore(pool, Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, false,
-		func(s *PostgresStore) { s.backfillBatch = 40; s.onBackfill = race })
+		func(c *pgcore.Store) { c.BackfillBatch = 40; c.OnBackfill = race })
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -509,7 +510,7 @@ func TestRevokeCrash(t *testing.T) {
 	defer tx.Rollback(ctx) //nolint:errcheck
 	// Two of the rows, one in the middle and the last.
 	for _, i := range []int{5, 9} {
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.core.Names.Sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -524,7 +525,7 @@ func TestRevokeCrash(t *testing.T) {
 			t.Fatal("DeleteUserSessions never waited on the row lock")
 		}
 		err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.names.sessions).Scan(&pid)
+AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.core.Names.Sessions).Scan(&pid)
 		if errors.Is(err, pgx.ErrNoRows) {
 			time.Sleep(10 * time.Millisecond)
 			continue
@@ -550,13 +551,13 @@ AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.names.sessions
 	if got := listedTokens(t, s, "alice", toks); len(got) != len(toks) {
 		t.Errorf("after the terminated revoke, %d of %d sessions listed", len(got), len(toks))
 	}
-	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != 0 {
+	if n := count(t, admin, "SELECT count(*) FROM "+s.core.Names.Tombstones); n != 0 {
 		t.Errorf("the terminated revoke left %d tombstones", n)
 	}
 	if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != len(toks) {
 		t.Fatalf("DeleteUserSessions again = %d, %v; want %d", n, err, len(toks))
 	}
-	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != int64(len(toks)) {
+	if n := count(t, admin, "SELECT count(*) FROM "+s.core.Names.Tombstones); n != int64(len(toks)) {
 		t.Errorf("%d tombstones after the revoke, want %d", n, len(toks))
 	}
 }
@@ -586,7 +587,7 @@ func TestIndexNoTombstonePrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.tomb.Load() != tombOff {
+	if s.core.TombState() != pgcore.TombOff {
 		t.Fatal("the store uses a tombstone table")
 	}
 	exp := time.Now().Add(time.Hour)

@@ -52,7 +52,7 @@ func raceReplicas(t *testing.T, del, s *PostgresStore, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if found || count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions+" WHERE token = $1", tok) > 0 {
+		if found || count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Sessions+" WHERE token = $1", tok) > 0 {
 			back = append(back, tok)
 		}
 	}
@@ -74,7 +74,7 @@ func TestDeleteCommitRace(t *testing.T) {
 func TestDeleteCommitRaceLegacy(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Config{CleanupInterval: -1})
-	s.legacy.Store(true)
+	s.core.SetLegacy(true)
 	if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
 		t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
 	}
@@ -118,8 +118,8 @@ func TestConcurrentCommitsOfNewToken(t *testing.T) {
 func TestDeleteCommitRaceCatchesNaiveCommit(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Config{CleanupInterval: -1})
-	s.q.commit = `INSERT INTO ` + s.names.sessions + ` (token, data, expiry) SELECT $1, $2, $3
-WHERE NOT EXISTS (SELECT 1 FROM ` + s.names.tombstones + ` WHERE token = $1)
+	s.core.Q.Commit = `INSERT INTO ` + s.core.Names.Sessions + ` (token, data, expiry) SELECT $1, $2, $3
+WHERE NOT EXISTS (SELECT 1 FROM ` + s.core.Names.Tombstones + ` WHERE token = $1)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`
 	back := raceDeleteCommit(t, s, 200)
 	if len(back) == 0 {
@@ -145,7 +145,7 @@ func TestDeleteRecreatedSession(t *testing.T) {
 	if err := s.Delete(tok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, s.q.commitPlain, tok, []byte("b"), second); err != nil {
+	if _, err := s.rawPool().Exec(ctx, s.core.Q.CommitPlain, tok, []byte("b"), second); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(tok); err != nil {
@@ -155,7 +155,7 @@ func TestDeleteRecreatedSession(t *testing.T) {
 		t.Fatalf("Find after the second Delete = %v, %v; want not found", found, err)
 	}
 	var got time.Time
-	if err := s.pool.QueryRow(ctx, "SELECT expiry FROM "+s.names.tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
+	if err := s.rawPool().QueryRow(ctx, "SELECT expiry FROM "+s.core.Names.Tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if !got.Equal(second) {

@@ -37,7 +37,7 @@ func TestTombstoneConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got time.Time
-		if err := pool.QueryRow(context.Background(), "SELECT expiry FROM "+s.names.tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
+		if err := pool.QueryRow(context.Background(), "SELECT expiry FROM "+s.core.Names.Tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if !got.Equal(c.want) {
@@ -60,7 +60,7 @@ func TestCleanupByReplicaAhead(t *testing.T) {
 		return func() time.Time { return time.Unix(0, onTime.Load()).Add(ahead) }
 	}
 	b := newTestStore(t, Config{CleanupInterval: -1, Now: clock(0)})
-	a, err := NewWithConfig(b.pool, Config{Table: b.names.display, CleanupInterval: -1, Now: clock(10 * time.Minute)})
+	a, err := NewWithConfig(b.rawPool(), Config{Table: b.core.Names.Display, CleanupInterval: -1, Now: clock(10 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestCleanupByReplicaAhead(t *testing.T) {
 			t.Fatalf("Find after cleanup by the replica ahead and a late Commit = %v, %v; want not found", found, err)
 		}
 	}
-	if n := count(t, b.pool, "SELECT count(*) FROM "+b.names.sessions+" WHERE token = $1", tok); n != 0 {
+	if n := count(t, b.rawPool(), "SELECT count(*) FROM "+b.core.Names.Sessions+" WHERE token = $1", tok); n != 0 {
 		t.Fatalf("the late Commit wrote the session back (%d rows)", n)
 	}
 	// Expired on every clock, and by ClockSkew on the one ahead: it goes.
@@ -93,7 +93,7 @@ func TestCleanupByReplicaAhead(t *testing.T) {
 	if _, err := a.DeleteExpired(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, b.pool, "SELECT count(*) FROM "+b.names.tombstones+" WHERE token = $1", tok); n != 0 {
+	if n := count(t, b.rawPool(), "SELECT count(*) FROM "+b.core.Names.Tombstones+" WHERE token = $1", tok); n != 0 {
 		t.Errorf("tombstone still there once expired by ClockSkew on the clock ahead")
 	}
 }
@@ -112,7 +112,7 @@ func TestOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dropTables(t, sharedPool(t), s)
-	if _, err := NewWithConfig(pool, Config{Table: s.names.display, CleanupInterval: -1}); err != nil {
+	if _, err := NewWithConfig(pool, Config{Table: s.core.Names.Display, CleanupInterval: -1}); err != nil {
 		t.Fatalf("a second store on the table, checking it: %v", err)
 	}
 	for _, tok := range []string{"a", "b", "c"} {
@@ -126,7 +126,7 @@ func TestOneConnection(t *testing.T) {
 	if err := s.Commit("a", []byte("late"), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, "INSERT INTO "+s.names.sessions+" VALUES ('a', 'behind', $1)", now.Add(48*time.Hour)); err != nil {
+	if _, err := pool.Exec(ctx, "INSERT INTO "+s.core.Names.Sessions+" VALUES ('a', 'behind', $1)", now.Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, found, err := s.Find("a"); found || err != nil {
@@ -150,7 +150,7 @@ func TestOneConnection(t *testing.T) {
 	if n, err := s.DeleteExpired(ctx); err != nil || n != 4 { // b, c, a's tombstone and the row behind it
 		t.Fatalf("DeleteExpired = %d, %v; want 4", n, err)
 	}
-	if n := count(t, pool, "SELECT count(*) FROM "+s.names.sessions); n != 0 {
+	if n := count(t, pool, "SELECT count(*) FROM "+s.core.Names.Sessions); n != 0 {
 		t.Fatalf("%d rows left after cleanup, want 0", n)
 	}
 }

@@ -1,0 +1,129 @@
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+
+	"github.com/sessionstore/sessionstore/internal/pgcore"
+)
+
+// sqlDB is a *sql.DB as the core's DB, for any PostgreSQL driver (lib/pq,
+// pgx's stdlib). It runs the same statements as poolDB. A []string or
+// [][]byte argument is sent as the text of a PostgreSQL array, which
+// every driver passes through; AsyncCommit, without a batch, runs its
+// set_config and the Commit in a transaction (three round trips more).
+type sqlDB struct{ db *sql.DB }
+
+var _ pgcore.DB = sqlDB{}
+
+// querier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (d sqlDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return execOn(ctx, d.db, q, args)
+}
+
+func (d sqlDB) QueryRow(ctx context.Context, q string, args ...any) pgcore.Row {
+	return d.db.QueryRowContext(ctx, q, sqlArgs(args)...)
+}
+
+func (d sqlDB) Query(ctx context.Context, q string, args ...any) (pgcore.Rows, error) {
+	return queryOn(ctx, d.db, q, args)
+}
+
+func (d sqlDB) InTx(ctx context.Context, fn func(pgcore.Conn) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(sqlConn{tx}); err != nil {
+		tx.Rollback() //nolint:errcheck // fn's error is the one to report
+		return err
+	}
+	return tx.Commit()
+}
+
+func (d sqlDB) OnConn(ctx context.Context, fn func(pgcore.Conn) error) error {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(heldSQLConn{sqlConn{c}, c})
+}
+
+// sqlConn is a *sql.Tx or *sql.Conn as the core's Conn.
+type sqlConn struct{ q querier }
+
+func (c sqlConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return execOn(ctx, c.q, q, args)
+}
+
+func (c sqlConn) QueryRow(ctx context.Context, q string, args ...any) pgcore.Row {
+	return c.q.QueryRowContext(ctx, q, sqlArgs(args)...)
+}
+
+func (c sqlConn) Query(ctx context.Context, q string, args ...any) (pgcore.Rows, error) {
+	return queryOn(ctx, c.q, q, args)
+}
+
+// heldSQLConn is a connection taken from a *sql.DB.
+type heldSQLConn struct {
+	sqlConn
+	c *sql.Conn
+}
+
+// Discard marks the connection bad, so that database/sql closes it instead
+// of returning it to the pool.
+func (c heldSQLConn) Discard(context.Context) {
+	c.c.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the error is ErrBadConn, by design
+}
+
+func execOn(ctx context.Context, on querier, q string, args []any) (int64, error) {
+	res, err := on.ExecContext(ctx, q, sqlArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func queryOn(ctx context.Context, on querier, q string, args []any) (pgcore.Rows, error) {
+	rows, err := on.QueryContext(ctx, q, sqlArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+// sqlRows is *sql.Rows with pgx's Close, which returns nothing: its error,
+// if any, is also Err's.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+// sqlArgs returns args with each []string and [][]byte replaced by the
+// text of a PostgreSQL array (copying args only then).
+func sqlArgs(args []any) []any {
+	out := args
+	for i, a := range args {
+		var text string
+		switch v := a.(type) {
+		case []string:
+			text = pgcore.TextArray(v)
+		case [][]byte:
+			text = pgcore.ByteaArray(v)
+		default:
+			continue
+		}
+		if &out[0] == &args[0] {
+			out = append([]any(nil), args...)
+		}
+		out[i] = text
+	}
+	return out
+}
