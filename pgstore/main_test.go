@@ -18,6 +18,8 @@ import (
 	_ "github.com/lib/pq"              // database/sql driver "postgres"
 	"go.uber.org/goleak"
 
+	"github.com/sessionstore/sessionstore/internal/peertest"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
@@ -126,16 +128,71 @@ type testDriver struct {
 	name string
 	// open is NewWithConfig on the driver's shared handle.
 	open func(t testing.TB, cfg Config) (*PostgresStore, error)
+	// connect opens a handle of its own on dsn, of at most maxConns
+	// connections and closed when t ends, and returns newStore on it.
+	connect func(t testing.TB, dsn string, maxConns int) storeMaker
 }
+
+// storeMaker is newStore (NewWithConfig, and tests' setup) on one handle.
+type storeMaker func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error)
 
 // testDrivers are every handle a store can run on: a pgx pool, and a
 // *sql.DB through pgx's stdlib and through lib/pq.
 var testDrivers = []testDriver{
-	{"pgx", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedPool(t), cfg) }},
-	{"stdlib", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedDB(t, "pgx"), cfg) }},
+	{"pgx", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedPool(t), cfg) }, connectPool},
+	{"stdlib", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedDB(t, "pgx"), cfg) }, connectSQL("pgx")},
 	{"pq", func(t testing.TB, cfg Config) (*PostgresStore, error) {
 		return NewWithConfig(sharedDB(t, "postgres"), cfg)
-	}},
+	}, connectSQL("postgres")},
+}
+
+func connectPool(t testing.TB, dsn string, maxConns int) storeMaker {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := newPoolWithConfig(context.Background(), cfg)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+dsn, "set "+testenv.PostgresEnv, err)
+	}
+	t.Cleanup(pool.Close)
+	return func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error) {
+		return newStore(pool, cfg, false, setup...)
+	}
+}
+
+func connectSQL(driver string) func(t testing.TB, dsn string, maxConns int) storeMaker {
+	return func(t testing.TB, dsn string, maxConns int) storeMaker {
+		t.Helper()
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.SetMaxOpenConns(maxConns)
+		if err := db.Ping(); err != nil {
+			testenv.Unavailable(t, "PostgreSQL at "+dsn+" through "+driver, "set "+testenv.PostgresEnv, err)
+		}
+		return func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error) {
+			return newStore(db, cfg, false, setup...)
+		}
+	}
+}
+
+// schemaDSN is testDSN with the search_path of pool (see newSchemaPool).
+func schemaDSN(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	var schema string
+	if err := pool.QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := peertest.WithSearchPath(testDSN, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
 }
 
 // forEachDriver runs f as a subtest for each of testDrivers (all of them,

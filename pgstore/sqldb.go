@@ -5,17 +5,40 @@ import (
 	"database/sql"
 	"database/sql/driver"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessionstore/sessionstore/internal/pgcore"
 )
 
 // sqlDB is a *sql.DB as the core's DB, for any PostgreSQL driver (lib/pq,
-// pgx's stdlib). It runs the same statements as poolDB. A []string or
-// [][]byte argument is sent as the text of a PostgreSQL array, which
-// every driver passes through; AsyncCommit, without a batch, runs its
-// set_config and the Commit in a transaction (three round trips more).
+// pgx's stdlib). It runs the same statements as poolDB; the driver sends
+// the []string and [][]byte arguments of the per-user index as arrays
+// (pgx's stdlib does, and lib/pq since v1.11). AsyncCommit, without a
+// batch, runs its set_config and the Commit in a transaction (BEGIN and
+// COMMIT: two round trips more, three statements instead of one).
 type sqlDB struct{ db *sql.DB }
 
-var _ pgcore.DB = sqlDB{}
+var (
+	_ pgcore.DB            = sqlDB{}
+	_ pgcore.MergeReporter = sqlDB{}
+)
+
+// ReportsMerge reports whether the driver is pgx's stdlib, whose result
+// counts the rows of a MERGE; lib/pq (v1.12) reports 0 for one. A driver
+// that cannot be told apart is taken not to.
+func (d sqlDB) ReportsMerge(ctx context.Context) (bool, error) {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	var isPgx bool
+	err = c.Raw(func(dc any) error {
+		_, isPgx = dc.(interface{ Conn() *pgx.Conn })
+		return nil
+	})
+	return isPgx, err
+}
 
 // querier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
 type querier interface {
@@ -29,7 +52,7 @@ func (d sqlDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (d sqlDB) QueryRow(ctx context.Context, q string, args ...any) pgcore.Row {
-	return d.db.QueryRowContext(ctx, q, sqlArgs(args)...)
+	return d.db.QueryRowContext(ctx, q, args...)
 }
 
 func (d sqlDB) Query(ctx context.Context, q string, args ...any) (pgcore.Rows, error) {
@@ -65,7 +88,7 @@ func (c sqlConn) Exec(ctx context.Context, q string, args ...any) (int64, error)
 }
 
 func (c sqlConn) QueryRow(ctx context.Context, q string, args ...any) pgcore.Row {
-	return c.q.QueryRowContext(ctx, q, sqlArgs(args)...)
+	return c.q.QueryRowContext(ctx, q, args...)
 }
 
 func (c sqlConn) Query(ctx context.Context, q string, args ...any) (pgcore.Rows, error) {
@@ -85,7 +108,7 @@ func (c heldSQLConn) Discard(context.Context) {
 }
 
 func execOn(ctx context.Context, on querier, q string, args []any) (int64, error) {
-	res, err := on.ExecContext(ctx, q, sqlArgs(args)...)
+	res, err := on.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -93,7 +116,7 @@ func execOn(ctx context.Context, on querier, q string, args []any) (int64, error
 }
 
 func queryOn(ctx context.Context, on querier, q string, args []any) (pgcore.Rows, error) {
-	rows, err := on.QueryContext(ctx, q, sqlArgs(args)...)
+	rows, err := on.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -105,25 +128,3 @@ func queryOn(ctx context.Context, on querier, q string, args []any) (pgcore.Rows
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
-
-// sqlArgs returns args with each []string and [][]byte replaced by the
-// text of a PostgreSQL array (copying args only then).
-func sqlArgs(args []any) []any {
-	out := args
-	for i, a := range args {
-		var text string
-		switch v := a.(type) {
-		case []string:
-			text = pgcore.TextArray(v)
-		case [][]byte:
-			text = pgcore.ByteaArray(v)
-		default:
-			continue
-		}
-		if &out[0] == &args[0] {
-			out = append([]any(nil), args...)
-		}
-		out[i] = text
-	}
-	return out
-}

@@ -15,13 +15,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 )
 
 // Conn runs statements: a pool, one connection held by the store, or a
-// transaction. Arguments are strings, []byte, time.Time, int, nil, or the
-// values TextArray and ByteaArray return.
+// transaction. Arguments are string, []byte, time.Time, int, nil, and
+// (the per-user index) []string and [][]byte, sent as text[] and bytea[].
 type Conn interface {
 	// Exec runs a statement and returns how many rows it affected. A
 	// statement without arguments may hold several commands separated by
@@ -74,6 +73,16 @@ type Pipeliner interface {
 	ExecAfter(ctx context.Context, first, query string, args ...any) (int64, error)
 }
 
+// MergeReporter is an optional interface of a DB whose driver may not
+// report the row count of a MERGE (lib/pq v1.12 parses no MERGE command
+// tag and reports 0). Commit relies on that count, so a store on a DB
+// that says false runs the INSERT ... ON CONFLICT form of its statement
+// (Queries.CommitLegacy: the same guarantee, at the price of a row lock
+// and two more index probes). A DB without the method reports it.
+type MergeReporter interface {
+	ReportsMerge(ctx context.Context) (bool, error)
+}
+
 // discarder is the optional method of a held connection (see OnConn).
 type discarder interface {
 	Discard(ctx context.Context)
@@ -109,47 +118,3 @@ func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // every driver sends the same instant: pgx truncates to microseconds, while
 // a driver sending text (lib/pq) would have the server round instead.
 func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
-
-// TextArray is the text form of a PostgreSQL text[] holding v, for drivers
-// that do not encode a []string themselves (lib/pq). An adapter passes it
-// where it receives a []string.
-func TextArray(v []string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range v {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		for j := 0; j < len(s); j++ {
-			if s[j] == '"' || s[j] == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(s[j])
-		}
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// ByteaArray is the text form of a PostgreSQL bytea[] holding v (hex
-// format), for drivers that do not encode a [][]byte themselves.
-func ByteaArray(v [][]byte) string {
-	const hex = "0123456789abcdef"
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range v {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`"\\x`)
-		for _, c := range s {
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String()
-}

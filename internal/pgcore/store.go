@@ -191,6 +191,9 @@ func (s *Store) Batch() int { return s.batch }
 // server's version.
 func (s *Store) SetLegacy(on bool) { s.legacy.Store(on) }
 
+// Legacy reports whether Commit runs Q.CommitLegacy.
+func (s *Store) Legacy() bool { return s.legacy.Load() }
+
 // withTimeout applies Options.Timeout, if any, to ctx.
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.timeout <= 0 {

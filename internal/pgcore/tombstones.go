@@ -100,12 +100,21 @@ func (s *Store) checkTombstones(ctx context.Context, force bool) (on bool, why, 
 }
 
 // probeTombstones asks the database whether the tombstone table exists and
-// the role may use it, and creates it if it is missing. why says why it
+// the role may use it, and creates it if it is missing; it also decides
+// whether Commit runs MERGE (the server has it and the driver reports its
+// row count) or its older form. why says why it
 // cannot be used; err is a failure to find out.
 func (s *Store) probeTombstones(ctx context.Context) (why, err error) {
 	var exists, usable, merge bool
 	if err := s.db.QueryRow(ctx, s.Q.Probe).Scan(&exists, &usable, &merge); err != nil {
 		return nil, err
+	}
+	if merge {
+		if m, ok := s.db.(MergeReporter); ok {
+			if merge, err = m.ReportsMerge(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.legacy.Store(!merge)
 	switch {
