@@ -151,7 +151,12 @@ func (s *Store) DeleteUserSession(ctx context.Context, user, id string) (bool, e
 		return false, nil
 	}
 	var deleted bool
-	err := s.logout(ctx, func(ctx context.Context, c Conn, tomb bool) error {
+	ctx, cancel, tomb, err := s.detach(ctx)
+	defer cancel()
+	if err != nil {
+		return false, fmt.Errorf("%s: delete user session: %w", s.name, err)
+	}
+	err = s.db.OnConn(ctx, func(c Conn) error {
 		q := s.Ix.TokensPlain
 		if tomb {
 			q = s.Ix.Tokens
@@ -197,7 +202,12 @@ func (s *Store) DeleteUserSessions(ctx context.Context, op, user string, keep []
 		keep = []string{} // an array, not NULL: token <> ALL (NULL) is never true
 	}
 	var n int
-	err := s.logout(ctx, func(ctx context.Context, c Conn, tomb bool) error {
+	ctx, cancel, tomb, err := s.detach(ctx)
+	defer cancel()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %s: %w", s.name, op, err)
+	}
+	err = s.db.OnConn(ctx, func(c Conn) error {
 		now := micro(s.now())
 		if !tomb {
 			return c.QueryRow(ctx, s.Ix.RevokePlain, user, keep, now).Scan(&n)

@@ -375,50 +375,51 @@ func (s *Store) execCommit(ctx context.Context, q, token string, b []byte, expir
 // Delete removes a session and records its tombstone, lasting until the
 // later of the session's expiry and now plus the tombstone lifetime. A
 // token without a session gets no tombstone. It is idempotent, and is not
-// abandoned when ctx is cancelled (see logout).
+// abandoned when ctx is cancelled (see detach).
 func (s *Store) Delete(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil // cannot exist
 	}
-	err := s.logout(ctx, func(ctx context.Context, c Conn, tomb bool) error {
-		if !tomb {
-			_, err := c.Exec(ctx, s.Q.DelPlain, token)
+	ctx, cancel, tomb, err := s.detach(ctx)
+	defer cancel()
+	if err == nil {
+		err = s.db.OnConn(ctx, func(c Conn) error {
+			if !tomb {
+				_, err := c.Exec(ctx, s.Q.DelPlain, token)
+				return err
+			}
+			until := micro(s.policy.Until(s.now()))
+			_, err := c.Exec(ctx, s.Q.Del, token, until)
+			if IsUniqueViolation(err) {
+				// The token already has a tombstone, yet its session was
+				// back: a writer that ignores tombstones recreated it.
+				_, err = c.Exec(ctx, s.Q.DelUpsert, token, until)
+			}
 			return err
-		}
-		until := micro(s.policy.Until(s.now()))
-		_, err := c.Exec(ctx, s.Q.Del, token, until)
-		if IsUniqueViolation(err) {
-			// The token already has a tombstone, yet its session was back:
-			// a writer that ignores tombstones recreated it.
-			_, err = c.Exec(ctx, s.Q.DelUpsert, token, until)
-		}
-		return err
-	})
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("%s: delete: %w", s.name, err)
 	}
 	return nil
 }
 
-// logout runs the statements of a deletion (Delete, and the deletions of
-// the per-user index) on one connection, with the store's own timeout and
-// whatever ctx's cancellation: a logout that half-happens is a security
-// bug. ctx's values are kept. tomb says whether they may use the tombstone
-// table. The tombstone check, when one is due, runs before the connection
-// is taken, so that a pool of one connection never waits for itself. An
-// error of a statement that ran out of time matches
-// context.DeadlineExceeded.
-func (s *Store) logout(ctx context.Context, run func(ctx context.Context, c Conn, tomb bool) error) error {
+// detach prepares a deletion (Delete, and the deletions of the per-user
+// index), which then runs on one connection (DB.OnConn) with the returned
+// context: ctx's values with the store's own timeout and without ctx's
+// cancellation, because a logout that half-happens is a security bug. An
+// error of a statement that runs out of time matches
+// context.DeadlineExceeded. tomb says whether the deletion may use the
+// tombstone table; a check, when one is due, runs here, before the
+// connection is taken, so that a pool of one connection never waits for
+// itself.
+func (s *Store) detach(ctx context.Context) (_ context.Context, _ context.CancelFunc, tomb bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bound)
-	defer cancel()
 	tomb, known := s.tombFast()
 	if !known { // first use, or a check is due: find out within the same timeout
-		var err error
-		if tomb, err = s.useTombstones(ctx); err != nil {
-			return err
-		}
+		tomb, err = s.useTombstones(ctx)
 	}
-	return s.db.OnConn(ctx, func(c Conn) error { return run(ctx, c, tomb) })
+	return ctx, cancel, tomb, err
 }
 
 // DB is the database the store runs on.
