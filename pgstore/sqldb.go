@@ -14,8 +14,8 @@ import (
 // pgx's stdlib). It runs the same statements as poolDB; the driver sends
 // the []string and [][]byte arguments of the per-user index as arrays
 // (pgx's stdlib does, and lib/pq since v1.11). AsyncCommit, without a
-// batch, runs its set_config and the Commit in a transaction (BEGIN and
-// COMMIT: two round trips more, three statements instead of one).
+// batch, runs its set_config and the Commit in a transaction (BEGIN, the
+// setting and COMMIT: three round trips more than pgx's one batch).
 type sqlDB struct{ db *sql.DB }
 
 var (
