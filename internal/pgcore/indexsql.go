@@ -11,15 +11,15 @@ var indexColumns = []string{"owner", "created", "last_seen", "user_agent", "ip"}
 // (Options.Owner set), built once from the table names. Those ending in
 // Plain are run while the store has no tombstone table.
 type IndexQueries struct {
-	// list, count and tokens read a user's live sessions: expiry > $2 and,
-	// like find, no tombstone for the token. The partial owner index
+	// List, Count and Tokens read a user's live sessions: expiry > $2 and,
+	// like Find, no tombstone for the token. The partial owner index
 	// serves owner = $1, since = proves owner IS NOT NULL.
 	List, Count, Tokens                string
 	ListPlain, CountPlain, TokensPlain string
-	// delOwned is del restricted to a row still owned by $3, so that a
+	// DelOwned is Del restricted to a row still owned by $3, so that a
 	// session whose owner changed since it was listed is not deleted.
 	DelOwned, DelOwnedPlain string
-	// revoke deletes every session of $1 but the tokens of $2 and records
+	// Revoke deletes every session of $1 but the tokens of $2 and records
 	// their tombstones, in one statement; it returns how many of the rows
 	// it deleted were live (expiry > $4, no tombstone before it ran).
 	Revoke, RevokePlain string

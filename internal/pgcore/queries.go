@@ -7,26 +7,27 @@ import "strings"
 // in Plain are the ones a store without tombstones runs (see
 // Options.AllowNoTombstones).
 type Queries struct {
-	// find, all and page never return a row whose token has a tombstone:
+	// Find, All and Page never return a row whose token has a tombstone:
 	// such a row was written behind the store's back (by a writer that
 	// ignores tombstones) after its Delete.
 	Find, All, Page                string
 	FindPlain, AllPlain, PagePlain string
-	// findExpiry and findExpiryPlain are find and findPlain that also
-	// return the expiry, for the local view of Config.TouchWindow.
+	// FindExpiry and FindExpiryPlain are Find and FindPlain that also
+	// return the expiry, for the local view of Options.TouchWindow.
 	FindExpiry, FindExpiryPlain string
-	// commit is one MERGE (PostgreSQL 15 and later): it updates the row
+	// Commit is one MERGE (PostgreSQL 15 and later): it updates the row
 	// this statement's snapshot sees, or inserts one if that snapshot holds
-	// neither the row nor its tombstone (see Store.Commit). commitLegacy does
+	// neither the row nor its tombstone (see Store.Commit). CommitLegacy does
 	// the same on older servers at the price of a row lock and two more
-	// index probes. commitPlain is the bare upsert.
+	// index probes, and on drivers that report no MERGE row count (see
+	// MergeReporter). CommitPlain is the bare upsert.
 	Commit, CommitLegacy, CommitPlain string
-	// del removes the row and records its tombstone in one statement, with
+	// Del removes the row and records its tombstone in one statement, with
 	// the later of the row's expiry and $2 (the Delete time plus the
-	// tombstone lifetime); delUpsert also replaces a tombstone that is
+	// tombstone lifetime); DelUpsert also replaces a tombstone that is
 	// already there, the rare case of a session recreated after its Delete
 	// by a writer that ignores tombstones, keeping the later expiry.
-	// delPlain is the bare DELETE.
+	// DelPlain is the bare DELETE.
 	Del, DelUpsert, DelPlain string
 	// Cleanup: the per-table advisory lock and one batch per table; a
 	// tombstone batch also deletes the session rows of the tokens whose
