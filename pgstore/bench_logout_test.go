@@ -10,26 +10,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionstore/sessionstore"
 )
 
-// logoutSocket is logout bounded by a deadline on the connection's socket
-// instead of a context's: statements run on a context that is never done,
-// which pgx does not watch. It is BenchmarkLogoutDeadline's comparison.
-func (s *PostgresStore) logoutSocket(ctx context.Context, run func(ctx context.Context, conn *pgxpool.Conn, tomb bool) error) error {
+// logoutSocket is Delete bounded by a deadline on the connection's socket
+// instead of a context's: the statement runs on a context that is never
+// done, which pgx does not watch. It is BenchmarkLogoutDeadline's
+// comparison, and runs Delete's statement on pool.
+func logoutSocket(ctx context.Context, s *PostgresStore, pool *pgxpool.Pool, tok string) error {
 	ctx = context.WithoutCancel(ctx)
-	deadline := time.Now().Add(s.bounded())
-	tomb, known := s.tombFast()
-	if !known {
-		tctx, cancel := context.WithDeadline(ctx, deadline)
-		var err error
-		tomb, err = s.useTombstones(tctx)
-		cancel()
-		if err != nil {
-			return err
-		}
+	deadline := time.Now().Add(DefaultTimeout)
+	if _, err := s.core.UseTombstones(ctx); err != nil {
+		return err
 	}
 	actx, cancel := context.WithDeadline(ctx, deadline)
-	conn, err := s.pool.Acquire(actx)
+	conn, err := pool.Acquire(actx)
 	cancel()
 	if err != nil {
 		return err
@@ -43,7 +39,7 @@ func (s *PostgresStore) logoutSocket(ctx context.Context, run func(ctx context.C
 		_ = sock.SetDeadline(time.Time{}) // fails only on a closed connection
 		conn.Release()
 	}()
-	err = run(ctx, conn, tomb)
+	_, err = conn.Exec(ctx, s.core.Q.Del, tok, time.Now().Add(sessionstore.DefaultTombstoneLifetime))
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
@@ -52,7 +48,7 @@ func (s *PostgresStore) logoutSocket(ctx context.Context, run func(ctx context.C
 
 // BenchmarkLogoutDeadline compares the two ways of bounding Delete by the
 // store's timeout whatever the caller's context: context,
-// context.WithTimeout(context.WithoutCancel(ctx), timeout) (logout), and
+// context.WithTimeout(context.WithoutCancel(ctx), timeout) (DeleteCtx), and
 // socket, a deadline on the connection's socket (logoutSocket). Both
 // run the same statements on the same pool, in turn within each iteration
 // (rotating who goes first), each on a session committed beforehand. It
@@ -82,8 +78,8 @@ func BenchmarkLogoutDeadline(b *testing.B) {
 		name string
 		del  func(tok string) error
 	}{
-		{"socket", func(tok string) error { return s.logoutSocket(ctx, s.deleteOn(tok)) }},
-		{"context", func(tok string) error { return s.logout(ctx, s.deleteOn(tok)) }},
+		{"socket", func(tok string) error { return logoutSocket(ctx, s, pool, tok) }},
+		{"context", func(tok string) error { return s.DeleteCtx(ctx, tok) }},
 	}
 	var toks []string
 	refill := func() {

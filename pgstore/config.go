@@ -1,16 +1,11 @@
 package pgstore
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 )
 
 // Defaults used where a Config field is left at its zero value.
@@ -27,9 +22,6 @@ const (
 	// DefaultPageSize is the number of sessions Sessions and All read per
 	// query.
 	DefaultPageSize = 1000
-	// maxTableLen leaves room for the "_tombstones_expiry_idx" suffix within
-	// PostgreSQL's 63-byte identifier limit.
-	maxTableLen = 63 - len("_tombstones_expiry_idx")
 )
 
 // Config configures a store made with NewWithConfig. The zero value of every
@@ -146,48 +138,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// identRE is what this package accepts as one part of a table name.
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// tableNames is the quoted names derived from Config.Table.
-type tableNames struct {
-	sessions, tombstones       string // quoted, possibly schema-qualified
-	sessionsIdx, tombstonesIdx string // quoted, never qualified
-	ownerIdx                   string // quoted, never qualified
-	ownerIdxQualified          string // quoted, qualified as the table is
-	display                    string // as configured, for messages
-}
-
-func parseTable(name string) (tableNames, error) {
+// parseTable is pgcore.ParseTable with DefaultTable for "".
+func parseTable(name string) (pgcore.Names, error) {
 	if name == "" {
 		name = DefaultTable
 	}
-	parts := strings.Split(name, ".")
-	if len(parts) > 2 {
-		return tableNames{}, fmt.Errorf("pgstore: table %q: at most one dot (schema.table)", name)
-	}
-	for _, p := range parts {
-		if !identRE.MatchString(p) || len(p) > maxTableLen {
-			return tableNames{}, fmt.Errorf("pgstore: table %q: each part must be letters, digits and underscores, at most %d bytes", name, maxTableLen)
-		}
-	}
-	base := parts[len(parts)-1]
-	qualify := func(table string) string {
-		id := pgx.Identifier{table}
-		if len(parts) == 2 {
-			id = pgx.Identifier{parts[0], table}
-		}
-		return id.Sanitize()
-	}
-	return tableNames{
-		sessions:          qualify(base),
-		tombstones:        qualify(base + "_tombstones"),
-		sessionsIdx:       pgx.Identifier{base + "_expiry_idx"}.Sanitize(),
-		tombstonesIdx:     pgx.Identifier{base + "_tombstones_expiry_idx"}.Sanitize(),
-		ownerIdx:          pgx.Identifier{base + "_owner_idx"}.Sanitize(),
-		ownerIdxQualified: qualify(base + "_owner_idx"),
-		display:           name,
-	}, nil
+	return pgcore.ParseTable("pgstore", name)
 }
-
-var errNilPool = errors.New("pgstore: nil pool")

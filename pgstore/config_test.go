@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
@@ -21,13 +23,13 @@ func TestTableNames(t *testing.T) {
 	}
 	for _, v := range valid {
 		n, err := parseTable(v.in)
-		if err != nil || n.sessions != v.sessions || n.tombstones != v.tombstones {
-			t.Errorf("parseTable(%q) = %s, %s, %v; want %s, %s", v.in, n.sessions, n.tombstones, err, v.sessions, v.tombstones)
+		if err != nil || n.Sessions != v.sessions || n.Tombstones != v.tombstones {
+			t.Errorf("parseTable(%q) = %s, %s, %v; want %s, %s", v.in, n.Sessions, n.Tombstones, err, v.sessions, v.tombstones)
 		}
 	}
 	invalid := []string{
 		`sessions; DROP TABLE users`, `a.b.c`, `"quoted"`, `1abc`, `tab le`, `s'`, `.sessions`, `app.`,
-		strings.Repeat("x", maxTableLen+1), "séance",
+		strings.Repeat("x", pgcore.MaxTableLen+1), "séance",
 	}
 	for _, in := range invalid {
 		if _, err := parseTable(in); err == nil {
@@ -37,8 +39,11 @@ func TestTableNames(t *testing.T) {
 }
 
 func TestNewWithConfigErrors(t *testing.T) {
-	if _, err := NewWithConfig(nil, Config{}); err == nil {
-		t.Error("NewWithConfig(nil) succeeded")
+	if _, err := NewWithConfig((*pgxpool.Pool)(nil), Config{}); err == nil {
+		t.Error("NewWithConfig(nil pool) succeeded")
+	}
+	if _, err := NewWithConfig((*sql.DB)(nil), Config{}); err == nil {
+		t.Error("NewWithConfig(nil *sql.DB) succeeded")
 	}
 	pool := sharedPool(t)
 	if _, err := NewWithConfig(pool, Config{Table: "bad name"}); err == nil {
@@ -90,7 +95,7 @@ func TestMaxDataSize(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "pgstore: commit: ") {
 		t.Errorf("error %q does not name the store and operation", err)
 	}
-	if n := count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions+" WHERE token = 'big'"); n != 0 {
+	if n := count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Sessions+" WHERE token = 'big'"); n != 0 {
 		t.Errorf("too-large Commit wrote %d rows", n)
 	}
 }
@@ -104,26 +109,26 @@ func TestTimeout(t *testing.T) {
 	if err := setup.Commit("locked", []byte("x"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewWithConfig(setup.pool, Config{Table: setup.names.display, CleanupInterval: -1, Timeout: 50 * time.Millisecond})
+	s, err := NewWithConfig(setup.rawPool(), Config{Table: setup.core.Names.Display, CleanupInterval: -1, Timeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.StopCleanup()
 	// A statement slower than the timeout fails with DeadlineExceeded.
-	ctx, cancel := s.withTimeout(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = s.pool.Exec(ctx, "SELECT pg_sleep(1)")
+	_, err = s.rawPool().Exec(ctx, "SELECT pg_sleep(1)")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow statement under Timeout: %v, want DeadlineExceeded", err)
 	}
 	// A row lock held elsewhere for longer than Timeout makes Commit and
 	// Delete fail rather than wait.
-	tx, err := s.pool.Begin(context.Background())
+	tx, err := s.rawPool().Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
-	if _, err := tx.Exec(context.Background(), "SELECT 1 FROM "+s.names.sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
+	if _, err := tx.Exec(context.Background(), "SELECT 1 FROM "+s.core.Names.Sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Commit("locked", []byte("y"), time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
@@ -146,7 +151,7 @@ func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 	// The tables are made with the default timeout: a migration queues for
 	// the other tests' on an advisory lock.
 	setup := newTestStore(t, Config{CleanupInterval: -1})
-	s, err := NewWithConfig(pool, Config{Table: setup.names.display, CleanupInterval: -1, Timeout: timeout})
+	s, err := NewWithConfig(pool, Config{Table: setup.core.Names.Display, CleanupInterval: -1, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +179,7 @@ func TestDeleteDeadlineDoesNotOutliveIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.core.Names.Sessions+" WHERE token = 'locked' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete("locked"); !errors.Is(err, context.DeadlineExceeded) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
@@ -146,8 +147,8 @@ func TestNoTombstonePrivilege(t *testing.T) {
 		}
 	}
 	var later atomic.Int64
-	s.mono = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
-	later.Store(int64(tombRecheck))
+	s.core.Mono = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	later.Store(int64(pgcore.TombRecheck))
 	tok := uniqueName("late-")
 	if err := s.Commit(tok, []byte("signed-in"), exp); err != nil {
 		t.Fatal(err)

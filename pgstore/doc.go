@@ -1,9 +1,11 @@
 // Package pgstore is a PostgreSQL session store for SCS
-// (github.com/alexedwards/scs/v2), on pgx v5's pgxpool, built to run with
-// millions of sessions and several application replicas.
+// (github.com/alexedwards/scs/v2), on pgx v5's pgxpool or on a *sql.DB
+// (lib/pq, pgx's stdlib), built to run with millions of sessions and
+// several application replicas.
 //
-// It is a drop-in replacement for SCS's own pgxstore: same type name
-// (PostgresStore), same constructors (New, NewWithCleanupInterval), same
+// It is a drop-in replacement for SCS's own pgxstore and postgresstore:
+// same type name (PostgresStore), same constructors (New,
+// NewWithCleanupInterval, which take a *pgxpool.Pool or a *sql.DB), same
 // methods, same table. An application switches by changing its import; its
 // existing sessions stay valid:
 //
@@ -57,6 +59,13 @@
 //     existing table without blocking it or logging anyone out.
 //   - Errors say where they come from ("pgstore: commit: ...") and wrap
 //     their cause.
+//
+// Both handles run the same statements, shared with the repository's other
+// PostgreSQL stores (docs/postgres.md), with two differences: on lib/pq,
+// which reports no row count for a MERGE, Commit runs its INSERT ... ON
+// CONFLICT form (the same guarantee); and on a *sql.DB, Config.AsyncCommit
+// runs its setting and the Commit in a transaction, where pgx sends them
+// in one batch.
 //
 // Every operation is one statement, prepared once per connection by pgx:
 // Find is "SELECT data FROM sessions s WHERE token = $1 AND expiry > $2 AND

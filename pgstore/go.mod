@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/lib/pq v1.12.3
 	github.com/sessionstore/sessionstore v0.1.0
 	go.uber.org/goleak v1.3.0
 )

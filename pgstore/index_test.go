@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 	"github.com/sessionstore/sessionstore/storetest"
 )
@@ -35,27 +36,33 @@ func indexOnly(t *testing.T, indexed func(t *testing.T, now func() time.Time) st
 // while it holds one.
 func TestConformanceIndexedPoolOfOne(t *testing.T) {
 	t.Parallel()
-	pool := onePool(t)
-	indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		setup := newTestStore(t, Config{CleanupInterval: -1, Owner: storetest.Owner})
-		s, err := NewWithConfig(pool, Config{Table: setup.names.display, Now: now, CleanupInterval: -1,
-			Owner: storetest.Owner, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		open := d.connect(t, testDSN, 1)
+		indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
+			setup := newTestStore(t, Config{CleanupInterval: -1, Owner: storetest.Owner})
+			s, err := open(Config{Table: setup.core.Names.Display, Now: now, CleanupInterval: -1,
+				Owner: storetest.Owner, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	}, "pgx", "stdlib")
 }
 
 // TestConformanceIndexedLegacy runs the Index subtests with the commit
 // statement of servers older than PostgreSQL 15.
 func TestConformanceIndexedLegacy(t *testing.T) {
 	t.Parallel()
-	indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		s := newTestStore(t, Config{Now: now, CleanupInterval: -1, Owner: storetest.Owner})
-		s.legacy.Store(true)
-		return s
-	})
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		indexOnly(t, func(t *testing.T, now func() time.Time) storetest.Store {
+			s := newTestStoreOn(t, d, Config{Now: now, CleanupInterval: -1, Owner: storetest.Owner})
+			s.core.SetLegacy(true)
+			return s
+		})
+	}, "pgx", "stdlib")
 }
 
 // gobSession is SCS session data, as scs.GobCodec encodes it, of user ("":
@@ -168,8 +175,8 @@ func TestIndexOff(t *testing.T) {
 		}
 	}
 	// The statements are those of a store built before the index existed.
-	want := buildQueries(s.names)
-	if s.q != want {
+	want := pgcore.BuildQueries(s.core.Names)
+	if s.core.Q != want {
 		t.Error("with the index off, the store's statements differ from buildQueries'")
 	}
 	if _, err := s.UserSessions(ctx, "alice"); !errors.Is(err, sessionstore.ErrNoIndex) {
@@ -313,7 +320,7 @@ func TestBackfillCrash(t *testing.T) {
 			app := uniqueName("pgstore_backfill_")
 			_, err = newStore(appPool(t, pool, app), Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
 				Logger: slog.New(slog.DiscardHandler)}, false,
-				func(s *PostgresStore) { s.backfillBatch = batch; s.onBackfill = termOnBatch(t, k, app) })
+				func(c *pgcore.Store) { c.BackfillBatch = batch; c.OnBackfill = termOnBatch(t, k, app) })
 			if err == nil {
 				t.Fatal("Migrate whose connections were killed mid-backfill succeeded")
 			}
@@ -346,142 +353,145 @@ func TestBackfillCrash(t *testing.T) {
 // is counted in one WARN, and the owner index is built and valid.
 func TestMigratePopulated(t *testing.T) {
 	t.Parallel()
-	pool := newSchemaPool(t)
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, scsSchema); err != nil {
-		t.Fatal(err)
-	}
-	old, err := NewWithConfig(pool, Config{CleanupInterval: -1, CreateTable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := time.Now().Add(time.Hour)
-	owners := map[string]string{} // token: owner of its live session
-	commit := func(s *PostgresStore, tok, user string) {
-		t.Helper()
-		if err := s.Commit(tok, gobSession(t, user, exp), exp); err != nil {
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		pool := newSchemaPool(t)
+		ctx := context.Background()
+		if _, err := pool.Exec(ctx, scsSchema); err != nil {
 			t.Fatal(err)
 		}
-		owners[tok] = user
-	}
-	for i := range 250 {
-		commit(old, fmt.Sprintf("tok-%04d", i), []string{"alice", "bob", "", "carol", ""}[i%5])
-	}
-	if err := old.Commit("tok-expired", gobSession(t, "alice", exp), time.Now().Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Commit("tok-unreadable", []byte("not gob"), exp); err != nil {
-		t.Fatal(err)
-	}
-
-	// The index-off replica keeps serving every session throughout.
-	all := make([]string, 0, len(owners))
-	for tok := range owners {
-		all = append(all, tok)
-	}
-	slices.Sort(all)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var misses sync.Map
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+		old, err := NewWithConfig(pool, Config{CleanupInterval: -1, CreateTable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := time.Now().Add(time.Hour)
+		owners := map[string]string{} // token: owner of its live session
+		commit := func(s *PostgresStore, tok, user string) {
+			t.Helper()
+			if err := s.Commit(tok, gobSession(t, user, exp), exp); err != nil {
+				t.Fatal(err)
 			}
-			for _, tok := range all {
-				if _, found, err := old.Find(tok); !found || err != nil {
-					misses.Store(tok, err)
+			owners[tok] = user
+		}
+		for i := range 250 {
+			commit(old, fmt.Sprintf("tok-%04d", i), []string{"alice", "bob", "", "carol", ""}[i%5])
+		}
+		if err := old.Commit("tok-expired", gobSession(t, "alice", exp), time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Commit("tok-unreadable", []byte("not gob"), exp); err != nil {
+			t.Fatal(err)
+		}
+
+		// The index-off replica keeps serving every session throughout.
+		all := make([]string, 0, len(owners))
+		for tok := range owners {
+			all = append(all, tok)
+		}
+		slices.Sort(all)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var misses sync.Map
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, tok := range all {
+					if _, found, err := old.Find(tok); !found || err != nil {
+						misses.Store(tok, err)
+					}
+				}
+			}
+		})
+
+		var logs testenv.SyncBuffer
+		var replica *PostgresStore
+		race := func(batch int, toks []string) {
+			if batch != 1 {
+				return
+			}
+			// Between the read and the write of batch 1: an indexed replica
+			// commits one of its sessions for another user, and the index-off
+			// replica (a rolling upgrade) another. Neither is overwritten.
+			var err error
+			if replica, err = NewWithConfig(pool, Config{CleanupInterval: -1, Owner: storetest.Owner}); err != nil {
+				t.Error(err)
+				return
+			}
+			for _, tok := range toks {
+				if owners[tok] == "alice" {
+					commit(replica, tok, "mallory")
+					break
+				}
+			}
+			for _, tok := range toks {
+				if owners[tok] == "bob" {
+					commit(old, tok, "dave")
+					break
 				}
 			}
 		}
-	})
-
-	var logs testenv.SyncBuffer
-	var replica *PostgresStore
-	race := func(batch int, toks []string) {
-		if batch != 1 {
-			return
+		s, err := d.connect(t, schemaDSN(t, pool), 4)(Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+			func(c *pgcore.Store) { c.BackfillBatch = 40; c.OnBackfill = race })
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
 		}
-		// Between the read and the write of batch 1: an indexed replica
-		// commits one of its sessions for another user, and the index-off
-		// replica (a rolling upgrade) another. Neither is overwritten.
-		var err error
-		if replica, err = NewWithConfig(pool, Config{CleanupInterval: -1, Owner: storetest.Owner}); err != nil {
-			t.Error(err)
-			return
+		misses.Range(func(tok, err any) bool {
+			t.Errorf("session %s not found during the migration (%v)", tok, err)
+			return true
+		})
+		if replica == nil {
+			t.Fatal("the backfill had no batch 1")
 		}
-		for _, tok := range toks {
-			if owners[tok] == "alice" {
-				commit(replica, tok, "mallory")
-				break
+		var mallory, dave string
+		for tok, user := range owners {
+			switch user {
+			case "mallory":
+				mallory = tok
+			case "dave":
+				dave = tok
 			}
 		}
-		for _, tok := range toks {
-			if owners[tok] == "bob" {
-				commit(old, tok, "dave")
-				break
+		for _, user := range []string{"alice", "bob", "carol", "mallory", "dave"} {
+			var want []string
+			for _, tok := range all {
+				if owners[tok] == user && tok != dave { // dave's: rewritten by the index-off replica, not yet indexed
+					want = append(want, tok)
+				}
+			}
+			if got := listedTokens(t, s, user, all); !slices.Equal(got, want) {
+				t.Errorf("after the migration %s has %d sessions listed, want %d", user, len(got), len(want))
 			}
 		}
-	}
-	s, err := newStore(pool, Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, false,
-		func(s *PostgresStore) { s.backfillBatch = 40; s.onBackfill = race })
-	close(stop)
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	misses.Range(func(tok, err any) bool {
-		t.Errorf("session %s not found during the migration (%v)", tok, err)
-		return true
-	})
-	if replica == nil {
-		t.Fatal("the backfill had no batch 1")
-	}
-	var mallory, dave string
-	for tok, user := range owners {
-		switch user {
-		case "mallory":
-			mallory = tok
-		case "dave":
-			dave = tok
+		if got := listedTokens(t, s, "mallory", all); !slices.Equal(got, []string{mallory}) {
+			t.Errorf("the Commit racing the backfill was overwritten: mallory has %v", got)
 		}
-	}
-	for _, user := range []string{"alice", "bob", "carol", "mallory", "dave"} {
-		var want []string
-		for _, tok := range all {
-			if owners[tok] == user && tok != dave { // dave's: rewritten by the index-off replica, not yet indexed
-				want = append(want, tok)
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "sessions=1 ") {
+			t.Errorf("want one WARN counting one unreadable session, got:\n%s", logs.String())
+		}
+		if n := count(t, pool, "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('sessions_owner_idx') AND indisvalid"); n != 1 {
+			t.Error("no valid owner index after the migration")
+		}
+		// Once every replica has the index on, Migrate again indexes what the
+		// index-off replica wrote meanwhile.
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := listedTokens(t, s, "dave", all); !slices.Equal(got, []string{dave}) {
+			t.Errorf("after a second Migrate, dave has %v, want [%s]", got, dave)
+		}
+		for tok := range owners {
+			if _, found, err := s.Find(tok); !found || err != nil {
+				t.Errorf("Find(%s) after the migration = %v, %v", tok, found, err)
 			}
 		}
-		if got := listedTokens(t, s, user, all); !slices.Equal(got, want) {
-			t.Errorf("after the migration %s has %d sessions listed, want %d", user, len(got), len(want))
-		}
-	}
-	if got := listedTokens(t, s, "mallory", all); !slices.Equal(got, []string{mallory}) {
-		t.Errorf("the Commit racing the backfill was overwritten: mallory has %v", got)
-	}
-	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "sessions=1 ") {
-		t.Errorf("want one WARN counting one unreadable session, got:\n%s", logs.String())
-	}
-	if n := count(t, pool, "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('sessions_owner_idx') AND indisvalid"); n != 1 {
-		t.Error("no valid owner index after the migration")
-	}
-	// Once every replica has the index on, Migrate again indexes what the
-	// index-off replica wrote meanwhile.
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := listedTokens(t, s, "dave", all); !slices.Equal(got, []string{dave}) {
-		t.Errorf("after a second Migrate, dave has %v, want [%s]", got, dave)
-	}
-	for tok := range owners {
-		if _, found, err := s.Find(tok); !found || err != nil {
-			t.Errorf("Find(%s) after the migration = %v, %v", tok, found, err)
-		}
-	}
+	}, "pgx", "stdlib", "pq")
 }
 
 // TestRevokeCrash ends the backend running DeleteUserSessions while its
@@ -490,75 +500,78 @@ func TestMigratePopulated(t *testing.T) {
 // session stays found and listed; run again, it deletes them all.
 func TestRevokeCrash(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s := newTestStore(t, Config{CleanupInterval: -1, Owner: storetest.Owner})
-	exp := time.Now().Add(time.Hour)
-	var toks []string
-	for i := range 10 {
-		tok := fmt.Sprintf("tok-%02d-%s", i, uniqueName(""))
-		if err := s.Commit(tok, gobSession(t, "alice", exp), exp); err != nil {
-			t.Fatal(err)
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newTestStoreOn(t, d, Config{CleanupInterval: -1, Owner: storetest.Owner})
+		exp := time.Now().Add(time.Hour)
+		var toks []string
+		for i := range 10 {
+			tok := fmt.Sprintf("tok-%02d-%s", i, uniqueName(""))
+			if err := s.Commit(tok, gobSession(t, "alice", exp), exp); err != nil {
+				t.Fatal(err)
+			}
+			toks = append(toks, tok)
 		}
-		toks = append(toks, tok)
-	}
-	admin := sharedPool(t)
-	tx, err := admin.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	// Two of the rows, one in the middle and the last.
-	for _, i := range []int{5, 9} {
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.names.sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.DeleteUserSessions(ctx, "alice")
-		done <- err
-	}()
-	var pid int
-	for deadline := time.Now().Add(5 * time.Second); pid == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("DeleteUserSessions never waited on the row lock")
-		}
-		err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.names.sessions).Scan(&pid)
-		if errors.Is(err, pgx.ErrNoRows) {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
+		admin := sharedPool(t)
+		tx, err := admin.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err == nil {
-		t.Fatal("DeleteUserSessions whose backend was terminated succeeded")
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range toks {
-		if _, found, err := s.Find(tok); !found || err != nil {
-			t.Errorf("Find(%s) after the terminated revoke = %v, %v", tok, found, err)
+		defer tx.Rollback(ctx) //nolint:errcheck
+		// Two of the rows, one in the middle and the last.
+		for _, i := range []int{5, 9} {
+			if _, err := tx.Exec(ctx, "SELECT 1 FROM "+s.core.Names.Sessions+" WHERE token = $1 FOR UPDATE", toks[i]); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if got := listedTokens(t, s, "alice", toks); len(got) != len(toks) {
-		t.Errorf("after the terminated revoke, %d of %d sessions listed", len(got), len(toks))
-	}
-	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != 0 {
-		t.Errorf("the terminated revoke left %d tombstones", n)
-	}
-	if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != len(toks) {
-		t.Fatalf("DeleteUserSessions again = %d, %v; want %d", n, err, len(toks))
-	}
-	if n := count(t, admin, "SELECT count(*) FROM "+s.names.tombstones); n != int64(len(toks)) {
-		t.Errorf("%d tombstones after the revoke, want %d", n, len(toks))
-	}
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.DeleteUserSessions(ctx, "alice")
+			done <- err
+		}()
+		var pid int
+		for deadline := time.Now().Add(5 * time.Second); pid == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("DeleteUserSessions never waited on the row lock")
+			}
+			err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+	AND query LIKE 'WITH d AS (DELETE FROM '||$1||' WHERE owner%'`, s.core.Names.Sessions).Scan(&pid)
+			if errors.Is(err, pgx.ErrNoRows) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err == nil {
+			t.Fatal("DeleteUserSessions whose backend was terminated succeeded")
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range toks {
+			if _, found, err := s.Find(tok); !found || err != nil {
+				t.Errorf("Find(%s) after the terminated revoke = %v, %v", tok, found, err)
+			}
+		}
+		if got := listedTokens(t, s, "alice", toks); len(got) != len(toks) {
+			t.Errorf("after the terminated revoke, %d of %d sessions listed", len(got), len(toks))
+		}
+		if n := count(t, admin, "SELECT count(*) FROM "+s.core.Names.Tombstones); n != 0 {
+			t.Errorf("the terminated revoke left %d tombstones", n)
+		}
+		if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != len(toks) {
+			t.Fatalf("DeleteUserSessions again = %d, %v; want %d", n, err, len(toks))
+		}
+		if n := count(t, admin, "SELECT count(*) FROM "+s.core.Names.Tombstones); n != int64(len(toks)) {
+			t.Errorf("%d tombstones after the revoke, want %d", n, len(toks))
+		}
+	}, "pgx", "stdlib")
 }
 
 // TestIndexNoTombstonePrivilege runs the index as a role that may use the
@@ -586,7 +599,7 @@ func TestIndexNoTombstonePrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.tomb.Load() != tombOff {
+	if s.core.TombState() != pgcore.TombOff {
 		t.Fatal("the store uses a tombstone table")
 	}
 	exp := time.Now().Add(time.Hour)

@@ -52,7 +52,7 @@ func raceReplicas(t *testing.T, del, s *PostgresStore, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if found || count(t, s.pool, "SELECT count(*) FROM "+s.names.sessions+" WHERE token = $1", tok) > 0 {
+		if found || count(t, s.rawPool(), "SELECT count(*) FROM "+s.core.Names.Sessions+" WHERE token = $1", tok) > 0 {
 			back = append(back, tok)
 		}
 	}
@@ -63,21 +63,27 @@ func raceReplicas(t *testing.T, del, s *PostgresStore, n int) []string {
 // session never brings it back, whichever statement reaches the row first.
 func TestDeleteCommitRace(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Config{CleanupInterval: -1})
-	if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
-		t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		s := newTestStoreOn(t, d, Config{CleanupInterval: -1})
+		if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
+			t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
+		}
+	})
 }
 
 // TestDeleteCommitRaceLegacy is TestDeleteCommitRace with the statement
 // that servers older than PostgreSQL 15, which lack MERGE, run instead.
 func TestDeleteCommitRaceLegacy(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Config{CleanupInterval: -1})
-	s.legacy.Store(true)
-	if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
-		t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		s := newTestStoreOn(t, d, Config{CleanupInterval: -1})
+		s.core.SetLegacy(true)
+		if back := raceDeleteCommit(t, s, 300); len(back) > 0 {
+			t.Errorf("%d of 300 sessions came back after Delete raced Commit, e.g. %q", len(back), back[0])
+		}
+	}, "pgx", "stdlib")
 }
 
 // TestConcurrentCommitsOfNewToken checks that Commits inserting the same new
@@ -86,29 +92,32 @@ func TestDeleteCommitRaceLegacy(t *testing.T) {
 // unique violation, update it.
 func TestConcurrentCommitsOfNewToken(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Config{CleanupInterval: -1})
-	expiry := time.Now().Add(time.Hour)
-	const rounds, writers = 50, 4
-	for i := range rounds {
-		tok := fmt.Sprintf("new-%04d-%s", i, uniqueName(""))
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				if err := s.Commit(tok, []byte{byte(w)}, expiry); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-				}
-			}()
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		s := newTestStoreOn(t, d, Config{CleanupInterval: -1})
+		expiry := time.Now().Add(time.Hour)
+		const rounds, writers = 50, 4
+		for i := range rounds {
+			tok := fmt.Sprintf("new-%04d-%s", i, uniqueName(""))
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					if err := s.Commit(tok, []byte{byte(w)}, expiry); err != nil {
+						t.Errorf("writer %d: %v", w, err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if b, found, err := s.Find(tok); err != nil || !found || len(b) != 1 || b[0] >= writers {
+				t.Fatalf("round %d: Find = %v, %v, %v; want one writer's data", i, b, found, err)
+			}
 		}
-		close(start)
-		wg.Wait()
-		if b, found, err := s.Find(tok); err != nil || !found || len(b) != 1 || b[0] >= writers {
-			t.Fatalf("round %d: Find = %v, %v, %v; want one writer's data", i, b, found, err)
-		}
-	}
+	})
 }
 
 // TestDeleteCommitRaceCatchesNaiveCommit shows that the race above is real
@@ -118,8 +127,8 @@ func TestConcurrentCommitsOfNewToken(t *testing.T) {
 func TestDeleteCommitRaceCatchesNaiveCommit(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t, Config{CleanupInterval: -1})
-	s.q.commit = `INSERT INTO ` + s.names.sessions + ` (token, data, expiry) SELECT $1, $2, $3
-WHERE NOT EXISTS (SELECT 1 FROM ` + s.names.tombstones + ` WHERE token = $1)
+	s.core.Q.Commit = `INSERT INTO ` + s.core.Names.Sessions + ` (token, data, expiry) SELECT $1, $2, $3
+WHERE NOT EXISTS (SELECT 1 FROM ` + s.core.Names.Tombstones + ` WHERE token = $1)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`
 	back := raceDeleteCommit(t, s, 200)
 	if len(back) == 0 {
@@ -134,31 +143,34 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 // lasts until the later of the two expiries.
 func TestDeleteRecreatedSession(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t, Config{CleanupInterval: -1})
-	ctx := context.Background()
-	tok := "recreated-" + uniqueName("")
-	first := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
-	second := first.Add(time.Hour)
-	if err := s.Commit(tok, []byte("a"), first); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(tok); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, s.q.commitPlain, tok, []byte("b"), second); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(tok); err != nil {
-		t.Fatalf("second Delete: %v", err)
-	}
-	if _, found, err := s.Find(tok); err != nil || found {
-		t.Fatalf("Find after the second Delete = %v, %v; want not found", found, err)
-	}
-	var got time.Time
-	if err := s.pool.QueryRow(ctx, "SELECT expiry FROM "+s.names.tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
-		t.Fatal(err)
-	}
-	if !got.Equal(second) {
-		t.Errorf("tombstone expiry = %v, want %v", got, second)
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		t.Parallel()
+		s := newTestStoreOn(t, d, Config{CleanupInterval: -1})
+		ctx := context.Background()
+		tok := "recreated-" + uniqueName("")
+		first := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+		second := first.Add(time.Hour)
+		if err := s.Commit(tok, []byte("a"), first); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.rawPool().Exec(ctx, s.core.Q.CommitPlain, tok, []byte("b"), second); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(tok); err != nil {
+			t.Fatalf("second Delete: %v", err)
+		}
+		if _, found, err := s.Find(tok); err != nil || found {
+			t.Fatalf("Find after the second Delete = %v, %v; want not found", found, err)
+		}
+		var got time.Time
+		if err := s.rawPool().QueryRow(ctx, "SELECT expiry FROM "+s.core.Names.Tombstones+" WHERE token = $1", tok).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(second) {
+			t.Errorf("tombstone expiry = %v, want %v", got, second)
+		}
+	})
 }

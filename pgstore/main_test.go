@@ -3,17 +3,23 @@ package pgstore
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "github.com/lib/pq"              // database/sql driver "postgres"
 	"go.uber.org/goleak"
 
+	"github.com/sessionstore/sessionstore/internal/peertest"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
 
@@ -33,6 +39,12 @@ func TestMain(m *testing.M) {
 	if shared.pool != nil {
 		shared.pool.Close()
 	}
+	sharedSQL.Range(func(_, v any) bool {
+		if db := v.(*sqlShared).db; db != nil {
+			db.Close()
+		}
+		return true
+	})
 	if code == 0 {
 		// scs.New (in Example) starts a memstore that it never stops.
 		ignore := goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup")
@@ -76,6 +88,144 @@ func sharedPool(t testing.TB) *pgxpool.Pool {
 	return shared.pool
 }
 
+// sqlShared is the *sql.DB the tests share for one database/sql driver.
+type sqlShared struct {
+	once sync.Once
+	db   *sql.DB
+	err  error
+}
+
+var sharedSQL sync.Map // driver name -> *sqlShared
+
+// sharedDB returns the *sql.DB of driver ("pgx": pgx's stdlib, "postgres":
+// lib/pq) shared by the tests, on the same database as sharedPool.
+func sharedDB(t testing.TB, driver string) *sql.DB {
+	t.Helper()
+	v, _ := sharedSQL.LoadOrStore(driver, new(sqlShared))
+	sh := v.(*sqlShared)
+	sh.once.Do(func() {
+		db, err := sql.Open(driver, testDSN)
+		if err == nil {
+			db.SetMaxOpenConns(8)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = db.PingContext(ctx)
+			cancel()
+			if err != nil {
+				db.Close()
+			}
+		}
+		sh.db, sh.err = db, err
+	})
+	if sh.err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+testDSN+" through database/sql driver "+driver, "set "+testenv.PostgresEnv, sh.err)
+	}
+	return sh.db
+}
+
+// testDriver is a way the tests reach PostgreSQL: a store made by
+// newTestStoreOn runs on it.
+type testDriver struct {
+	name string
+	// open is NewWithConfig on the driver's shared handle.
+	open func(t testing.TB, cfg Config) (*PostgresStore, error)
+	// connect opens a handle of its own on dsn, of at most maxConns
+	// connections and closed when t ends, and returns newStore on it.
+	connect func(t testing.TB, dsn string, maxConns int) storeMaker
+}
+
+// storeMaker is newStore (NewWithConfig, and tests' setup) on one handle.
+type storeMaker func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error)
+
+// testDrivers are every handle a store can run on: a pgx pool, and a
+// *sql.DB through pgx's stdlib and through lib/pq.
+var testDrivers = []testDriver{
+	{"pgx", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedPool(t), cfg) }, connectPool},
+	{"stdlib", func(t testing.TB, cfg Config) (*PostgresStore, error) { return NewWithConfig(sharedDB(t, "pgx"), cfg) }, connectSQL("pgx")},
+	{"pq", func(t testing.TB, cfg Config) (*PostgresStore, error) {
+		return NewWithConfig(sharedDB(t, "postgres"), cfg)
+	}, connectSQL("postgres")},
+}
+
+func connectPool(t testing.TB, dsn string, maxConns int) storeMaker {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := newPoolWithConfig(context.Background(), cfg)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+dsn, "set "+testenv.PostgresEnv, err)
+	}
+	t.Cleanup(pool.Close)
+	return func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error) {
+		return newStore(pool, cfg, false, setup...)
+	}
+}
+
+func connectSQL(driver string) func(t testing.TB, dsn string, maxConns int) storeMaker {
+	return func(t testing.TB, dsn string, maxConns int) storeMaker {
+		t.Helper()
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.SetMaxOpenConns(maxConns)
+		if err := db.Ping(); err != nil {
+			testenv.Unavailable(t, "PostgreSQL at "+dsn+" through "+driver, "set "+testenv.PostgresEnv, err)
+		}
+		return func(cfg Config, setup ...func(*pgcore.Store)) (*PostgresStore, error) {
+			return newStore(db, cfg, false, setup...)
+		}
+	}
+}
+
+// schemaDSN is testDSN with the search_path of pool (see newSchemaPool).
+func schemaDSN(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	var schema string
+	if err := pool.QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := peertest.WithSearchPath(testDSN, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// forEachDriver runs f as a subtest for each of testDrivers (all of them,
+// or those named).
+func forEachDriver(t *testing.T, f func(t *testing.T, d testDriver), names ...string) {
+	for _, d := range testDrivers {
+		if len(names) > 0 && !slices.Contains(names, d.name) {
+			continue
+		}
+		t.Run(d.name, func(t *testing.T) { f(t, d) })
+	}
+}
+
+// rawPool returns a pgx pool on s's database, for the tests' own
+// statements: s's pool, or the shared pool for a store on a *sql.DB.
+func (s *PostgresStore) rawPool() *pgxpool.Pool {
+	if d, ok := s.core.DB().(poolDB); ok {
+		return d.p
+	}
+	return shared.pool
+}
+
+// reopen returns another store on the database handle of s.
+func (s *PostgresStore) reopen(cfg Config) (*PostgresStore, error) {
+	switch d := s.core.DB().(type) {
+	case poolDB:
+		return NewWithConfig(d.p, cfg)
+	case sqlDB:
+		return NewWithConfig(d.db, cfg)
+	}
+	panic("unknown DB")
+}
+
 // uniqueName returns prefix followed by a random suffix.
 func uniqueName(prefix string) string {
 	b := make([]byte, 6)
@@ -87,10 +237,16 @@ func uniqueName(prefix string) string {
 // table is dropped when the test ends. cfg.Table, if set, is ignored.
 func newTestStore(t testing.TB, cfg Config) *PostgresStore {
 	t.Helper()
+	return newTestStoreOn(t, testDrivers[0], cfg)
+}
+
+// newTestStoreOn is newTestStore on the handle of d.
+func newTestStoreOn(t testing.TB, d testDriver, cfg Config) *PostgresStore {
+	t.Helper()
 	pool := sharedPool(t)
 	cfg.Table = uniqueName("pgstore_test_")
 	cfg.CreateTable = true
-	s, err := NewWithConfig(pool, cfg)
+	s, err := d.open(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +261,7 @@ func dropTables(t testing.TB, pool *pgxpool.Pool, s *PostgresStore) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+s.names.sessions+", "+s.names.tombstones); err != nil {
+	if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+s.core.Names.Sessions+", "+s.core.Names.Tombstones); err != nil {
 		t.Errorf("dropping the test tables: %v", err)
 	}
 }

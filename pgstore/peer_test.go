@@ -13,10 +13,9 @@ const afterDelete = "writes session_token (Commit; Save in SCS v1) after TestDel
 
 // TestPeerSCS runs SCS's own PostgreSQL store tests against this store,
 // each in a schema of its own whose sessions and tombstone tables
-// NewWithConfig creates (docs/compatibility.md): pgxstore's, on a pgx pool
-// as ours; postgresstore's and SCS v1's pgstore's (whose store writes with
-// Save), which open a *sql.DB with lib/pq for their own statements while
-// the glue builds our store on a pgx pool of the same database.
+// NewWithConfig creates (docs/compatibility.md): pgxstore's, on its pgx
+// pool; postgresstore's and SCS v1's pgstore's (whose store writes with
+// Save), on the *sql.DB (lib/pq) they open, as their users' code would.
 func TestPeerSCS(t *testing.T) {
 	for _, c := range []struct {
 		name, module, version, dir, file, env string

@@ -28,7 +28,7 @@ func TestScaleCleanup(t *testing.T) {
 			now := time.Now()
 			s := newTestStore(t, Config{CleanupInterval: -1})
 			var maxBatch, batches atomic.Int64
-			s.onBatch = func(_ string, n int64) {
+			s.core.OnBatch = func(_ string, n int64) {
 				batches.Add(1)
 				for m := maxBatch.Load(); n > m && !maxBatch.CompareAndSwap(m, n); m = maxBatch.Load() {
 				}
@@ -36,7 +36,7 @@ func TestScaleCleanup(t *testing.T) {
 			ctx := context.Background()
 			start := time.Now()
 			// Odd rows expired (spread over the last hour), even rows live.
-			_, err := s.pool.Exec(ctx, `INSERT INTO `+s.names.sessions+` (token, data, expiry)
+			_, err := s.rawPool().Exec(ctx, `INSERT INTO `+s.core.Names.Sessions+` (token, data, expiry)
 SELECT 'tok-' || g, convert_to(repeat(md5(g::text), $2 / 32), 'UTF8'),
   CASE WHEN g % 2 = 1 THEN $3::timestamptz - (g % 3600) * interval '1 second'
        ELSE $3::timestamptz + interval '1 hour' + (g % 3600) * interval '1 second' END
@@ -44,7 +44,7 @@ FROM generate_series(1, $1) g`, rows, dataSize, now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE "+s.names.sessions); err != nil {
+			if _, err := s.rawPool().Exec(ctx, "VACUUM ANALYZE "+s.core.Names.Sessions); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("filled %d rows of %d bytes in %v", rows, dataSize, time.Since(start).Round(time.Millisecond))
@@ -57,7 +57,7 @@ FROM generate_series(1, $1) g`, rows, dataSize, now)
 				if variant == "pgstore" {
 					deleted, err = s.DeleteExpired(ctx)
 				} else {
-					tag, e := s.pool.Exec(ctx, "DELETE FROM "+s.names.sessions+" WHERE expiry < current_timestamp")
+					tag, e := s.rawPool().Exec(ctx, "DELETE FROM "+s.core.Names.Sessions+" WHERE expiry < current_timestamp")
 					deleted, err = tag.RowsAffected(), e
 					maxBatch.Store(deleted)
 					batches.Store(1)
@@ -76,8 +76,8 @@ FROM generate_series(1, $1) g`, rows, dataSize, now)
 			if deleted != rows/2 {
 				t.Errorf("deleted %d rows, want %d", deleted, rows/2)
 			}
-			if variant == "pgstore" && maxBatch.Load() > int64(s.batch) {
-				t.Errorf("a transaction deleted %d rows, more than the batch size %d", maxBatch.Load(), s.batch)
+			if variant == "pgstore" && maxBatch.Load() > int64(s.core.Batch()) {
+				t.Errorf("a transaction deleted %d rows, more than the batch size %d", maxBatch.Load(), s.core.Batch())
 			}
 		})
 	}

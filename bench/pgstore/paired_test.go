@@ -48,6 +48,11 @@ func (p *pairedTimes) report(b *testing.B) {
 	}
 	for i := 1; i < len(per); i++ {
 		b.ReportMetric(per[i]/per[0], env.impls[i].name+"/raw")
+		for j, vs := range env.impls {
+			if vs.name == env.impls[i].vs {
+				b.ReportMetric(per[i]/per[j], env.impls[i].name+"/"+vs.name)
+			}
+		}
 	}
 }
 

@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 // impl is one way of running the store operations.
 type impl struct {
 	name   string
+	vs     string // if set, the impl its ratio is also reported against
 	find   func(ctx context.Context, tok string) ([]byte, bool, error)
 	commit func(ctx context.Context, tok string, b []byte, expiry time.Time) error
 	del    func(ctx context.Context, tok string) error
@@ -124,6 +125,13 @@ FROM generate_series(1, $1) g`, sessions)
 		del:    func(_ context.Context, tok string) error { return scs.Delete(tok) },
 		all:    func(context.Context) (map[string][]byte, error) { return scs.All() },
 	}}
+	if os.Getenv("PGSTORE_BENCH_SQL") != "" {
+		sqlImpls, err := buildSQL()
+		if err != nil {
+			return err
+		}
+		env.impls = append(env.impls, sqlImpls...)
+	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package pgstore
+package pgcore
 
 import "strings"
 
@@ -7,36 +7,38 @@ import "strings"
 // rewrites nothing.
 var indexColumns = []string{"owner", "created", "last_seen", "user_agent", "ip"}
 
-// indexQueries are the statements of a store whose per-user index is on
-// (Config.Owner set), built once from the table names. Those ending in
+// IndexQueries are the statements of a store whose per-user index is on
+// (Options.Owner set), built once from the table names. Those ending in
 // Plain are run while the store has no tombstone table.
-type indexQueries struct {
-	// list, count and tokens read a user's live sessions: expiry > $2 and,
-	// like find, no tombstone for the token. The partial owner index
+type IndexQueries struct {
+	// List, Count and Tokens read a user's live sessions: expiry > $2 and,
+	// like Find, no tombstone for the token. The partial owner index
 	// serves owner = $1, since = proves owner IS NOT NULL.
-	list, count, tokens                string
-	listPlain, countPlain, tokensPlain string
-	// delOwned is del restricted to a row still owned by $3, so that a
+	List, Count, Tokens                string
+	ListPlain, CountPlain, TokensPlain string
+	// DelOwned is Del restricted to a row still owned by $3, so that a
 	// session whose owner changed since it was listed is not deleted.
-	delOwned, delOwnedPlain string
-	// revoke deletes every session of $1 but the tokens of $2 and records
+	DelOwned, DelOwnedPlain string
+	// Revoke deletes every session of $1 but the tokens of $2 and records
 	// their tombstones, in one statement; it returns how many of the rows
 	// it deleted were live (expiry > $4, no tombstone before it ran).
-	revoke, revokePlain string
+	Revoke, RevokePlain string
 	// Schema: the migration of a fresh table (creating the owner index
 	// with it), the catalog probe of the columns and the index, adding
 	// the columns to an existing table, and the owner index built
 	// concurrently under a session advisory lock.
-	migrate, probe, addColumns        string
-	indexLock, indexUnlock            string
-	createIndex, dropInvalidIndex     string
-	backfillRead, backfillWrite       string
-	commit, commitLegacy, commitPlain string
+	Migrate, Probe, AddColumns        string
+	IndexLock, IndexUnlock            string
+	CreateIndex, DropInvalidIndex     string
+	BackfillRead, BackfillWrite       string
+	Commit, CommitLegacy, CommitPlain string
 }
 
-func buildIndexQueries(n tableNames) indexQueries {
-	r := strings.NewReplacer("{t}", n.sessions, "{tt}", n.tombstones, "{ti}", n.sessionsIdx,
-		"{toi}", n.ownerIdx, "{toiq}", n.ownerIdxQualified)
+// BuildIndexQueries returns the per-user index statements of the tables n
+// names.
+func BuildIndexQueries(n Names) IndexQueries {
+	r := strings.NewReplacer("{t}", n.Sessions, "{tt}", n.Tombstones, "{ti}", n.SessionsIdx,
+		"{toi}", n.OwnerIdx, "{toiq}", n.OwnerIdxQualified)
 	const hidden = ` AND NOT EXISTS (SELECT 1 FROM {tt} tb WHERE tb.token = s.token)`
 	const live = ` FROM {t} s WHERE owner = $1 AND expiry > $2`
 	const list = `SELECT token, created, last_seen, expiry, user_agent, ip` + live
@@ -61,19 +63,19 @@ user_agent = COALESCE(EXCLUDED.user_agent, s.user_agent), ip = COALESCE(EXCLUDED
 owner TEXT, created TIMESTAMPTZ, last_seen TIMESTAMPTZ, user_agent TEXT, ip TEXT)`
 	const ownerIndex = `{toi} ON {t} (owner, expiry) WHERE owner IS NOT NULL`
 	lockKey := func(what string) string {
-		return `hashtextextended('pgstore ` + what + ` ' || ` + quoteLiteral(n.sessions) + `::regclass::oid::text, 0)`
+		return `hashtextextended('pgstore ` + what + ` ' || ` + quoteLiteral(n.Sessions) + `::regclass::oid::text, 0)`
 	}
-	return indexQueries{
-		list:        r.Replace(list + hidden + order),
-		listPlain:   r.Replace(list + order),
-		count:       r.Replace(count + hidden),
-		countPlain:  r.Replace(count),
-		tokens:      r.Replace(tokens + hidden),
-		tokensPlain: r.Replace(tokens),
-		delOwned: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 AND owner = $3 RETURNING expiry)
+	return IndexQueries{
+		List:        r.Replace(list + hidden + order),
+		ListPlain:   r.Replace(list + order),
+		Count:       r.Replace(count + hidden),
+		CountPlain:  r.Replace(count),
+		Tokens:      r.Replace(tokens + hidden),
+		TokensPlain: r.Replace(tokens),
+		DelOwned: r.Replace(`WITH d AS (DELETE FROM {t} WHERE token = $1 AND owner = $3 RETURNING expiry)
 INSERT INTO {tt} AS tb (token, expiry) SELECT $1, GREATEST(expiry, $2) FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`),
-		delOwnedPlain: r.Replace(`DELETE FROM {t} WHERE token = $1 AND owner = $2`),
+		DelOwnedPlain: r.Replace(`DELETE FROM {t} WHERE token = $1 AND owner = $2`),
 		// The DELETE locks each row it removes, exactly as del does, so a
 		// Commit of one of the tokens racing it behaves as against Delete:
 		// either it wrote first (and its row, still the user's, is deleted
@@ -81,52 +83,52 @@ ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry)`
 		// snapshot, the tombstone. The final SELECT sees the snapshot the
 		// statement started with, so the tombstones it inserts do not hide
 		// the rows they are for.
-		revoke: r.Replace(`WITH d AS (DELETE FROM {t} WHERE owner = $1 AND token <> ALL ($2::text[]) RETURNING token, expiry),
+		Revoke: r.Replace(`WITH d AS (DELETE FROM {t} WHERE owner = $1 AND token <> ALL ($2::text[]) RETURNING token, expiry),
 i AS (INSERT INTO {tt} AS tb (token, expiry) SELECT token, GREATEST(expiry, $3) FROM d
 ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(tb.expiry, EXCLUDED.expiry))
 SELECT count(*) FROM d WHERE expiry > $4 AND NOT EXISTS (SELECT 1 FROM {tt} x WHERE x.token = d.token)`),
-		revokePlain: r.Replace(`WITH d AS (DELETE FROM {t} WHERE owner = $1 AND token <> ALL ($2::text[]) RETURNING expiry)
+		RevokePlain: r.Replace(`WITH d AS (DELETE FROM {t} WHERE owner = $1 AND token <> ALL ($2::text[]) RETURNING expiry)
 SELECT count(*) FROM d WHERE expiry > $3`),
-		commit: r.Replace(`MERGE INTO {t} AS s USING (SELECT $1::text AS token) AS c ON s.token = c.token
+		Commit: r.Replace(`MERGE INTO {t} AS s USING (SELECT $1::text AS token) AS c ON s.token = c.token
 WHEN MATCHED THEN UPDATE SET data = $2, expiry = $3,` + updateIndex + `
 WHEN NOT MATCHED AND NOT EXISTS (SELECT 1 FROM {t} WHERE token = $1)
 AND NOT EXISTS (SELECT 1 FROM {tt} WHERE token = $1)
 THEN INSERT ` + insertCols + ` VALUES (` + insertVals + `)`),
-		commitLegacy: r.Replace(`INSERT INTO {t} AS s ` + insertCols + ` SELECT ` + insertVals + `
+		CommitLegacy: r.Replace(`INSERT INTO {t} AS s ` + insertCols + ` SELECT ` + insertVals + `
 WHERE NOT EXISTS (SELECT 1 FROM {tt} WHERE token = $1)
 AND EXISTS (SELECT 1 FROM {t} WHERE token = $1) = EXISTS (SELECT 1 FROM {t} WHERE token = $1 FOR NO KEY UPDATE)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,` + upsertIndex),
-		commitPlain: r.Replace(`INSERT INTO {t} AS s ` + insertCols + ` VALUES (` + insertVals + `)
+		CommitPlain: r.Replace(`INSERT INTO {t} AS s ` + insertCols + ` VALUES (` + insertVals + `)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,` + upsertIndex),
 		// A table that does not exist yet is created with the columns and
 		// both indexes, in the migration's transaction (an index on an empty
 		// table costs nothing). An existing one is left to addColumns and
 		// createIndex, which do not block its traffic.
-		migrate: `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0));
-DO $$BEGIN IF to_regclass(` + quoteLiteral(n.sessions) + `) IS NULL THEN
+		Migrate: `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0));
+DO $$BEGIN IF to_regclass(` + quoteLiteral(n.Sessions) + `) IS NULL THEN
 ` + r.Replace(`CREATE TABLE {t} `+table+`;
 CREATE INDEX {ti} ON {t} (expiry);
 CREATE INDEX `+ownerIndex+`;`) + `
 END IF; END$$;`,
-		probe: `SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0
+		Probe: `SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0
 AND NOT attisdropped AND attname = ANY ($2::text[])), (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($3))`,
 		// Nullable columns without a default: a catalog change, no rewrite.
 		// ALTER TABLE needs an ACCESS EXCLUSIVE lock, which queues every
 		// request behind it while it waits: lock_timeout bounds that wait,
 		// and Migrate fails rather than stall the table behind a long
 		// transaction.
-		addColumns: `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0)), set_config('lock_timeout', '2s', true);
+		AddColumns: `SELECT pg_advisory_xact_lock(hashtextextended('pgstore migrate', 0)), set_config('lock_timeout', '2s', true);
 ` + r.Replace(`ALTER TABLE {t} ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS created TIMESTAMPTZ,
 ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ, ADD COLUMN IF NOT EXISTS user_agent TEXT, ADD COLUMN IF NOT EXISTS ip TEXT`),
-		indexLock:        `SELECT pg_try_advisory_lock(` + lockKey("owner index") + `)`,
-		indexUnlock:      `SELECT pg_advisory_unlock(` + lockKey("owner index") + `)`,
-		createIndex:      r.Replace(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + ownerIndex),
-		dropInvalidIndex: r.Replace(`DROP INDEX CONCURRENTLY IF EXISTS {toiq}`),
-		backfillRead: r.Replace(`SELECT token, data FROM {t} WHERE token > $1 AND owner IS NULL AND expiry > $2
+		IndexLock:        `SELECT pg_try_advisory_lock(` + lockKey("owner index") + `)`,
+		IndexUnlock:      `SELECT pg_advisory_unlock(` + lockKey("owner index") + `)`,
+		CreateIndex:      r.Replace(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + ownerIndex),
+		DropInvalidIndex: r.Replace(`DROP INDEX CONCURRENTLY IF EXISTS {toiq}`),
+		BackfillRead: r.Replace(`SELECT token, data FROM {t} WHERE token > $1 AND owner IS NULL AND expiry > $2
 ORDER BY token LIMIT $3`),
 		// Only a row that is still unindexed and still holds the data the
 		// owner was read from: a Commit since then wrote its own owner.
-		backfillWrite: r.Replace(`UPDATE {t} s SET owner = u.owner, created = $4, last_seen = $4
+		BackfillWrite: r.Replace(`UPDATE {t} s SET owner = u.owner, created = $4, last_seen = $4
 FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(token, owner, data)
 WHERE s.token = u.token AND s.owner IS NULL AND s.data = u.data`),
 	}
