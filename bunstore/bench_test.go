@@ -30,7 +30,7 @@ func BenchmarkPostgres(b *testing.B) {
 	pool := openPool(b)
 	raw := newRawPgx(b, pool)
 	table := tableName()
-	s := newStore(b, db, bunstore.Config{TableName: table, CleanupInterval: -1})
+	s := newStore(b, db, bunstore.Config{Table: table, CleanupInterval: -1})
 	sqltest.Bench(b, []sqltest.Target{
 		{Name: "pgx", Store: raw, Fill: copyFill(pool, raw.table)},
 		{Name: "bunstore", Store: s, Fill: copyFill(pool, table)},
@@ -46,7 +46,7 @@ func benchDialect(b *testing.B, db *bun.DB, d sqlstore.Dialect, conns int) {
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	table := tableName()
-	s := newStore(b, db, bunstore.Config{TableName: table, CleanupInterval: -1})
+	s := newStore(b, db, bunstore.Config{Table: table, CleanupInterval: -1})
 	sqltest.Bench(b, []sqltest.Target{{Name: "bunstore", Store: s, Fill: execFill(db, d, table)}})
 }
 

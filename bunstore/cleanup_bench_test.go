@@ -29,7 +29,7 @@ func BenchmarkCleanupStall(b *testing.B) {
 		db := withPool(openPostgres(b), benchConns)
 		pool := openPool(b)
 		table := tableName()
-		s := newStore(b, db, bunstore.Config{TableName: table, CleanupInterval: -1})
+		s := newStore(b, db, bunstore.Config{Table: table, CleanupInterval: -1})
 		sqltest.CleanupStall(b, sqltest.StallTarget{
 			Name: "PostgreSQL", Store: s, Fill: copyFill(pool, table),
 			FillTombstones: func(tokens []string, expiry time.Time) error {
@@ -55,7 +55,7 @@ func BenchmarkCleanupStall(b *testing.B) {
 		b.Run("db="+d.name, func(b *testing.B) {
 			db := withPool(d.open(b), d.conns)
 			table := tableName()
-			s := newStore(b, db, bunstore.Config{TableName: table, CleanupInterval: -1})
+			s := newStore(b, db, bunstore.Config{Table: table, CleanupInterval: -1})
 			sqltest.CleanupStall(b, sqltest.StallTarget{
 				Name: d.name, Store: s, Fill: execFill(db, d.dialect, table),
 				FillTombstones: tombFill(db, d.dialect, table),

@@ -101,8 +101,13 @@ func tableName() string {
 // tombstones when t ends.
 func newStore(t testing.TB, db *bun.DB, cfg bunstore.Config) *bunstore.BunStore {
 	t.Helper()
-	if cfg.TableName == "" {
-		cfg.TableName = tableName()
+	table := cfg.Table
+	if table == "" {
+		table = cfg.TableName // a test of the deprecated name
+	}
+	if table == "" {
+		table = tableName()
+		cfg.Table = table
 	}
 	if cfg.CleanupInterval == 0 {
 		cfg.CleanupInterval = time.Hour
@@ -110,11 +115,11 @@ func newStore(t testing.TB, db *bun.DB, cfg bunstore.Config) *bunstore.BunStore 
 	// Migrate through a store without a cleanup loop first: the store's
 	// loop may run (CleanupLoop's every 20 ms) before a Migrate after
 	// NewWithConfig has created the sessions table.
-	m, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: cfg.TableName, CleanupInterval: -1, AllowNoTombstones: cfg.AllowNoTombstones})
+	m, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table, CleanupInterval: -1, AllowNoTombstones: cfg.AllowNoTombstones})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dropTables(t, db, cfg.TableName) })
+	t.Cleanup(func() { dropTables(t, db, table) })
 	if err := m.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}

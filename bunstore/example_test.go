@@ -75,7 +75,7 @@ func Example_postgres() {
 	db := bun.NewDB(sqldb, pgdialect.New())
 
 	store, err := bunstore.NewWithConfig(db, bunstore.Config{
-		TableName:       "sessions",
+		Table:           "sessions",
 		CleanupInterval: 10 * time.Minute,
 		MaxDataSize:     64 << 10,
 	})

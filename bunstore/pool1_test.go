@@ -91,7 +91,7 @@ func TestPreparedOnce(t *testing.T) {
 	db, rec := openRecorded(t, d)
 	withPool(db, 1)
 	table := tableName()
-	s := newStore(t, db, bunstore.Config{TableName: table})
+	s := newStore(t, db, bunstore.Config{Table: table})
 	st, err := sqlstore.New(sqlstore.MySQL, sqlstore.Question, table)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
-	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -30,29 +29,7 @@ import (
 // indexed Commit has written yet (see the README for the SQL and the
 // backfill). It is idempotent.
 func (b *BunStore) Migrate(ctx context.Context) error {
-	if err := execAll(ctx, b.db, b.st.CreateSessions); err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
-	}
-	if err := execAll(ctx, b.db, b.st.CreateTombstones); err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
-	}
-	if err := sqlstore.CheckTokenColumns(ctx, conn{db: b.db.DB}, b.st); err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
-	}
-	b.store.EnableTombstones()
-	if err := b.store.MigrateIndex(ctx); err != nil {
-		return b.store.IndexError(err)
-	}
-	return nil
-}
-
-// openIndex migrates the per-user index when owner is set (see
-// Config.Owner).
-func (b *BunStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
-	if owner == nil {
-		return nil
-	}
-	return b.store.OpenIndex(ctx)
+	return b.store.Migrate(ctx)
 }
 
 // execAll runs DDL through Bun, so that Bun's query hooks see it. The DDL

@@ -44,7 +44,7 @@ func column(t *testing.T, db *bun.DB, q string, args ...any) []string {
 func TestNewDoesNotCreateTable(t *testing.T) {
 	db := openSQLite(t)
 	table := tableName()
-	s, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table})
+	s, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestExistingSCSTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table})
+	s, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestExistingSCSTable(t *testing.T) {
 func TestMigrateCreatesTable(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect, db *bunDB) {
 		table := tableName()
-		newStore(t, db, bunstore.Config{TableName: table})
+		newStore(t, db, bunstore.Config{Table: table})
 		switch d.name {
 		case "PostgreSQL":
 			checkPostgresSchema(t, db, table)

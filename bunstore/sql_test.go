@@ -2,6 +2,7 @@ package bunstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -65,12 +66,19 @@ func forEachDialect(t *testing.T, test func(t *testing.T, d dialect, db *bunDB))
 type sqlDB struct{ db *bunDB }
 
 func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
+	cfg := config(o)
+	cfg.CleanupBatchSize, cfg.OnCleanup = o.CleanupBatchSize, o.OnCleanup
+	bunstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
+	return newStore(t, d.db, cfg)
+}
+
+// config is the Config of o but for the fields only NewStore sets.
+func config(o sqltest.Options) bunstore.Config {
 	cfg := bunstore.Config{
-		TableName:         o.TableName,
+		Table:             o.Table,
+		Timeout:           o.Timeout,
 		CleanupInterval:   o.CleanupInterval,
-		CleanupBatchSize:  o.CleanupBatchSize,
 		Logger:            o.Logger,
-		OnCleanup:         o.OnCleanup,
 		Now:               o.Now,
 		TombstoneLifetime: o.TombstoneLifetime,
 		ClockSkew:         o.ClockSkew,
@@ -78,22 +86,17 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 		Owner:             o.Owner,
 		TouchWindow:       o.TouchWindow,
 	}
-	bunstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
-	return newStore(t, d.db, cfg)
+	if o.OldNames {
+		cfg.TableName, cfg.Table = cfg.Table, ""
+		cfg.DeleteTimeout, cfg.Timeout = cfg.Timeout, 0
+	}
+	return cfg
 }
 
 func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, error) {
-	s, err := bunstore.NewWithConfig(d.db, bunstore.Config{
-		TableName:         o.TableName,
-		CleanupInterval:   -1,
-		Logger:            o.Logger,
-		Now:               o.Now,
-		TombstoneLifetime: o.TombstoneLifetime,
-		ClockSkew:         o.ClockSkew,
-		AllowNoTombstones: o.AllowNoTombstones,
-		Owner:             o.Owner,
-		TouchWindow:       o.TouchWindow,
-	})
+	cfg := config(o)
+	cfg.CleanupInterval = -1
+	s, err := bunstore.NewWithConfig(d.db, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +117,8 @@ func (d sqlDB) Exec(query string, args ...any) error {
 	return err
 }
 
+func (d sqlDB) SQL() *sql.DB { return d.db.DB }
+
 func dialectOf(d dialect) sqlstore.Dialect {
 	switch d.name {
 	case "PostgreSQL":
@@ -124,12 +129,12 @@ func dialectOf(d dialect) sqlstore.Dialect {
 	return sqlstore.SQLite
 }
 
-func TestBadTableName(t *testing.T) {
+func TestBadTable(t *testing.T) {
 	db := openSQLite(t)
 	for _, name := range []string{"x; DROP TABLE y", `a"b`, "1abc", strings.Repeat("t", 41), "a.b"} {
-		if s, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: name}); err == nil {
+		if s, err := bunstore.NewWithConfig(db, bunstore.Config{Table: name}); err == nil {
 			s.StopCleanup()
-			t.Errorf("NewWithConfig(TableName: %q) succeeded, want an error", name)
+			t.Errorf("NewWithConfig(Table: %q) succeeded, want an error", name)
 		}
 	}
 }
@@ -140,7 +145,7 @@ func TestBadTableName(t *testing.T) {
 func TestCleanupLockedElsewhere(t *testing.T) {
 	db := openPostgres(t)
 	table := tableName()
-	s := newStore(t, db, bunstore.Config{TableName: table})
+	s := newStore(t, db, bunstore.Config{Table: table})
 	for i := range 3 {
 		if err := s.Commit(fmt.Sprint("old-", i), []byte("x"), time.Now().Add(-time.Minute)); err != nil {
 			t.Fatal(err)
@@ -159,5 +164,35 @@ func TestCleanupLockedElsewhere(t *testing.T) {
 	tx.Rollback()
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 3 {
 		t.Errorf("DeleteExpired = %d, %v; want 3, nil", n, err)
+	}
+}
+
+// TestRenamedFields checks Config's deprecated TableName and DeleteTimeout
+// against Table and Timeout: either may repeat the other, but not
+// contradict it. (sqltest's Timeout/DeleteTimeout runs a store on the
+// deprecated names alone.)
+func TestRenamedFields(t *testing.T) {
+	db := openSQLite(t)
+	table := tableName()
+	t.Cleanup(func() { dropTables(t, db, table) })
+	for _, tc := range []struct {
+		name string
+		cfg  bunstore.Config
+		ok   bool
+	}{
+		{"TableNameDiffers", bunstore.Config{Table: table, TableName: "other"}, false},
+		{"DeleteTimeoutDiffers", bunstore.Config{Table: table, Timeout: time.Second, DeleteTimeout: 2 * time.Second}, false},
+		{"Same", bunstore.Config{Table: table, TableName: table, Timeout: time.Second, DeleteTimeout: time.Second}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.CleanupInterval = -1
+			s, err := bunstore.NewWithConfig(db, tc.cfg)
+			if err == nil {
+				s.StopCleanup()
+			}
+			if ok := err == nil; ok != tc.ok {
+				t.Errorf("NewWithConfig(%+v): err = %v, want success %v", tc.cfg, err, tc.ok)
+			}
+		})
 	}
 }

@@ -45,9 +45,9 @@ func TestConformance(t *testing.T) {
 func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 	var tables sync.Map // *bunstore.BunStore -> table name
 	newConfigured := func(t *testing.T, cfg bunstore.Config) storetest.Store {
-		cfg.TableName = tableName()
+		cfg.Table = tableName()
 		s := newStore(t, db, cfg)
-		tables.Store(s, cfg.TableName)
+		tables.Store(s, cfg.Table)
 		return s
 	}
 	var index func(t *testing.T, now func() time.Time) storetest.Store
@@ -62,7 +62,7 @@ func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 	// touchReplica is another store on s's table, with its own local view.
 	touchReplica := func(t *testing.T, s storetest.Store, now func() time.Time) storetest.Store {
 		table, _ := tables.Load(s)
-		r, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table.(string), Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
+		r, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table.(string), Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
 		if err != nil {
 			t.Fatal(err)
 		}

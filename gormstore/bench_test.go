@@ -31,7 +31,7 @@ func BenchmarkPostgres(b *testing.B) {
 	pool := openPool(b)
 	raw := newRawPgx(b, pool)
 	table := tableName()
-	s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+	s := newStore(b, db, gormstore.Config{Table: table, CleanupInterval: -1})
 	sqltest.Bench(b, []sqltest.Target{
 		{Name: "pgx", Store: raw, Fill: copyFill(pool, raw.table)},
 		{Name: "gormstore", Store: s, Fill: copyFill(pool, table)},
@@ -51,7 +51,7 @@ func BenchmarkMariaDB(b *testing.B) {
 		sqlDB.SetMaxOpenConns(benchConns)
 		sqlDB.SetMaxIdleConns(benchConns)
 		table := tableName()
-		s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+		s := newStore(b, db, gormstore.Config{Table: table, CleanupInterval: -1})
 		name := "gormstore"
 		if prepare {
 			name = "gormstore+PrepareStmt"
@@ -71,7 +71,7 @@ func benchDialect(b *testing.B, db *gorm.DB, d sqlstore.Dialect, conns int) {
 	sqlDB.SetMaxOpenConns(conns)
 	sqlDB.SetMaxIdleConns(conns)
 	table := tableName()
-	s := newStore(b, db, gormstore.Config{TableName: table, CleanupInterval: -1})
+	s := newStore(b, db, gormstore.Config{Table: table, CleanupInterval: -1})
 	sqltest.Bench(b, []sqltest.Target{{Name: "gormstore", Store: s, Fill: execFill(db, d, table)}})
 }
 

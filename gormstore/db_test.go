@@ -115,8 +115,13 @@ func tableName() string {
 // when t ends.
 func newStore(t testing.TB, db *gorm.DB, cfg gormstore.Config) *gormstore.GORMStore {
 	t.Helper()
-	if cfg.TableName == "" {
-		cfg.TableName = tableName()
+	table := cfg.Table
+	if table == "" {
+		table = cfg.TableName // a test of the deprecated name
+	}
+	if table == "" {
+		table = tableName()
+		cfg.Table = table
 	}
 	if cfg.CleanupInterval == 0 {
 		cfg.CleanupInterval = time.Hour
@@ -127,7 +132,7 @@ func newStore(t testing.TB, db *gorm.DB, cfg gormstore.Config) *gormstore.GORMSt
 	}
 	t.Cleanup(func() {
 		s.StopCleanup()
-		dropTables(t, db, cfg.TableName)
+		dropTables(t, db, table)
 	})
 	return s
 }

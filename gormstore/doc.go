@@ -6,11 +6,14 @@
 // The API is the SCS store's: New(db) and NewWithCleanupInterval(db, d)
 // return a *GORMStore with Find, Commit, Delete and All, their context forms
 // (FindCtx, CommitCtx, DeleteCtx, AllCtx) and StopCleanup. NewWithConfig
-// adds the table name, cleanup interval and batch size, a maximum data
-// size, a logger, a cleanup callback, an injectable clock and the
-// tombstone lifetime and clock-skew allowance. Sessions
-// streams live sessions page by page, DeleteExpired runs the cleanup on
-// demand, and Migrate creates the tables.
+// adds the table, cleanup interval and batch size, a timeout, a maximum
+// data size, a logger, a cleanup callback, an injectable clock, the
+// tombstone lifetime and clock-skew allowance, the per-user index and
+// coalesced touches; Config's fields have pgstore.Config's names and
+// defaults (Table, Timeout, DefaultTimeout of 10 s), and its former names
+// TableName and DeleteTimeout still work. Sessions streams live sessions
+// page by page, DeleteExpired runs the cleanup on demand, and Migrate
+// creates the tables.
 //
 // What it does better than the SCS store:
 //
@@ -28,7 +31,8 @@
 //     does not remove it early. (A commit already running when the Delete
 //     commits can still write the row back; reads ignore any session that
 //     has a tombstone, and cleanup deletes such rows with the tombstone.)
-//     Delete completes even when the request's context is cancelled. The
+//     Delete completes even when the request's context is cancelled,
+//     within Config.Timeout (or DefaultTimeout). The
 //     remaining bound: a request that outlasts the lifetime after the
 //     logout can still commit; keep your server's timeouts well inside it.
 //   - Expiry is compared with the application's clock, passed as a bind

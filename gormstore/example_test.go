@@ -71,7 +71,7 @@ func Example_postgres() {
 	sqlDB.SetMaxIdleConns(16)
 
 	store, err := gormstore.NewWithConfig(db, gormstore.Config{
-		TableName:       "sessions",
+		Table:           "sessions",
 		CleanupInterval: 10 * time.Minute,
 		MaxDataSize:     64 << 10,
 	})

@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
-	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 )
 
@@ -98,38 +97,7 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 // indexed Commit has written yet (see the README for the SQL and the
 // backfill). It is idempotent.
 func (g *GORMStore) Migrate(ctx context.Context) error {
-	db := g.db.WithContext(ctx)
-	if err := migrateSessions(db, g.st); err != nil {
-		return fmt.Errorf("gormstore: migrate: %w", err)
-	}
-	if err := migrateTombstones(db, g.st); err != nil {
-		return fmt.Errorf("gormstore: migrate: %w", err)
-	}
-	if err := sqlstore.CheckTokenColumns(ctx, conn{db: g.db}, g.st); err != nil {
-		return fmt.Errorf("gormstore: migrate: %w", err)
-	}
-	g.store.EnableTombstones()
-	if err := g.store.MigrateIndex(ctx); err != nil {
-		return g.store.IndexError(err)
-	}
-	return nil
-}
-
-// openIndex migrates the per-user index when owner is set (see
-// Config.Owner).
-func (g *GORMStore) openIndex(ctx context.Context, owner sessionstore.OwnerFunc) error {
-	if owner == nil {
-		return nil
-	}
-	return g.store.OpenIndex(ctx)
-}
-
-func migrateSessions(db *gorm.DB, st *sqlstore.Statements) error {
-	return createTable(db, st.Table, &Session{}, st.IndexSessions)
-}
-
-func migrateTombstones(db *gorm.DB, st *sqlstore.Statements) error {
-	return createTable(db, st.Table+"_tombstones", &Tombstone{}, st.IndexTombstones)
+	return g.store.Migrate(ctx)
 }
 
 // createTable creates table from model and its expiry index, unless the

@@ -32,7 +32,7 @@ func TestExistingSCSTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := gormstore.NewWithConfig(db, gormstore.Config{TableName: table})
+	s, err := gormstore.NewWithConfig(db, gormstore.Config{Table: table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestExistingSCSTable(t *testing.T) {
 func TestNewCreatesTable(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect, db *gormDB) {
 		table := tableName()
-		newStore(t, db, gormstore.Config{TableName: table})
+		newStore(t, db, gormstore.Config{Table: table})
 		switch d.name {
 		case "PostgreSQL":
 			checkPostgresSchema(t, db, table)

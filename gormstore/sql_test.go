@@ -2,6 +2,7 @@ package gormstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -65,12 +66,19 @@ func forEachDialect(t *testing.T, test func(t *testing.T, d dialect, db *gormDB)
 type sqlDB struct{ db *gormDB }
 
 func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
+	cfg := config(o)
+	cfg.CleanupBatchSize, cfg.OnCleanup = o.CleanupBatchSize, o.OnCleanup
+	gormstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
+	return newStore(t, d.db, cfg)
+}
+
+// config is the Config of o but for the fields only NewStore sets.
+func config(o sqltest.Options) gormstore.Config {
 	cfg := gormstore.Config{
-		TableName:         o.TableName,
+		Table:             o.Table,
+		Timeout:           o.Timeout,
 		CleanupInterval:   o.CleanupInterval,
-		CleanupBatchSize:  o.CleanupBatchSize,
 		Logger:            o.Logger,
-		OnCleanup:         o.OnCleanup,
 		Now:               o.Now,
 		TombstoneLifetime: o.TombstoneLifetime,
 		ClockSkew:         o.ClockSkew,
@@ -78,22 +86,17 @@ func (d sqlDB) NewStore(t *testing.T, o sqltest.Options) sqltest.SQLStore {
 		Owner:             o.Owner,
 		TouchWindow:       o.TouchWindow,
 	}
-	gormstore.SetBeforeBackfill(&cfg, o.BeforeBackfill)
-	return newStore(t, d.db, cfg)
+	if o.OldNames {
+		cfg.TableName, cfg.Table = cfg.Table, ""
+		cfg.DeleteTimeout, cfg.Timeout = cfg.Timeout, 0
+	}
+	return cfg
 }
 
 func (d sqlDB) TryStore(t *testing.T, o sqltest.Options) (sqltest.SQLStore, error) {
-	s, err := gormstore.NewWithConfig(d.db, gormstore.Config{
-		TableName:         o.TableName,
-		CleanupInterval:   -1,
-		Logger:            o.Logger,
-		Now:               o.Now,
-		TombstoneLifetime: o.TombstoneLifetime,
-		ClockSkew:         o.ClockSkew,
-		AllowNoTombstones: o.AllowNoTombstones,
-		Owner:             o.Owner,
-		TouchWindow:       o.TouchWindow,
-	})
+	cfg := config(o)
+	cfg.CleanupInterval = -1
+	s, err := gormstore.NewWithConfig(d.db, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +114,11 @@ func newManager(s sqltest.SQLStore, idle time.Duration) sqltest.Manager {
 
 func (d sqlDB) Exec(query string, args ...any) error { return d.db.Exec(query, args...).Error }
 
+func (d sqlDB) SQL() *sql.DB {
+	pool, _ := d.db.DB() // ready checked it
+	return pool
+}
+
 // placeholders is the style sqlDB.Exec takes: GORM rewrites ? for PostgreSQL.
 func placeholders(dialect) sqlstore.Placeholders { return sqlstore.Question }
 
@@ -124,12 +132,12 @@ func dialectOf(d dialect) sqlstore.Dialect {
 	return sqlstore.SQLite
 }
 
-func TestBadTableName(t *testing.T) {
+func TestBadTable(t *testing.T) {
 	db := openSQLite(t)
 	for _, name := range []string{"x; DROP TABLE y", `a"b`, "1abc", strings.Repeat("t", 41), "a.b"} {
-		if s, err := gormstore.NewWithConfig(db, gormstore.Config{TableName: name}); err == nil {
+		if s, err := gormstore.NewWithConfig(db, gormstore.Config{Table: name}); err == nil {
 			s.StopCleanup()
-			t.Errorf("NewWithConfig(TableName: %q) succeeded, want an error", name)
+			t.Errorf("NewWithConfig(Table: %q) succeeded, want an error", name)
 		}
 	}
 }
@@ -140,7 +148,7 @@ func TestBadTableName(t *testing.T) {
 func TestCleanupLockedElsewhere(t *testing.T) {
 	db := openPostgres(t)
 	table := tableName()
-	s := newStore(t, db, gormstore.Config{TableName: table})
+	s := newStore(t, db, gormstore.Config{Table: table})
 	for i := range 3 {
 		if err := s.Commit(fmt.Sprint("old-", i), []byte("x"), time.Now().Add(-time.Minute)); err != nil {
 			t.Fatal(err)
@@ -156,5 +164,35 @@ func TestCleanupLockedElsewhere(t *testing.T) {
 	tx.Rollback()
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 3 {
 		t.Errorf("DeleteExpired = %d, %v; want 3, nil", n, err)
+	}
+}
+
+// TestRenamedFields checks Config's deprecated TableName and DeleteTimeout
+// against Table and Timeout: either may repeat the other, but not
+// contradict it. (sqltest's Timeout/DeleteTimeout runs a store on the
+// deprecated names alone.)
+func TestRenamedFields(t *testing.T) {
+	db := openSQLite(t)
+	table := tableName()
+	t.Cleanup(func() { dropTables(t, db, table) })
+	for _, tc := range []struct {
+		name string
+		cfg  gormstore.Config
+		ok   bool
+	}{
+		{"TableNameDiffers", gormstore.Config{Table: table, TableName: "other"}, false},
+		{"DeleteTimeoutDiffers", gormstore.Config{Table: table, Timeout: time.Second, DeleteTimeout: 2 * time.Second}, false},
+		{"Same", gormstore.Config{Table: table, TableName: table, Timeout: time.Second, DeleteTimeout: time.Second}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.CleanupInterval = -1
+			s, err := gormstore.NewWithConfig(db, tc.cfg)
+			if err == nil {
+				s.StopCleanup()
+			}
+			if ok := err == nil; ok != tc.ok {
+				t.Errorf("NewWithConfig(%+v): err = %v, want success %v", tc.cfg, err, tc.ok)
+			}
+		})
 	}
 }

@@ -5,124 +5,20 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
-	"log/slog"
-	"runtime"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
-	"github.com/sessionstore/sessionstore/internal/tombstone"
-	"github.com/sessionstore/sessionstore/internal/touch"
 )
 
-// DefaultCleanupInterval is how often New removes expired sessions.
-const DefaultCleanupInterval = 5 * time.Minute
-
-// Config configures a GORMStore built with NewWithConfig. The zero value
-// means the defaults, field by field.
-type Config struct {
-	// TableName is the sessions table, "sessions" by default. Tombstones of
-	// deleted sessions live in TableName + "_tombstones". It must be an
-	// identifier of at most 40 letters, digits and underscores; it is quoted
-	// as given.
-	TableName string
-	// CleanupInterval is how often expired sessions are deleted in the
-	// background, jittered by ±20%. Zero means DefaultCleanupInterval; a
-	// negative value starts no cleanup goroutine (call DeleteExpired
-	// yourself, from a cron job say).
-	CleanupInterval time.Duration
-	// CleanupBatchSize is the number of rows one cleanup transaction
-	// deletes; zero means 1,000.
-	CleanupBatchSize int
-	// MaxDataSize, if positive, is the largest session data Commit accepts,
-	// in bytes. Larger data gives an error matching sessionstore.ErrTooLarge
-	// and writes nothing.
-	MaxDataSize int
-	// DeleteTimeout bounds Delete, which runs detached from the caller's
-	// context so that a cancelled request still logs out. Zero means 5s.
-	DeleteTimeout time.Duration
-	// Logger receives cleanup reports and failures; nil means slog.Default().
-	Logger *slog.Logger
-	// OnCleanup, if set, is called after every background cleanup run with
-	// the number of rows deleted, the time it took and its error.
-	OnCleanup func(deleted int64, took time.Duration, err error)
-	// Now is the clock that expiry is compared with; nil means time.Now.
-	// The database's own clock is never used.
-	Now func() time.Time
-	// TombstoneLifetime is how long, at least, a Delete's tombstone blocks
-	// Commits of its token: the tombstone lasts until the later of the
-	// deleted session's expiry and the Delete time plus TombstoneLifetime,
-	// so that a request that loaded the session before the logout and
-	// commits a new expiry when it ends (SCS's IdleTimeout) cannot bring it
-	// back. Zero means sessionstore.DefaultTombstoneLifetime (1 h); a
-	// negative value is an error. Keep it above the longest request your
-	// servers allow (http.Server's ReadTimeout plus WriteTimeout).
-	TombstoneLifetime time.Duration
-	// ClockSkew is how far ahead of the other replicas' clocks the clock of
-	// a replica running cleanup may be: cleanup removes a tombstone only
-	// ClockSkew after its expiry. Zero means sessionstore.DefaultClockSkew
-	// (15 min); a negative value is an error.
-	ClockSkew time.Duration
-	// AllowNoTombstones lets NewWithConfig return a store when the
-	// tombstone table is missing and cannot be created (a role without
-	// CREATE). Such a store is degraded: a request in flight at logout can
-	// bring the session back. It logs at ERROR on every cleanup run, and
-	// starts using the table within a minute of it appearing. Without
-	// AllowNoTombstones, NewWithConfig returns an error matching
-	// sessionstore.ErrNoTombstones instead.
-	AllowNoTombstones bool
-	// Owner turns on the per-user index (sessionstore.UserIndex): Commit
-	// reads each session's owner from its data with Owner, before any round
-	// trip, and writes it with created, last seen, user agent and IP
-	// (sessionstore.WithClient) into nullable columns of the session's own
-	// row, in the same statement. sessionstore.OwnerKey(scs.GobCodec{},
-	// "user_id") reads the string an SCS application stores under
-	// "user_id". An owner the function cannot read, or one that fails
-	// sessionstore.CheckOwner, fails the Commit and writes nothing.
-	//
-	// With Owner set, NewWithConfig migrates an existing sessions table
-	// (see Migrate): it adds the columns and the owner index if they are
-	// missing and indexes the sessions no indexed Commit has written yet.
-	// When it cannot (a role that may not alter the table), it returns an
-	// error matching sessionstore.ErrNoIndex. Nil (the default) leaves the
-	// store exactly as without the index: the same table, the same
-	// statements, and the UserIndex methods return an error matching
-	// sessionstore.ErrNoIndex.
-	Owner sessionstore.OwnerFunc
-
-	// TouchWindow, if positive, coalesces touches: a Commit whose data is
-	// the same as what this store last read (Find) or wrote for the token,
-	// and whose expiry moves later by less than TouchWindow, writes nothing
-	// and makes no round trip. With SCS's IdleTimeout, which commits every
-	// session a request loads, it turns the write per request into at most
-	// one per session per window. A session's stored expiry is then up to
-	// TouchWindow earlier than the last requested one, never later; a change
-	// of data, an expiry that moves earlier, or a session with less than
-	// TouchWindow left is always written; and the per-user index's last-seen
-	// time is as old as the last write. Data of SCS's GobCodec is compared
-	// by its values, whatever order gob wrote them in; other data by its
-	// bytes. Find then reads the expiry with the data. See docs/touch.md.
-	// Zero: every Commit is written, and Find runs the statement it runs
-	// without the option. A negative value is an error.
-	TouchWindow time.Duration
-
-	beforeBackfill func() // for tests: see export_test.go
-	// Callbacks runs every statement through db.Exec and db.Raw, so that
-	// GORM's logger and plugins (tracing, metrics) see them. By default the
-	// store runs its statements on GORM's connection pool directly
-	// (db.Statement.ConnPool, which honours PrepareStmt), which halves the
-	// Go overhead of each call. Either way values are bind parameters.
-	Callbacks bool
-}
+//go:generate go run github.com/sessionstore/sessionstore/internal/sqlstore/genconfig gormstore
 
 // GORMStore represents the session store. It is safe for concurrent use.
 // With Config.Owner set it keeps an index of each user's sessions
 // (sessionstore.UserIndex).
 type GORMStore struct {
-	db    *gorm.DB
-	st    *sqlstore.Statements
 	store *sqlstore.Store
 }
 
@@ -156,8 +52,9 @@ func NewWithCleanupInterval(db *gorm.DB, cleanupInterval time.Duration) (*GORMSt
 // cfg.AllowNoTombstones. On MySQL and MariaDB it returns an error if an
 // existing token column does not compare bytes exactly (see Migrate).
 func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
-	if cfg.TableName == "" {
-		cfg.TableName = "sessions"
+	o, err := cfg.options()
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
 	}
 	d, err := dialectOf(db)
 	if err != nil {
@@ -167,65 +64,29 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if d == sqlstore.Postgres && !cfg.Callbacks {
 		p = sqlstore.Dollar
 	}
-	st, err := sqlstore.New(d, p, cfg.TableName)
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
+	m := sqlstore.Module{
+		Name:         "gormstore",
+		Dialect:      d,
+		Placeholders: p,
+		Conn: func(stmts *sqlstore.StmtCache) sqlstore.Conn {
+			return newConn(db, cfg.Callbacks, stmts)
+		},
+		CreateSessions: func(ctx context.Context, st *sqlstore.Statements) error {
+			return createTable(db.WithContext(ctx), st.Table, &Session{}, st.IndexSessions)
+		},
+		CreateTombstones: func(ctx context.Context, st *sqlstore.Statements) error {
+			return createTable(db.WithContext(ctx), st.Table+"_tombstones", &Tombstone{}, st.IndexTombstones)
+		},
+		OpenCreatesSessions: true, // as SCS's gormstore does
+		Transient:           mysqlDeadlock,
 	}
-	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
+	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && !cfg.Callbacks {
+		m.Prepare = sqlDB
 	}
-	view, err := touch.New(cfg.TouchWindow)
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: config: %w", err)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	ctx := context.Background()
-	if err := migrateSessions(db.WithContext(ctx), st); err != nil {
-		return nil, fmt.Errorf("gormstore: migrate: %w", err)
-	}
-	c := conn{db: db, callbacks: cfg.Callbacks}
-	merr := migrateTombstones(db.WithContext(ctx), st)
-	tomb := merr == nil || sqlstore.HasTombstones(ctx, c, st)
-	if !tomb && !cfg.AllowNoTombstones {
-		return nil, fmt.Errorf("gormstore: table %s_tombstones is missing and cannot be created (%w): %w",
-			st.Table, merr, sessionstore.ErrNoTombstones)
-	}
-	if err := sqlstore.CheckTokenColumns(ctx, c, st); err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
-	}
-	g := &GORMStore{db: db, st: st}
-	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && d == sqlstore.MySQL && !cfg.Callbacks {
-		// The hot statements only: the cleanup loop, which outlives an
-		// abandoned store, runs its statements unprepared.
-		c.stmts = sqlstore.NewStmtCache(sqlDB, st.Hot()...)
-		runtime.AddCleanup(g, (*sqlstore.StmtCache).Close, c.stmts)
-	}
-	g.store = sqlstore.NewStore(c, st, sqlstore.Config{
-		Name:       "gormstore",
-		BatchSize:  cfg.CleanupBatchSize,
-		MaxSize:    cfg.MaxDataSize,
-		Timeout:    cfg.DeleteTimeout,
-		Logger:     cfg.Logger,
-		Now:        cfg.Now,
-		Tombstones: tomb,
-		Policy:     policy,
-		Owner:      cfg.Owner,
-		Touch:      view,
-		Transient:  mysqlDeadlock,
-
-		BeforeBackfill: cfg.beforeBackfill,
-	})
-	if err := g.openIndex(ctx, cfg.Owner); err != nil {
+	g := &GORMStore{}
+	if g.store, err = sqlstore.Open(g, m, o); err != nil {
 		return nil, err
 	}
-	interval := cfg.CleanupInterval
-	if interval == 0 {
-		interval = DefaultCleanupInterval
-	}
-	g.store.StartCleanup(interval, cfg.OnCleanup)
 	return g, nil
 }
 
@@ -263,7 +124,7 @@ func (g *GORMStore) Delete(token string) error {
 }
 
 // DeleteCtx is Delete with a context. The deletion completes even if ctx is
-// cancelled once it has started (it is bounded by Config.DeleteTimeout): a
+// cancelled once it has started (it is bounded by Config.Timeout, or DefaultTimeout): a
 // logout must not half-happen.
 func (g *GORMStore) DeleteCtx(ctx context.Context, token string) error {
 	return g.store.Delete(ctx, token)
@@ -334,7 +195,7 @@ func (g *GORMStore) DeleteUserSession(ctx context.Context, user, id string) (boo
 // DeleteUserSessions deletes every session of user, each with its
 // tombstone, in one transaction (one statement on PostgreSQL), and returns
 // the number of live sessions it deleted. Like DeleteCtx it completes when
-// ctx is cancelled, within Config.DeleteTimeout.
+// ctx is cancelled, within Config.Timeout or DefaultTimeout.
 func (g *GORMStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
 	return g.store.DeleteUserSessions(ctx, user)
 }

@@ -53,9 +53,9 @@ func TestConformanceCallbacks(t *testing.T) {
 func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config, indexed bool) {
 	var tables sync.Map // *gormstore.GORMStore -> table name
 	newConfigured := func(t *testing.T, now func() time.Time, cfg gormstore.Config) storetest.Store {
-		cfg.TableName, cfg.Now = tableName(), now
+		cfg.Table, cfg.Now = tableName(), now
 		s := newStore(t, db, cfg)
-		tables.Store(s, cfg.TableName)
+		tables.Store(s, cfg.Table)
 		return s
 	}
 	var index func(t *testing.T, now func() time.Time) storetest.Store
@@ -75,7 +75,7 @@ func conformance(t *testing.T, d dialect, db *gormDB, cfg gormstore.Config, inde
 	touchReplica := func(t *testing.T, s storetest.Store, now func() time.Time) storetest.Store {
 		table, _ := tables.Load(s)
 		cfg := cfg
-		cfg.TableName, cfg.Now, cfg.CleanupInterval, cfg.TouchWindow = table.(string), now, -1, storetest.TouchWindow
+		cfg.Table, cfg.Now, cfg.CleanupInterval, cfg.TouchWindow = table.(string), now, -1, storetest.TouchWindow
 		r, err := gormstore.NewWithConfig(db, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -48,7 +48,7 @@ func bunCase(name, driver, dsn string, d func() schema.Dialect, lockTimeout stri
 		}
 		t.Cleanup(closeDB)
 		table := uniqueName("hf")
-		s, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table, CleanupInterval: -1})
+		s, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table, CleanupInterval: -1})
 		if err == nil {
 			err = s.Migrate(context.Background())
 		}
@@ -71,7 +71,7 @@ func gormCase(name string, open func(dsn string) gorm.Dialector, dsn, lockTimeou
 		}
 		t.Cleanup(closeDB)
 		table := uniqueName("hf")
-		s, err := gormstore.NewWithConfig(db, gormstore.Config{TableName: table, CleanupInterval: -1})
+		s, err := gormstore.NewWithConfig(db, gormstore.Config{Table: table, CleanupInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ func recordedStores(tb testing.TB) ([]backendStore, *sqltest.Recorder) {
 	}
 	bdb := bun.NewDB(sqldb, pgdialect.New())
 	btable := uniqueName("hr")
-	bs, err := bunstore.NewWithConfig(bdb, bunstore.Config{TableName: btable, CleanupInterval: -1})
+	bs, err := bunstore.NewWithConfig(bdb, bunstore.Config{Table: btable, CleanupInterval: -1})
 	if err == nil {
 		err = bs.Migrate(context.Background())
 	}
@@ -51,7 +51,7 @@ func recordedStores(tb testing.TB) ([]backendStore, *sqltest.Recorder) {
 		tb.Fatal(err)
 	}
 	gtable := uniqueName("hr")
-	gs, err := gormstore.NewWithConfig(gdb, gormstore.Config{TableName: gtable, CleanupInterval: -1})
+	gs, err := gormstore.NewWithConfig(gdb, gormstore.Config{Table: gtable, CleanupInterval: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func moreTouchBackends() []touchReplicas {
 	bunPair := func(name string, l *lazy[*bun.DB], what, how string, open func() (*bun.DB, func(), error)) touchReplicas {
 		return touchReplicas{name, func(t testing.TB) (Store, Store) {
 			db := l.get(t, what, how, open)
-			cfg := bunstore.Config{TableName: uniqueName("htb"), CleanupInterval: -1, TouchWindow: time.Minute}
+			cfg := bunstore.Config{Table: uniqueName("htb"), CleanupInterval: -1, TouchWindow: time.Minute}
 			a, err := bunstore.NewWithConfig(db, cfg)
 			if err == nil {
 				err = a.Migrate(context.Background())
@@ -49,7 +49,7 @@ func moreTouchBackends() []touchReplicas {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() {
-				db.NewDropTable().Table(cfg.TableName, cfg.TableName+"_tombstones").IfExists().Exec(context.Background())
+				db.NewDropTable().Table(cfg.Table, cfg.Table+"_tombstones").IfExists().Exec(context.Background())
 			})
 			return a, b
 		}}
@@ -57,7 +57,7 @@ func moreTouchBackends() []touchReplicas {
 	gormPair := func(name string, l *lazy[*gorm.DB], what, how string, open func() (*gorm.DB, func(), error)) touchReplicas {
 		return touchReplicas{name, func(t testing.TB) (Store, Store) {
 			db := l.get(t, what, how, open)
-			cfg := gormstore.Config{TableName: uniqueName("htg"), CleanupInterval: -1, TouchWindow: time.Minute}
+			cfg := gormstore.Config{Table: uniqueName("htg"), CleanupInterval: -1, TouchWindow: time.Minute}
 			a, err := gormstore.NewWithConfig(db, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -66,7 +66,7 @@ func moreTouchBackends() []touchReplicas {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { db.Migrator().DropTable(cfg.TableName, cfg.TableName+"_tombstones") })
+			t.Cleanup(func() { db.Migrator().DropTable(cfg.Table, cfg.Table+"_tombstones") })
 			return a, b
 		}}
 	}

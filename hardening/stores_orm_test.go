@@ -122,7 +122,7 @@ func bunBackend(name string, l *lazy[*bun.DB], what, how string, open func() (*b
 	return backend{name, func(t testing.TB) Store {
 		db := l.get(t, what, how, open)
 		table := uniqueName("hb")
-		s, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: table, CleanupInterval: -1})
+		s, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table, CleanupInterval: -1})
 		if err == nil {
 			err = s.Migrate(context.Background())
 		}
@@ -141,7 +141,7 @@ func gormBackend(name string, l *lazy[*gorm.DB], what, how string, open func() (
 	return backend{name, func(t testing.TB) Store {
 		db := l.get(t, what, how, open)
 		table := uniqueName("hg")
-		s, err := gormstore.NewWithConfig(db, gormstore.Config{TableName: table, CleanupInterval: -1})
+		s, err := gormstore.NewWithConfig(db, gormstore.Config{Table: table, CleanupInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func BenchmarkTouchGORM(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cfg.TableName, cfg.CleanupInterval = table, -1
+			cfg.Table, cfg.CleanupInterval = table, -1
 			s, err := gormstore.NewWithConfig(g, cfg)
 			if err != nil {
 				b.Fatal(err)
@@ -105,7 +105,7 @@ func BenchmarkTouchBun(b *testing.B) {
 		pool, _ := pgPool(b)
 		bunTarget := func(name, table string, cfg bunstore.Config) target {
 			db, c := pgSQLDB(b)
-			cfg.TableName, cfg.CleanupInterval = table, -1
+			cfg.Table, cfg.CleanupInterval = table, -1
 			s, err := bunstore.NewWithConfig(bun.NewDB(db, pgdialect.New()), cfg)
 			if err != nil {
 				b.Fatal(err)

@@ -31,15 +31,16 @@ const purgeChunk = 500
 // of their tokens, in batches of Config.BatchSize rows, oldest first, each
 // batch its own transaction (PostgreSQL: under the cleanup lock, skipping
 // rows another cleaner holds). Every statement touches a bounded number of
-// rows. After each full batch it pauses for as long as the batch took. It
-// returns how many rows it deleted.
+// rows, and each batch is bounded by Config.Timeout or DefaultTimeout.
+// After each full batch it pauses for as long as the batch took. It returns
+// how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	s.CheckTombstones(ctx) // a degraded store logs at ERROR and looks for its table again
 	now := s.cfg.Now()
 	expired := s.st.Time(now)
 	total, err := cleanup.Batches(ctx, s.cfg.BatchSize, paced(func(ctx context.Context, size int) (int64, error) {
 		var n int64
-		err := s.batch(ctx, true, func(c Conn) error {
+		err := s.batch(ctx, true, func(ctx context.Context, c Conn) error {
 			var err error
 			n, err = c.Exec(ctx, s.st.ExpireSessions, expired, size)
 			return err
@@ -56,7 +57,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var sessions int64
 	n, err := cleanup.Batches(ctx, s.cfg.BatchSize, paced(func(ctx context.Context, size int) (int64, error) {
 		var tombs, rows int64
-		err := s.batch(ctx, false, func(c Conn) error {
+		err := s.batch(ctx, false, func(ctx context.Context, c Conn) error {
 			var err error
 			tombs, rows, err = s.expireTombstones(ctx, c, cutoff, size)
 			return err
@@ -141,10 +142,13 @@ var errLocked = errors.New("cleanup lock held elsewhere")
 // batch runs fn in one transaction, or, when single (fn runs one
 // statement) and the dialect has no cleanup lock, on the pool. On
 // PostgreSQL it first takes the cleanup lock, and does nothing when another
-// replica holds it.
-func (s *Store) batch(ctx context.Context, single bool, fn func(c Conn) error) error {
+// replica holds it. fn runs on ctx bounded by the store's timeout, which it
+// must use.
+func (s *Store) batch(ctx context.Context, single bool, fn func(ctx context.Context, c Conn) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.bounded())
+	defer cancel()
 	if single && s.st.TryLock == "" {
-		return fn(s.conn)
+		return fn(ctx, s.conn)
 	}
 	err := s.conn.InTx(ctx, func(tx Conn) error {
 		if s.st.TryLock != "" {
@@ -167,7 +171,7 @@ func (s *Store) batch(ctx context.Context, single bool, fn func(c Conn) error) e
 				return errLocked
 			}
 		}
-		return fn(tx)
+		return fn(ctx, tx)
 	})
 	if errors.Is(err, errLocked) {
 		return nil // another replica is cleaning up

@@ -89,6 +89,8 @@ func (s *Store) userSessions(ctx context.Context, user string) ([]userSession, e
 	if !indexable(user) {
 		return []userSession{}, nil
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	s.recheck(ctx)
 	q := s.st.Index.ListPlain
 	if s.tomb.Load() {
@@ -126,6 +128,8 @@ func (s *Store) CountUserSessions(ctx context.Context, user string) (int, error)
 	if !indexable(user) {
 		return 0, nil
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	s.recheck(ctx)
 	q := s.st.Index.CountPlain
 	if s.tomb.Load() {
@@ -200,7 +204,7 @@ func (s *Store) revoke(ctx context.Context, op, user string, keep []string) (int
 			kept = append(kept, k)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	ctx, cancel := s.detached(ctx)
 	defer cancel()
 	s.recheck(ctx)
 	now := s.cfg.Now()
@@ -448,22 +452,28 @@ func (s *Store) backfill(ctx context.Context) error {
 		data  []byte
 	}
 	after, unread, indexed := "", 0, 0
-	for {
+	// readPage reads the next page, within the store's own timeout.
+	readPage := func() ([]row, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.bounded())
+		defer cancel()
 		rows, err := s.conn.Query(ctx, s.st.Index.BackfillPage, now, after, pageSize)
 		if err != nil {
-			return fmt.Errorf("backfill: %w", err)
+			return nil, err
 		}
+		defer rows.Close()
 		var page []row
 		for rows.Next() {
 			var r row
 			if err := rows.Scan(&r.token, &r.data); err != nil {
-				rows.Close()
-				return fmt.Errorf("backfill: %w", err)
+				return nil, err
 			}
 			page = append(page, r)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		return page, rows.Err()
+	}
+	for {
+		page, err := readPage()
+		if err != nil {
 			return fmt.Errorf("backfill: %w", err)
 		}
 		if len(page) == 0 {
@@ -472,7 +482,8 @@ func (s *Store) backfill(ctx context.Context) error {
 		if s.cfg.BeforeBackfill != nil {
 			s.cfg.BeforeBackfill()
 		}
-		err = s.conn.InTx(ctx, func(tx Conn) error {
+		bctx, cancel := context.WithTimeout(ctx, s.bounded()) // each batch, as cleanup's
+		err = s.conn.InTx(bctx, func(tx Conn) error {
 			for _, r := range page {
 				owner, err := s.cfg.Owner.Read(r.data)
 				if err != nil {
@@ -486,7 +497,7 @@ func (s *Store) backfill(ctx context.Context) error {
 				if r.data == nil {
 					r.data = []byte{}
 				}
-				n, err := tx.Exec(ctx, s.st.Index.Backfill, ownerArg, now, now, r.token, r.data)
+				n, err := tx.Exec(bctx, s.st.Index.Backfill, ownerArg, now, now, r.token, r.data)
 				if err != nil {
 					return err
 				}
@@ -494,6 +505,7 @@ func (s *Store) backfill(ctx context.Context) error {
 			}
 			return nil
 		})
+		cancel()
 		if err != nil {
 			return fmt.Errorf("backfill: %w", err)
 		}

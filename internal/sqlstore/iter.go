@@ -38,6 +38,8 @@ func (s *Store) page(ctx context.Context, after string) ([]sessionstore.Session,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	q := s.st.PagePlain
 	if s.tomb.Load() {
 		q = s.st.Page

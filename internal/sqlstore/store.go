@@ -26,26 +26,28 @@ type Conn interface {
 	InTx(ctx context.Context, fn func(tx Conn) error) error
 }
 
-// DefaultTimeout bounds a Delete, which runs detached from the caller's
-// context so that a logout cannot half-happen.
-const DefaultTimeout = 5 * time.Second
+// DefaultTimeout bounds, when Config.Timeout is not positive, the
+// operations that run detached from the caller's cancellation (Delete, so
+// that a logout cannot half-happen, and the revokes of the per-user index)
+// and each cleanup batch. It is pgstore's DefaultTimeout.
+const DefaultTimeout = 10 * time.Second
 
 // pageSize is the number of sessions one Sessions query reads.
 const pageSize = 1000
 
-// Config configures a Store. Zero fields mean the defaults.
+// Config configures a Store: Open's Options and Module, checked. Zero
+// fields mean the defaults.
 type Config struct {
 	Name      string // store name, the prefix of errors and logs ("gormstore")
 	BatchSize int    // rows per cleanup batch; 0 means cleanup.DefaultBatchSize
 	MaxSize   int    // largest data accepted in bytes; 0 means no limit
-	Timeout   time.Duration
-	Logger    *slog.Logger
-	Now       func() time.Time
-	// Tombstones reports whether the tombstone table exists. A store
-	// without it is degraded: it logs at ERROR on every cleanup run, and
-	// looks for the table again on every cleanup run and, at most once per
-	// RecheckInterval of the store's clock, on the request path.
-	Tombstones bool
+	// Timeout, if positive, bounds every database operation. Zero (or
+	// negative) leaves the reads and Commit to the caller's context, and
+	// bounds the detached operations and each cleanup batch by
+	// DefaultTimeout.
+	Timeout time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Policy is the tombstone rule (lifetime and clock-skew allowance),
 	// from the module's Config.TombstoneLifetime and Config.ClockSkew.
 	Policy tombstone.Policy
@@ -68,28 +70,35 @@ type Config struct {
 	BeforeBackfill func()
 }
 
-// Store is the store logic shared by gormstore and bunstore.
+// Store is the store logic shared by gormstore and bunstore. Open makes
+// one.
 type Store struct {
 	conn Conn
 	st   *Statements
 	cfg  Config
+	mod  Module
 	loop *cleanup.Loop
-	tomb atomic.Bool // the tombstone table exists
+	// tomb reports whether the tombstone table exists. A store without it
+	// is degraded: it logs at ERROR on every cleanup run, and looks for the
+	// table again on every cleanup run and, at most once per
+	// RecheckInterval of the store's clock, on the request path.
+	tomb atomic.Bool
 	// probed is when (cfg.Now, Unix nanoseconds) a degraded store last
 	// looked for its tombstone table on the request path.
 	probed atomic.Int64
 }
 
-// NewStore returns a store that runs st's statements on conn.
-func NewStore(conn Conn, st *Statements, cfg Config) *Store {
+// newStore returns a store that runs st's statements on conn, without its
+// tombstone table until Open has found it.
+func newStore(conn Conn, st *Statements, cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+	if cfg.Timeout < 0 {
+		cfg.Timeout = 0
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = cleanup.DefaultBatchSize
@@ -98,16 +107,35 @@ func NewStore(conn Conn, st *Statements, cfg Config) *Store {
 		cfg.Policy, _ = tombstone.New(0, 0) // the defaults
 	}
 	s := &Store{conn: conn, st: st, cfg: cfg}
-	s.tomb.Store(cfg.Tombstones)
 	s.probed.Store(cfg.Now().UnixNano())
-	if !cfg.Tombstones {
-		s.logDegraded()
-	}
 	return s
 }
 
 // EnableTombstones tells the store that its tombstone table now exists.
 func (s *Store) EnableTombstones() { s.tomb.Store(true) }
+
+// withTimeout bounds ctx by Config.Timeout, if it is positive.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// bounded is the timeout of an operation that does not depend on the
+// caller's context: Config.Timeout if positive, else DefaultTimeout.
+func (s *Store) bounded() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	return DefaultTimeout
+}
+
+// detached returns a context that ctx's cancellation does not reach,
+// bounded by bounded(), for the operations that must complete once begun.
+func (s *Store) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.bounded())
+}
 
 func (s *Store) errorf(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", s.cfg.Name, op, err)
@@ -123,6 +151,8 @@ func (s *Store) Find(ctx context.Context, token string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, s.errorf("find", err)
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	s.recheck(ctx)
 	data, expiry, found, err := s.find(ctx, token)
 	switch {
@@ -198,6 +228,8 @@ func (s *Store) Commit(ctx context.Context, token string, data []byte, expiry ti
 	if s.cfg.Touch != nil && s.cfg.Touch.Skip(token, data, expiry, s.cfg.Now()) {
 		return nil
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	var n int64
 	var err error
 	if s.cfg.Owner != nil {
@@ -242,7 +274,8 @@ func (s *Store) commit(ctx context.Context, token string, data []byte, expiry ti
 }
 
 // Delete removes a session and records its tombstone, atomically, on a
-// context that the caller's cancellation does not reach. The tombstone
+// context that the caller's cancellation does not reach, bounded by
+// Config.Timeout or DefaultTimeout. The tombstone
 // blocks Commits of the token until the later of the session's expiry and
 // the Delete time plus the policy's lifetime (GREATEST in SQL); a Delete of
 // a token without a session writes none.
@@ -251,7 +284,7 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 		return nil
 	}
 	s.cfg.Touch.Forget(token)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	ctx, cancel := s.detached(ctx)
 	defer cancel()
 	s.recheck(ctx)
 	until := s.st.Time(s.cfg.Policy.Until(s.cfg.Now()))
@@ -295,6 +328,8 @@ func (s *Store) All(ctx context.Context) (map[string][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.errorf("all", err)
 	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	s.recheck(ctx)
 	q := s.st.AllPlain
 	if s.tomb.Load() {

@@ -90,7 +90,7 @@ func CleanupBounded(t *testing.T, d Dialect, db DB, rec *Recorder) {
 	const batch = 3
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
 	table := fmt.Sprintf("cb_%d", time.Now().UnixNano()%1e12)
-	s := db.NewStore(t, Options{TableName: table, Now: clock.Now, CleanupBatchSize: batch})
+	s := db.NewStore(t, Options{Table: table, Now: clock.Now, CleanupBatchSize: batch})
 	for i := range 10 {
 		if err := s.Commit(fmt.Sprint("short-", i), []byte("x"), clock.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
@@ -140,7 +140,7 @@ func CleanupBounded(t *testing.T, d Dialect, db DB, rec *Recorder) {
 func CleanupCutoff(t *testing.T, d Dialect, db DB) {
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
 	table := fmt.Sprintf("cc_%d", time.Now().UnixNano()%1e12)
-	s := db.NewStore(t, Options{TableName: table, Now: clock.Now})
+	s := db.NewStore(t, Options{Table: table, Now: clock.Now})
 	first := clock.Now().Add(time.Minute)
 	second := first.Add(time.Second)
 	p := placeholders(d, 2)

@@ -74,7 +74,7 @@ func noCreatePrivilege(t *testing.T, d Dialect, admin DB) {
 	}
 	db, grant := restrictedUser(t, d, admin, table, "sqla", st.CreateSessions, table)
 
-	s, err := db.TryStore(t, Options{TableName: table})
+	s, err := db.TryStore(t, Options{Table: table})
 	if !errors.Is(err, sessionstore.ErrNoTombstones) {
 		if s != nil {
 			s.StopCleanup()
@@ -88,7 +88,7 @@ func noCreatePrivilege(t *testing.T, d Dialect, admin DB) {
 	}
 	logs := &errorCounter{}
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
-	o := Options{TableName: table, AllowNoTombstones: true, Logger: slog.New(logs), Now: clock.Now}
+	o := Options{Table: table, AllowNoTombstones: true, Logger: slog.New(logs), Now: clock.Now}
 	byCleanup, err := db.TryStore(t, o)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func noCreatePrivilege(t *testing.T, d Dialect, admin DB) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	healthy, err := admin.TryStore(t, Options{TableName: table, Now: clock.Now})
+	healthy, err := admin.TryStore(t, Options{Table: table, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func ids(tokens []string) []string {
 func migratePopulated(t *testing.T, d Dialect, db DB) {
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
 	table := freshTable("mig")
-	old := db.NewStore(t, Options{TableName: table, Now: clock.Now})
+	old := db.NewStore(t, Options{Table: table, Now: clock.Now})
 	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func migratePopulated(t *testing.T, d Dialect, db DB) {
 	want["bob"] = append(want["bob"], racer)
 	logs := &warnCounter{}
 	clock.Advance(time.Second)
-	migrated := db.NewStore(t, Options{TableName: table, Now: clock.Now, Owner: storetest.Owner,
+	migrated := db.NewStore(t, Options{Table: table, Now: clock.Now, Owner: storetest.Owner,
 		BeforeBackfill: hook, Logger: slog.New(logs)})
 	idx := migrated.(sessionstore.UserIndex)
 	for _, u := range users {
@@ -262,14 +262,14 @@ func noAlterPrivilege(t *testing.T, d Dialect, admin DB) {
 		t.Fatal(err)
 	}
 	db, _ := restrictedUser(t, d, admin, table, "sqlb", slices.Concat(st.CreateSessions, st.CreateTombstones), table, table+"_tombstones")
-	s, err := db.TryStore(t, Options{TableName: table, Owner: storetest.Owner})
+	s, err := db.TryStore(t, Options{Table: table, Owner: storetest.Owner})
 	if !errors.Is(err, sessionstore.ErrNoIndex) || !strings.Contains(err.Error(), "Migrate") {
 		if s != nil {
 			s.StopCleanup()
 		}
 		t.Fatalf("NewWithConfig with Owner, without ALTER privilege: %v; want an error matching ErrNoIndex that names Migrate", err)
 	}
-	s, err = db.TryStore(t, Options{TableName: table})
+	s, err = db.TryStore(t, Options{Table: table})
 	if err != nil {
 		t.Fatalf("NewWithConfig without Owner: %v", err)
 	}
@@ -285,7 +285,7 @@ func noAlterPrivilege(t *testing.T, d Dialect, admin DB) {
 	if err := admin.Exec(st.Index.CreateOwnerIndex); err != nil {
 		t.Fatal(err)
 	}
-	s, err = db.TryStore(t, Options{TableName: table, Owner: storetest.Owner, Logger: slog.New(slog.DiscardHandler)})
+	s, err = db.TryStore(t, Options{Table: table, Owner: storetest.Owner, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("NewWithConfig with Owner on a table an administrator migrated: %v", err)
 	}
@@ -304,7 +304,7 @@ func noAlterPrivilege(t *testing.T, d Dialect, admin DB) {
 // matching sessionstore.ErrNoIndex.
 func indexOff(t *testing.T, d Dialect, db DB) {
 	table := freshTable("off")
-	s := db.NewStore(t, Options{TableName: table})
+	s := db.NewStore(t, Options{Table: table})
 	exp := time.Now().Add(time.Hour)
 	if err := s.Commit("tok", gobData(t, "alice", exp), exp); err != nil {
 		t.Fatal(err)

@@ -105,8 +105,8 @@ func clockAheadCleanup(t *testing.T, _ Dialect, db DB) {
 	start := time.Now().Truncate(time.Microsecond)
 	onTime, ahead := storetest.NewClock(start), storetest.NewClock(start.Add(10*time.Minute))
 	table := freshTable("ca")
-	a := db.NewStore(t, Options{TableName: table, Now: onTime.Now})
-	b := db.NewStore(t, Options{TableName: table, Now: ahead.Now})
+	a := db.NewStore(t, Options{Table: table, Now: onTime.Now})
+	b := db.NewStore(t, Options{Table: table, Now: ahead.Now})
 	const tok = "skewed"
 	if err := a.Commit(tok, []byte("signed-in"), onTime.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)

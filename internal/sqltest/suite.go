@@ -3,6 +3,7 @@ package sqltest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -27,7 +28,8 @@ type SQLStore interface {
 // Options are the Config fields the shared tests set; each module copies
 // them into its own Config.
 type Options struct {
-	TableName        string // "" means a fresh name
+	Table            string // "" means a fresh name
+	Timeout          time.Duration
 	CleanupInterval  time.Duration
 	CleanupBatchSize int
 	Logger           *slog.Logger
@@ -44,6 +46,9 @@ type Options struct {
 	BeforeBackfill func()
 	// TouchWindow is Config.TouchWindow.
 	TouchWindow time.Duration
+	// OldNames sets Config's deprecated TableName and DeleteTimeout instead
+	// of Table and Timeout.
+	OldNames bool
 }
 
 // Dialect is one database the shared tests run on, through one ORM.
@@ -65,15 +70,17 @@ type Dialect struct {
 // DB is one ORM's handle on one database.
 type DB interface {
 	// NewStore returns a migrated store configured by o, on a fresh table
-	// unless o.TableName is set; the store is stopped and its tables
+	// unless o.Table is set; the store is stopped and its tables
 	// dropped when t ends.
 	NewStore(t *testing.T, o Options) SQLStore
 	// Exec runs a statement behind the store's back.
 	Exec(query string, args ...any) error
 	// TryStore returns NewWithConfig's store or error for o, on table
-	// o.TableName, which the caller creates and drops; it neither migrates
+	// o.Table, which the caller creates and drops; it neither migrates
 	// nor drops tables. The store is stopped when t ends.
 	TryStore(t *testing.T, o Options) (SQLStore, error)
+	// SQL returns the database/sql pool under the ORM.
+	SQL() *sql.DB
 }
 
 // RunStoreTests runs the tests every SQL store shares, on every dialect in
@@ -91,6 +98,7 @@ func RunStoreTests(t *testing.T, dialects []Dialect) {
 		{"ClockAheadCleanup", clockAheadCleanup},
 		{"NoCreatePrivilege", noCreatePrivilege},
 		{"PadSpaceRefused", padSpaceRefused},
+		{"Timeout", timeoutBounds},
 	})
 }
 
@@ -295,7 +303,7 @@ func commitDeleteRace(t *testing.T, _ Dialect, db DB) {
 func tombstoneWins(t *testing.T, d Dialect, db DB) {
 	clock := storetest.NewClock(time.Now().Truncate(time.Microsecond))
 	table := fmt.Sprintf("tw_%d", time.Now().UnixNano()%1e12)
-	s := db.NewStore(t, Options{TableName: table, Now: clock.Now})
+	s := db.NewStore(t, Options{Table: table, Now: clock.Now})
 	if err := s.Commit("tok", []byte("x"), clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}

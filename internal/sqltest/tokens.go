@@ -29,7 +29,7 @@ func padSpaceRefused(t *testing.T, d Dialect, db DB) {
 		if err := db.Exec(create); err != nil {
 			t.Fatal(err)
 		}
-		s, err := db.TryStore(t, Options{TableName: table})
+		s, err := db.TryStore(t, Options{Table: table})
 		if err == nil {
 			s.StopCleanup()
 			t.Fatalf("NewWithConfig on a token column %s succeeded, want an error", col)
@@ -41,7 +41,7 @@ func padSpaceRefused(t *testing.T, d Dialect, db DB) {
 		if err := db.Exec(alter); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.TryStore(t, Options{TableName: table}); err != nil {
+		if _, err := db.TryStore(t, Options{Table: table}); err != nil {
 			t.Fatalf("NewWithConfig after %s: %v", alter, err)
 		}
 	}

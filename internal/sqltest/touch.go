@@ -91,7 +91,7 @@ func TouchWrites(t *testing.T, db DB, rec *Recorder) {
 // TouchWindowNegative checks that a negative TouchWindow is refused at
 // construction, with an error that names the field.
 func TouchWindowNegative(t *testing.T, db DB, name string) {
-	s, err := db.TryStore(t, Options{TableName: "touch_negative", TouchWindow: -time.Second})
+	s, err := db.TryStore(t, Options{Table: "touch_negative", TouchWindow: -time.Second})
 	if err == nil {
 		s.StopCleanup()
 		t.Fatal("NewWithConfig accepted TouchWindow -1s")

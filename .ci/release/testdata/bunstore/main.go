@@ -49,7 +49,7 @@ func run(driver, url string, dialect schema.Dialect, conns int) (err error) {
 	db := bun.NewDB(sqldb, dialect)
 	defer db.Close()
 	name := table()
-	store, err := bunstore.NewWithConfig(db, bunstore.Config{TableName: name})
+	store, err := bunstore.NewWithConfig(db, bunstore.Config{Table: name})
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func run(dialector gorm.Dialector, conns int) (err error) {
 	defer sqlDB.Close()
 	sqlDB.SetMaxOpenConns(conns)
 	name := table()
-	store, err := gormstore.NewWithConfig(db, gormstore.Config{TableName: name})
+	store, err := gormstore.NewWithConfig(db, gormstore.Config{Table: name})
 	if err != nil {
 		return err
 	}
