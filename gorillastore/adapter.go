@@ -89,8 +89,7 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 	if err := checkMaxAge(cfg.Options.MaxAge); err != nil {
 		return nil, nil, err
 	}
-	e.loader, _ = backend.(valuesLoader)
-	e.updater, _ = backend.(CtxUpdater)
+	e.setBackend(backend)
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -104,6 +103,14 @@ func (cfg *Config) engine(backend CtxStore) (*engine, []securecookie.Codec, erro
 		e.setMaxLength(cfg.MaxLength)
 	}
 	return e, codecs, nil
+}
+
+// setBackend makes backend the store e loads from and saves to, using its
+// optional methods (valuesLoader, CtxUpdater) where it has them.
+func (e *engine) setBackend(backend CtxStore) {
+	e.backend = backend
+	e.loader, _ = backend.(valuesLoader)
+	e.updater, _ = backend.(CtxUpdater)
 }
 
 // Store serves gorilla/sessions from any store with the SCS context methods

@@ -108,14 +108,14 @@ func (e *benchEnv) get(base []*http.Request, i int) error {
 // rawGet is the SQL of a Get, through pgx.
 func (e *benchEnv) rawGet(i int) error {
 	var data []byte
-	return e.pg.b.db.QueryRow(context.Background(), e.pg.b.findSQL, token(e.ids[i]), micro(time.Now())).Scan(&data)
+	return e.pg.b.db.QueryRow(context.Background(), e.pg.b.core.Q.Find, token(e.ids[i]), micro(time.Now())).Scan(&data)
 }
 
 // rawSave is the SQL of a Save of a loaded session (an update of its live
 // row), through pgx.
 func (e *benchEnv) rawSave(i int) error {
 	now := micro(time.Now())
-	tag, err := e.pg.b.db.Exec(context.Background(), e.pg.b.updateSQL, token(e.ids[i]), e.data, now, now.Add(30*24*time.Hour))
+	tag, err := e.pg.b.db.Exec(context.Background(), e.pg.b.core.Q.Update, token(e.ids[i]), e.data, now.Add(30*24*time.Hour), now)
 	if err == nil && tag.RowsAffected() != 1 {
 		err = fmt.Errorf("session %d not updated", i)
 	}

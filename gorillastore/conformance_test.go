@@ -2,6 +2,7 @@ package gorillastore
 
 import (
 	"context"
+	"iter"
 	"testing"
 	"time"
 
@@ -18,6 +19,17 @@ type conformant struct {
 }
 
 func (c conformant) DeleteExpired(ctx context.Context) (int64, error) { return c.s.DeleteExpired(ctx) }
+
+// AllCtx and Sessions are the core's iteration, on this table: PGStore
+// does not export them, but they run the core's statements as the table's
+// columns name them.
+func (c conformant) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	return c.pgBackend.core.All(ctx)
+}
+
+func (c conformant) Sessions(ctx context.Context) iter.Seq2[sessionstore.Session, error] {
+	return c.pgBackend.core.Sessions(ctx)
+}
 
 // writeBehind writes a live row for key straight into the session table, as
 // a writer that ignores tombstones would.

@@ -10,8 +10,20 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
 )
+
+// usesTombstones reports whether s's requests use the tombstone table,
+// re-checking it if a check is due, as a request does.
+func usesTombstones(t *testing.T, s *PGStore) bool {
+	t.Helper()
+	on, err := s.b.core.UseTombstones(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
+}
 
 // roleWithoutCreate creates a login role that may not create tables (the
 // public schema grants no CREATE to PUBLIC from PostgreSQL 15) and returns a
@@ -85,12 +97,12 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 	// Allowed to run degraded.
 	clock := newClock()
 	var logs testenv.SyncBuffer
-	s, err := NewPGStoreWithConfig(rolePool, PGConfig{
+	s, err := newPGStore(rolePool, PGConfig{
 		Config:            Config{KeyPairs: [][]byte{key1}, Now: clock.Now},
 		Table:             table,
 		AllowNoTombstones: true,
 		Logger:            slog.New(slog.NewTextHandler(&logs, nil)),
-	})
+	}, func(c *pgcore.Store) { c.Mono = clock.Now })
 	if err != nil {
 		t.Fatalf("AllowNoTombstones: %v", err)
 	}
@@ -120,7 +132,7 @@ func TestPGStoreWithoutCreate(t *testing.T) {
 	if _, err := admin.Exec(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON `+made.b.tombs+` TO `+role); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(recheckInterval)
+	clock.Advance(pgcore.TombRecheck)
 	signOut(t, s, c)
 	var tombs int
 	if err := admin.QueryRow(ctx, `SELECT count(*) FROM `+made.b.tombs).Scan(&tombs); err != nil {
@@ -165,20 +177,20 @@ func TestPGStoreWithoutCreateCleanupRechecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	if s.b.tombstones(ctx) {
+	if usesTombstones(t, s) {
 		t.Fatal("degraded store claims tombstones")
 	}
 	newTestPGStore(t, admin, PGConfig{Table: table})
 	if _, err := admin.Exec(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON `+made.b.tombs+` TO `+role); err != nil {
 		t.Fatal(err)
 	}
-	if s.b.tombstones(ctx) {
+	if usesTombstones(t, s) {
 		t.Fatal("re-checked on a request within the minute")
 	}
 	if _, err := s.DeleteExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !s.b.tombstones(ctx) {
+	if !usesTombstones(t, s) {
 		t.Fatal("cleanup did not start using the tombstone table")
 	}
 }

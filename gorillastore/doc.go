@@ -87,10 +87,12 @@
 //	CREATE TABLE http_sessions_tombstones (key TEXT PRIMARY KEY, expires_on TIMESTAMPTZ NOT NULL);
 //	CREATE INDEX http_sessions_tombstones_expires_on_idx ON http_sessions_tombstones (expires_on);
 //
-// PGConfig.Table (default DefaultTable, "http_sessions") may be at most 37
-// bytes, so that every derived name fits in PostgreSQL's 63-byte
-// identifiers; a longer one is an error, never a name PostgreSQL silently
-// truncates (and two such names would share a table).
+// PGConfig.Table (default DefaultTable, "http_sessions") is one
+// identifier, quoted whole, and may be at most 37 bytes, so that every
+// derived name fits in PostgreSQL's 63-byte identifiers; a longer one is an
+// error, never a name PostgreSQL silently truncates (and two such names
+// would share a table). Tables that exist are used as they are: a role
+// that may read and write them but not create tables runs on them.
 //
 // PGConfig uses the names and defaults of pgstore.Config: Table, Timeout,
 // CleanupBatchSize, TombstoneLifetime, ClockSkew, AllowNoTombstones,
@@ -100,14 +102,18 @@
 // PGConfig.Timeout bounds every database operation instead. The former
 // names TableName and DeleteTimeout still work, deprecated.
 //
-// A load is one SELECT that filters out expired rows and rows whose key has
-// a tombstone; a Save of a loaded session is one UPDATE of the live row; a
-// Save of a new session is one upsert that also checks the tombstones; a
-// delete is one statement that removes the row and records a tombstone until
-// GREATEST(row's expiry, now + PGConfig.TombstoneLifetime). Cleanup
-// (StartCleanup, or DeleteExpired from a cron job) deletes expired rows,
-// then tombstones expired for PGConfig.ClockSkew together with any row
-// under their key, in batches of 1,000, one replica at a time.
+// PGStore runs the SQL that pgstore runs, written once in this
+// repository's PostgreSQL core, on the columns of this table. A load is one
+// SELECT that filters out expired rows and rows whose key has a tombstone;
+// a Save of a loaded session is one UPDATE of the live row; a Save of a new
+// session is one MERGE that also checks the tombstones (an INSERT ... ON
+// CONFLICT before PostgreSQL 15); a delete is one statement that removes
+// the row and records a tombstone until GREATEST(row's expiry, now +
+// PGConfig.TombstoneLifetime). Cleanup (StartCleanup, or DeleteExpired from
+// a cron job) deletes expired rows, then tombstones expired for
+// PGConfig.ClockSkew together with any row under their key, in batches of
+// 1,000, each in its own transaction under an advisory lock keyed by the
+// table's OID, so one replica cleans at a time.
 //
 // If the tombstone table is missing and cannot be created (a role without
 // CREATE), the constructors return an error matching

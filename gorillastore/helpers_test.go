@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore"
 	"github.com/sessionstore/sessionstore/internal/testenv"
-	"github.com/sessionstore/sessionstore/internal/tombstone"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -50,26 +49,19 @@ func tableName() string {
 // newTestBackend returns a pgBackend on a fresh table, dropped with t.Cleanup.
 func newTestBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time) *pgBackend {
 	t.Helper()
-	policy, _ := tombstone.New(0, 0)
-	b := newPGBackend(pool, tableName(), now, 0, policy, nil)
-	if err := b.createSchema(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.dropSchema(context.Background()); err != nil {
-			t.Errorf("drop tables: %v", err)
-		}
-	})
-	return b
+	return newTestIndexedBackend(t, pool, now, nil)
 }
 
-// newTestIndexedBackend is newTestBackend with the per-user index on.
+// newTestIndexedBackend is newTestBackend with the per-user index on, if
+// owner is not nil.
 func newTestIndexedBackend(t testing.TB, pool *pgxpool.Pool, now func() time.Time, owner sessionstore.OwnerFunc) *pgBackend {
 	t.Helper()
-	policy, _ := tombstone.New(0, 0)
-	b := newPGBackend(pool, tableName(), now, 0, policy, nil)
-	b.setOwner(owner)
-	if err := b.createSchema(context.Background()); err != nil {
+	cfg := PGConfig{Config: Config{Now: now}, Table: tableName(), Owner: owner}
+	if err := cfg.resolve(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := cfg.open(pool, false)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

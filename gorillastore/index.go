@@ -172,20 +172,12 @@ func (s *PGStore) SessionID(session *sessions.Session) string { return sessionID
 // session IDs. With PGConfig.Owner nil it returns an error matching
 // sessionstore.ErrNoIndex.
 func (s *PGStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
-	list, err := s.b.UserSessions(ctx, user)
-	if err != nil {
-		return nil, fmt.Errorf("gorillastore: user sessions: %w", err)
-	}
-	return list, nil
+	return s.b.UserSessions(ctx, user)
 }
 
 // CountUserSessions returns the number of live sessions of user.
 func (s *PGStore) CountUserSessions(ctx context.Context, user string) (int, error) {
-	n, err := s.b.CountUserSessions(ctx, user)
-	if err != nil {
-		return 0, fmt.Errorf("gorillastore: count user sessions: %w", err)
-	}
-	return n, nil
+	return s.b.CountUserSessions(ctx, user)
 }
 
 // DeleteUserSession deletes the session of user whose UserSession.ID is id
@@ -193,11 +185,7 @@ func (s *PGStore) CountUserSessions(ctx context.Context, user string) (int, erro
 // and reports whether there was one. A session of another user is never
 // deleted, so id may come straight from a form.
 func (s *PGStore) DeleteUserSession(ctx context.Context, user, id string) (bool, error) {
-	ok, err := s.b.DeleteUserSession(ctx, user, id)
-	if err != nil {
-		return false, fmt.Errorf("gorillastore: delete user session: %w", err)
-	}
-	return ok, nil
+	return s.b.DeleteUserSession(ctx, user, id)
 }
 
 // DeleteUserSessions deletes every session of user, each with its
@@ -205,11 +193,7 @@ func (s *PGStore) DeleteUserSession(ctx context.Context, user, id string) (bool,
 // It runs to completion if ctx is cancelled, within PGConfig.Timeout or
 // DefaultTimeout.
 func (s *PGStore) DeleteUserSessions(ctx context.Context, user string) (int, error) {
-	n, err := s.b.DeleteUserSessions(ctx, user)
-	if err != nil {
-		return 0, fmt.Errorf("gorillastore: delete user sessions: %w", err)
-	}
-	return n, nil
+	return s.b.DeleteUserSessions(ctx, user)
 }
 
 // DeleteUserSessionsExcept is DeleteUserSessions but for the sessions whose
@@ -218,9 +202,5 @@ func (s *PGStore) DeleteUserSessions(ctx context.Context, user string) (int, err
 //
 //	n, err := store.DeleteUserSessionsExcept(ctx, userID, session.ID)
 func (s *PGStore) DeleteUserSessionsExcept(ctx context.Context, user string, keep ...string) (int, error) {
-	n, err := s.b.DeleteUserSessionsExcept(ctx, user, keepTokens(keep)...)
-	if err != nil {
-		return 0, fmt.Errorf("gorillastore: delete user sessions: %w", err)
-	}
-	return n, nil
+	return s.b.DeleteUserSessionsExcept(ctx, user, keepTokens(keep)...)
 }

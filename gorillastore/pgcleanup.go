@@ -59,52 +59,18 @@ func (s *PGStore) StopCleanup(quit chan<- struct{}, done <-chan struct{}) {
 }
 
 // DeleteExpired deletes expired sessions and tombstones now, in batches of
-// PGConfig.CleanupBatchSize rows, each its own statement, and returns how
-// many rows it deleted; each batch is bounded by PGConfig.Timeout or
-// DefaultTimeout. A tombstone goes once it has been expired for
-// PGConfig.ClockSkew by this store's clock, and with it any session row
-// under its key. Use it to run cleanup from a cron job instead of
-// StartCleanup. While another replica is cleaning, it deletes nothing.
+// PGConfig.CleanupBatchSize rows, each in its own short transaction, and
+// returns how many rows it deleted; each batch is bounded by
+// PGConfig.Timeout or DefaultTimeout. A tombstone goes once it has been
+// expired for PGConfig.ClockSkew by this store's clock, and with it any
+// session row under its key. Use it to run cleanup from a cron job instead
+// of StartCleanup. While another replica is cleaning (it holds the table's
+// advisory cleanup lock), it deletes nothing more and returns a nil error.
 //
 // A store running without tombstones (PGConfig.AllowNoTombstones) logs at
 // ERROR on every run and checks whether the tombstone table has appeared.
 func (s *PGStore) DeleteExpired(ctx context.Context) (int64, error) {
-	now := micro(s.cfg.Now())
-	exec := func(sql string, at time.Time) func(ctx context.Context, size int) (int64, error) {
-		return func(ctx context.Context, size int) (int64, error) {
-			ctx, cancel := context.WithTimeout(ctx, s.b.bounded())
-			defer cancel()
-			tag, err := s.b.db.Exec(ctx, sql, at, size, s.b.lockKey)
-			return tag.RowsAffected(), err
-		}
-	}
-	n, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, exec(s.b.cleanSessionsSQL, now))
-	if err != nil {
-		return n, fmt.Errorf("gorillastore: delete expired sessions: %w", err)
-	}
-	if !s.b.tombsOn.Load() {
-		cctx, cancel := context.WithTimeout(ctx, s.b.bounded())
-		err := s.b.useTombstones(cctx)
-		cancel()
-		if err != nil {
-			s.cfg.Logger.Error("gorillastore: running without tombstones: a row written behind a logout can bring the session back",
-				"table", s.b.tombs, "err", err)
-			return n, nil
-		}
-		s.cfg.Logger.Info("gorillastore: the tombstone table is available; logouts are final again", "table", s.b.tombs)
-	}
-	cutoff := micro(s.b.policy.Cutoff(now))
-	m, err := cleanup.Batches(ctx, s.cfg.CleanupBatchSize, func(ctx context.Context, size int) (int64, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.b.bounded())
-		defer cancel()
-		var k int64
-		err := s.b.db.QueryRow(ctx, s.b.cleanTombsSQL, cutoff, size, s.b.lockKey).Scan(&k)
-		return k, err
-	})
-	if err != nil {
-		return n + m, fmt.Errorf("gorillastore: delete expired tombstones: %w", err)
-	}
-	return n + m, nil
+	return s.b.core.DeleteExpired(ctx)
 }
 
 // CountExpiredSessions returns the number of expired sessions that cleanup

@@ -98,3 +98,37 @@ func TestPGStoreCleanupAntonName(t *testing.T) {
 		t.Errorf("%d rows left, want 0", n)
 	}
 }
+
+// TestPGStoreCleanupLock: cleanup runs under the PostgreSQL core's
+// advisory lock, keyed by the table's OID (the key pgstore's cleanup takes
+// on its table): while another session holds it, DeleteExpired deletes
+// nothing and returns nil; once it is released, it deletes.
+func TestPGStoreCleanupLock(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	pool := testPool(t)
+	s := newTestPGStore(t, pool, PGConfig{Config: Config{Now: clk.Now}})
+	s.MaxAge(60)
+	for range 3 {
+		sess, r := load(t, s, "sid")
+		save(t, s, r, sess)
+	}
+	clk.Advance(2 * time.Minute)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('pgstore cleanup ' || $1::regclass::oid::text, 0))`, s.b.table); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired while another session holds the cleanup lock = %d, %v; want 0, nil", n, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 3 {
+		t.Fatalf("DeleteExpired after the lock is released = %d, %v; want 3", n, err)
+	}
+}

@@ -3,6 +3,7 @@ package gorillastore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
 // TestPGConfigNames: the deprecated TableName and DeleteTimeout still
@@ -45,8 +44,7 @@ func TestPGConfigNames(t *testing.T) {
 			if tc.table == DefaultTable {
 				// The default table is shared: check the configuration only.
 				cfg := tc.cfg
-				policy, _ := tombstone.New(0, 0)
-				if err := cfg.resolve(); err != nil || cfg.Table != DefaultTable || cfg.backend(pool, policy).bounded() != DefaultTimeout {
+				if err := cfg.resolve(); err != nil || cfg.Table != DefaultTable || cfg.bound() != DefaultTimeout {
 					t.Fatalf("zero PGConfig: %v, table %q, want %q and deletes bounded by %v", err, cfg.Table, DefaultTable, DefaultTimeout)
 				}
 				return
@@ -66,10 +64,10 @@ func TestPGConfigNames(t *testing.T) {
 				s.Close()
 				_ = s.b.dropSchema(context.Background())
 			})
-			if s.b.rawTable != tc.table {
-				t.Errorf("the store uses table %q, want %q", s.b.rawTable, tc.table)
+			if s.b.core.Names.Display != tc.table {
+				t.Errorf("the store uses table %q, want %q", s.b.core.Names.Display, tc.table)
 			}
-			if got := s.b.bounded(); got != tc.timeout {
+			if got := s.cfg.bound(); got != tc.timeout {
 				t.Errorf("deletes are bounded by %v, want %v", got, tc.timeout)
 			}
 			c := save(t, s, request(), newSession(t, s))
@@ -216,6 +214,60 @@ func TestPGStoreCancelledDeleteCompletes(t *testing.T) {
 		}
 		if n := len(rows(t, s)); n != 0 {
 			t.Errorf("Timeout %v: %d rows after a logout on a cancelled request, want 0", timeout, n)
+		}
+	}
+}
+
+// TestPGStoreWholeTableName: PGConfig.Table is one identifier, whatever
+// its characters, as it always was: a dash, a dot (part of the name, not
+// a schema), "$$" (which ends a dollar-quoted string) and quotes and a
+// backslash all name a table that works, with and without the index.
+func TestPGStoreWholeTableName(t *testing.T) {
+	pool := testPool(t)
+	ctx := context.Background()
+	suffix := strings.TrimPrefix(tableName(), "gs_test_")
+	for _, table := range []string{"gs-" + suffix, "gs." + suffix, "gs$$" + suffix, `gs"'\` + suffix} {
+		for _, owner := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/index=%v", table, owner), func(t *testing.T) {
+				cfg := PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: table}
+				if owner {
+					cfg.Owner = testOwner
+				}
+				s, err := NewPGStoreWithConfig(pool, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					s.Close()
+					if err := s.b.dropSchema(ctx); err != nil {
+						t.Error(err)
+					}
+				})
+				sess, r := load(t, s, "sid")
+				sess.Values["user_id"] = "alice"
+				c := save(t, s, r, sess)
+				got, r := load(t, s, "sid", c)
+				if got.IsNew || got.Values["user_id"] != "alice" {
+					t.Fatal("the session does not round-trip")
+				}
+				save(t, s, r, got)
+				if owner {
+					if n, err := s.CountUserSessions(ctx, "alice"); err != nil || n != 1 {
+						t.Fatalf("CountUserSessions = %d, %v; want 1", n, err)
+					}
+				}
+				signOut(t, s, c)
+				if got, _ := load(t, s, "sid", c); !got.IsNew {
+					t.Fatal("a deleted session still loads")
+				}
+				if _, err := s.DeleteExpired(ctx); err != nil {
+					t.Fatal(err)
+				}
+				var n int
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{table + "_tombstones"}.Sanitize()).Scan(&n); err != nil || n != 1 {
+					t.Fatalf("%d tombstones (%v), want 1", n, err)
+				}
+			})
 		}
 	}
 }

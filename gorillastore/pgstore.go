@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionstore/sessionstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/tombstone"
 )
 
@@ -57,8 +58,8 @@ const (
 	DefaultTimeout = 10 * time.Second
 )
 
-// defaultConstructTimeout bounds the schema check and creation of the
-// constructors while PGConfig.Timeout is zero.
+// defaultConstructTimeout bounds each statement of the schema check and
+// creation of the constructors while PGConfig.Timeout is zero.
 const defaultConstructTimeout = 30 * time.Second
 
 // PGConfig configures a PGStore (through NewPGStoreWithConfig). The zero
@@ -71,7 +72,9 @@ type PGConfig struct {
 	// missing. It may be at most 37 bytes long, so that every name derived
 	// from it (the longest is Table+"_tombstones_expires_on_idx") fits in
 	// PostgreSQL's 63-byte identifiers; a longer name is an error rather
-	// than a name PostgreSQL would silently truncate, and share.
+	// than a name PostgreSQL would silently truncate, and share. It is one
+	// identifier, quoted whole (a dot is part of the name), and may hold
+	// any UTF-8 but a NUL byte.
 	Table string
 	// TableName is Table, under its former name. If both are set they must
 	// be equal, or the constructors return an error.
@@ -84,8 +87,9 @@ type PGConfig struct {
 	// loads, saves and the index's reads to the caller's context, and
 	// bounds deletes (which run to completion even if the request is
 	// cancelled) and each cleanup batch by DefaultTimeout (10 seconds), and
-	// the schema check by 30 seconds. MigratePGStore runs on the context it
-	// is given. A negative value is an error.
+	// each statement of the schema check by 30 seconds. MigratePGStore's
+	// index part runs on the context it is given. A negative value is an
+	// error.
 	Timeout time.Duration
 	// TombstoneLifetime is how long, at least, a deleted session's
 	// tombstone blocks inserts of its key after the Delete: the tombstone
@@ -271,16 +275,22 @@ func (cfg *PGConfig) resolve() error {
 	return checkTableName(cfg.Table)
 }
 
-// backend returns the session table cfg (resolved) describes, with its
-// per-user index set up.
-func (cfg *PGConfig) backend(db DBConn, policy tombstone.Policy) *pgBackend {
-	b := newPGBackend(db, cfg.Table, cfg.Now, cfg.Timeout, policy, cfg.Logger)
-	b.deleteTimeout = cfg.DeleteTimeout
-	b.setOwner(cfg.Owner)
-	return b
+// bound is the timeout of the operations that must not depend on the
+// caller's context (deletes, which ignore its cancellation, and cleanup
+// batches): Timeout if positive, else the deprecated DeleteTimeout if
+// positive, else DefaultTimeout.
+func (cfg *PGConfig) bound() time.Duration {
+	switch {
+	case cfg.Timeout > 0:
+		return cfg.Timeout
+	case cfg.DeleteTimeout > 0:
+		return cfg.DeleteTimeout
+	}
+	return DefaultTimeout
 }
 
-// constructTimeout is the bound of the constructors' schema work.
+// constructTimeout is the bound of each statement of the constructors'
+// schema checks.
 func (cfg *PGConfig) constructTimeout() time.Duration {
 	if cfg.Timeout > 0 {
 		return cfg.Timeout
@@ -288,39 +298,75 @@ func (cfg *PGConfig) constructTimeout() time.Duration {
 	return defaultConstructTimeout
 }
 
-func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
+// open returns the session table cfg (resolved) describes on db, created
+// if it does not exist, with its tombstone table checked (and created if
+// it is missing and the role may) and, with Owner, its index columns
+// (unless indexLater: MigratePGStore adds them). setup functions, for
+// tests, see the core before its first round trip.
+func (cfg *PGConfig) open(db DBConn, indexLater bool, setup ...func(*pgcore.Store)) (*pgBackend, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.constructTimeout())
+	defer cancel()
+	table := pgx.Identifier{cfg.Table}.Sanitize()
+	if err := checkSchema(ctx, db, table); err != nil {
+		return nil, fmt.Errorf("gorillastore: new: %w", err)
+	}
+	core, err := pgcore.Open(pgxDB{db}, pgcore.Options{
+		Name:              "gorillastore",
+		Table:             cfg.Table,
+		WholeName:         true,
+		Columns:           pgColumns,
+		EnsureTable:       true,
+		IndexLater:        indexLater,
+		OpenTimeout:       cfg.constructTimeout(),
+		MigrateHint:       "gorillastore.MigratePGStore, or the SQL in the README, first",
+		AllowNoTombstones: cfg.AllowNoTombstones,
+		Timeout:           cfg.Timeout,
+		DefaultTimeout:    cfg.bound(),
+		CleanupBatchSize:  cfg.CleanupBatchSize,
+		TombstoneLifetime: cfg.TombstoneLifetime,
+		ClockSkew:         cfg.ClockSkew,
+		Owner:             cfg.Owner,
+		Now:               cfg.Now,
+		Logger:            cfg.Logger,
+	}, setup...)
+	if err != nil {
+		return nil, err
+	}
+	return &pgBackend{
+		core:            core,
+		db:              db,
+		table:           core.Names.Sessions,
+		tombs:           core.Names.Tombstones,
+		timeout:         cfg.Timeout,
+		now:             cfg.Now,
+		countExpiredSQL: `SELECT count(*) FROM ` + core.Names.Sessions + ` WHERE expires_on <= $1`,
+	}, nil
+}
+
+func newPGStore(db DBConn, cfg PGConfig, setup ...func(*pgcore.Store)) (*PGStore, error) {
 	if db == nil {
 		return nil, errors.New("gorillastore: new: nil DBConn")
 	}
 	if err := cfg.resolve(); err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
-	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
-	if err != nil {
+	if _, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew); err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := cfg.backend(db, policy)
-	e, codecs, err := cfg.engine(b)
+	// The cookie settings first: they need no database.
+	e, codecs, err := cfg.engine(nil)
 	if err != nil {
 		return nil, fmt.Errorf("gorillastore: new: %w", err)
 	}
+	b, err := cfg.open(db, false, setup...)
+	if err != nil {
+		return nil, err
+	}
+	e.setBackend(b)
 	b.touch, e.loaderSees = e.touch, true
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.constructTimeout())
-	defer cancel()
-	if err := b.createSchema(ctx); err != nil {
-		if !errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones {
-			return nil, fmt.Errorf("gorillastore: create table %s: %w", b.table, err)
-		}
-		b.nextCheck.Store(cfg.Now().Add(recheckInterval).UnixNano())
-		cfg.Logger.Error("gorillastore: running without tombstones (PGConfig.AllowNoTombstones): "+
-			"a row written behind a logout can bring the session back", "table", b.tombs, "err", err)
-	}
-	if err := b.checkIndex(ctx); err != nil {
-		return nil, fmt.Errorf("gorillastore: new: %w", err)
-	}
 	return &PGStore{
 		Codecs:  codecs,
 		Options: cfg.Options,
@@ -336,21 +382,21 @@ func newPGStore(db DBConn, cfg PGConfig) (*PGStore, error) {
 // describes (cfg.Owner must be set), with sessions kept working throughout:
 // it creates the tables if they are missing, adds the index columns
 // (owner, created, user_agent, ip: nullable, so PostgreSQL rewrites
-// nothing) and the owner index if they are missing, then indexes the
-// existing live sessions by reading each one's owner with cfg.Owner, in
-// batches of 1,000. A row is updated only if its data is still what the
-// backfill read, so a Save racing the backfill wins. Sessions whose owner
-// cannot be read are left as they are, counted in one WARN log. It is
-// idempotent, and a rerun corrects the owner of every live row whose data
-// says otherwise (rows saved meanwhile by replicas without cfg.Owner, which
-// do not maintain the index): run it before the first
+// nothing) if they are missing, builds the owner index with CREATE INDEX
+// CONCURRENTLY (which blocks no load or Save) if it is missing or invalid,
+// then indexes the existing live sessions by reading each one's owner with
+// cfg.Owner, in batches of 1,000. A row is updated only if its data is
+// still what the backfill read, so a Save racing the backfill wins.
+// Sessions whose owner cannot be read are left as they are, counted in one
+// WARN log. It is idempotent, and a rerun corrects the owner of every live
+// row whose data says otherwise (rows saved meanwhile by replicas without
+// cfg.Owner, which do not maintain the index): run it before the first
 // NewPGStoreWithConfig with cfg.Owner set, and again once every replica
 // has it. Replicas running it together are safe, only slower.
 //
-// Building the owner index holds a SHARE lock on the session table, which
-// makes Saves wait (loads do not) for as long as the build takes. On a
-// large table, create the index CONCURRENTLY first (see the README);
-// MigratePGStore then keeps it.
+// The index part runs on ctx (each statement bounded by cfg.Timeout or
+// DefaultTimeout too), on one connection of db at a time: db must not be a
+// pgx.Tx, since CREATE INDEX CONCURRENTLY runs outside a transaction.
 func MigratePGStore(ctx context.Context, db DBConn, cfg PGConfig) error {
 	if db == nil {
 		return errors.New("gorillastore: migrate: nil DBConn")
@@ -358,21 +404,23 @@ func MigratePGStore(ctx context.Context, db DBConn, cfg PGConfig) error {
 	if cfg.Owner == nil {
 		return fmt.Errorf("gorillastore: migrate: %w", errNoOwner)
 	}
+	return migratePGStore(ctx, db, cfg)
+}
+
+// migratePGStore is MigratePGStore once db and cfg.Owner are checked;
+// setup functions, for tests, see the core before its first round trip.
+func migratePGStore(ctx context.Context, db DBConn, cfg PGConfig, setup ...func(*pgcore.Store)) error {
 	if err := cfg.resolve(); err != nil {
 		return fmt.Errorf("gorillastore: migrate: %w", err)
 	}
-	policy, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew)
+	if _, err := tombstone.New(cfg.TombstoneLifetime, cfg.ClockSkew); err != nil {
+		return fmt.Errorf("gorillastore: migrate: %w", err)
+	}
+	b, err := cfg.open(db, true, setup...)
 	if err != nil {
-		return fmt.Errorf("gorillastore: migrate: %w", err)
+		return err
 	}
-	b := cfg.backend(db, policy)
-	if err := b.createSchema(ctx); err != nil && (!errors.Is(err, sessionstore.ErrNoTombstones) || !cfg.AllowNoTombstones) {
-		return fmt.Errorf("gorillastore: migrate: create table %s: %w", b.table, err)
-	}
-	if err := b.migrateIndex(ctx); err != nil {
-		return fmt.Errorf("gorillastore: migrate: %w", err)
-	}
-	return nil
+	return b.core.MigrateIndex(ctx)
 }
 
 // Close stops every cleanup started with StartCleanup, waits for them, and

@@ -100,6 +100,9 @@ func TestPGStoreUndecodableData(t *testing.T) {
 	}
 }
 
+// switchDB is a DBConn whose connection a test replaces.
+type switchDB struct{ DBConn }
+
 func TestPGStoreDatabaseDown(t *testing.T) {
 	pool := testPool(t)
 	s := newTestPGStore(t, pool, PGConfig{})
@@ -111,11 +114,12 @@ func TestPGStoreDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	down.Close()
-	broken, err := NewPGStoreWithConfig(pool, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: strings.Trim(s.b.table, `"`)})
+	sw := &switchDB{pool}
+	broken, err := NewPGStoreWithConfig(sw, PGConfig{Config: Config{KeyPairs: [][]byte{key1}}, Table: strings.Trim(s.b.table, `"`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken.b.db = down
+	sw.DBConn = down
 	got, err := broken.New(request(c), "sid")
 	if err == nil || !strings.HasPrefix(err.Error(), "gorillastore: load session: find in "+s.b.table+": ") || got.ID == sess.ID || !got.IsNew {
 		t.Fatalf("New with the database down: IsNew=%v err=%v, want a fresh session and a wrapped error", got.IsNew, err)

@@ -494,6 +494,52 @@ func TestMigratePopulated(t *testing.T) {
 	}, "pgx", "stdlib", "pq")
 }
 
+// TestMigrateCorrectsStaleOwners: an index-off replica rewrites indexed
+// sessions for another owner and for none, which leaves their index
+// entries stale; Migrate, run again, lists each under the owner its data
+// names, and the one without an owner under nobody.
+func TestMigrateCorrectsStaleOwners(t *testing.T) {
+	t.Parallel()
+	pool := newSchemaPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, scsSchema); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewWithConfig(pool, Config{CleanupInterval: -1, CreateTable: true, Owner: storetest.Owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := NewWithConfig(pool, Config{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	toks := []string{"tok-moved", "tok-signed-out", "tok-kept"}
+	for _, tok := range toks {
+		if err := s.Commit(tok, gobSession(t, "alice", exp), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Commit("tok-moved", gobSession(t, "bob", exp), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Commit("tok-signed-out", gobSession(t, "", exp), exp); err != nil {
+		t.Fatal(err)
+	}
+	if got := listedTokens(t, s, "alice", toks); len(got) != 3 {
+		t.Fatalf("before Migrate alice has %v, want the three stale entries", got)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := listedTokens(t, s, "alice", toks); !slices.Equal(got, []string{"tok-kept"}) {
+		t.Errorf("after Migrate alice has %v, want [tok-kept]", got)
+	}
+	if got := listedTokens(t, s, "bob", toks); !slices.Equal(got, []string{"tok-moved"}) {
+		t.Errorf("after Migrate bob has %v, want [tok-moved]", got)
+	}
+}
+
 // TestRevokeCrash ends the backend running DeleteUserSessions while its
 // one statement waits for a row lock, after it may have deleted the rows
 // before that one: nothing is deleted and no tombstone written, every

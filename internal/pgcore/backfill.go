@@ -9,13 +9,27 @@ import (
 // backfillBatchSize is how many sessions one backfill batch reads.
 const backfillBatchSize = 1000
 
-// migrateIndex turns the per-user index on in an existing table: it adds
-// the columns if they are missing, builds the owner index if it is missing
-// or invalid, and backfills the owners of the live sessions that have none.
+// MigrateIndex turns the per-user index on in an existing table, as
+// Migrate does after creating the tables: it adds the columns if they are
+// missing, builds the owner index if it is missing or invalid, and
+// backfills the owners of the live sessions (see backfill). It is bounded
+// by ctx only; each of its statements, by the store's timeout too. A store
+// opened with Options.IndexLater runs it before serving the index.
+func (s *Store) MigrateIndex(ctx context.Context) error {
+	if s.owner == nil {
+		return s.errNoIndex("migrate")
+	}
+	if err := s.migrateIndex(ctx); err != nil {
+		return fmt.Errorf("%s: migrate %s: %w", s.name, s.Names.Display, err)
+	}
+	return nil
+}
+
+// migrateIndex is MigrateIndex without its checks.
 func (s *Store) migrateIndex(ctx context.Context) error {
 	bctx, cancel := context.WithTimeout(ctx, s.bound)
 	cols, valid, err := s.probeIndex(bctx, s.db)
-	if err == nil && cols < len(indexColumns) {
+	if err == nil && cols < len(s.Names.indexColumns()) {
 		_, err = s.db.Exec(bctx, s.Ix.AddColumns)
 	}
 	cancel()
@@ -86,14 +100,16 @@ func (s *Store) buildOwnerIndex(ctx context.Context) error {
 	})
 }
 
-// backfill records the owner of every live session that has none, in
-// batches of backfillBatchSize read by keyset (token order), each written
-// by one UPDATE that touches only rows still unindexed and still holding
+// backfill records the owner of every live session whose data names
+// another owner than the one it is indexed under (none, for a session
+// written before the index, or another, for one that a replica without the
+// index rewrote), in batches of backfillBatchSize read by keyset (token
+// order), each written by one UPDATE that touches only rows still holding
 // the data their owner was read from, so that a Commit since the read,
 // which wrote its own owner, is never overwritten. A crash between batches
 // leaves the done ones indexed and the others as they were; running
 // Migrate again finishes. Sessions whose owner Options.Owner cannot read
-// are left unindexed, and counted in one WARN.
+// are left as they are, and counted in one WARN.
 func (s *Store) backfill(ctx context.Context) error {
 	size := backfillBatchSize
 	if s.BackfillBatch > 0 {
@@ -106,16 +122,17 @@ func (s *Store) backfill(ctx context.Context) error {
 		after      string // every valid token sorts after ""
 		tokens     []string
 		datas      [][]byte
+		current    []string
 	)
 	for batch := 0; ; batch++ {
-		tokens, datas = tokens[:0], datas[:0]
+		tokens, datas, current = tokens[:0], datas[:0], current[:0]
 		bctx, cancel := context.WithTimeout(ctx, s.bound)
 		rows, err := s.db.Query(bctx, s.Ix.BackfillRead, after, micro(s.now()), size)
 		if err == nil {
-			var tok string
+			var tok, owner string
 			var data []byte
-			err = forEachRow(rows, []any{&tok, &data}, func() {
-				tokens, datas = append(tokens, tok), append(datas, data)
+			err = forEachRow(rows, []any{&tok, &data, &owner}, func() {
+				tokens, datas, current = append(tokens, tok), append(datas, data), append(current, owner)
 				data = nil
 			})
 		}
@@ -133,7 +150,7 @@ func (s *Store) backfill(ctx context.Context) error {
 				if firstErr == nil {
 					firstErr = err
 				}
-			case owner != "":
+			case owner != current[i]:
 				wTok, wOwner, wData = append(wTok, tokens[i]), append(wOwner, owner), append(wData, data)
 			}
 		}

@@ -37,18 +37,16 @@ func (s *Store) indexArgs(ctx context.Context, data []byte) (indexArgs, error) {
 // checkIndex fails with an error matching sessionstore.ErrNoIndex when the
 // table lacks the index columns, and warns when it lacks a valid owner
 // index (the index works without it, by reading the whole table).
-func (s *Store) checkIndex() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.bound)
-	defer cancel()
+func (s *Store) checkIndex(ctx context.Context) error {
 	cols, valid, err := s.probeIndex(ctx, s.db)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s: checking the index columns of %s: %w", s.name, s.Names.Display, err)
-	case cols < len(indexColumns):
-		return fmt.Errorf("%s: %s has %d of the %d columns of the per-user index: %w; run Migrate (a store made with Config.CreateTable does) or the SQL of docs/index.md",
-			s.name, s.Names.Display, cols, len(indexColumns), sessionstore.ErrNoIndex)
+	case cols < len(s.Names.indexColumns()):
+		return fmt.Errorf("%s: %s has %d of the %d columns of the per-user index: %w; run %s",
+			s.name, s.Names.Display, cols, len(s.Names.indexColumns()), sessionstore.ErrNoIndex, s.hint)
 	case valid == nil || !*valid:
-		s.log.Warn(s.name+": the owner index is missing or invalid: listing a user's sessions reads the whole table; run Migrate",
+		s.log.Warn(s.name+": the owner index is missing or invalid: listing a user's sessions reads the whole table; run "+s.hint,
 			"table", s.Names.Display, "index", s.Names.OwnerIdxQualified)
 	}
 	return nil
@@ -57,7 +55,7 @@ func (s *Store) checkIndex() error {
 // probeIndex returns how many of the index columns the table has, and
 // whether the owner index is valid (nil if it does not exist).
 func (s *Store) probeIndex(ctx context.Context, c Conn) (cols int, valid *bool, err error) {
-	err = c.QueryRow(ctx, s.Ix.Probe, s.Names.Sessions, indexColumns, s.Names.OwnerIdxQualified).Scan(&cols, &valid)
+	err = c.QueryRow(ctx, s.Ix.Probe, s.Names.Sessions, s.Names.indexColumns(), s.Names.OwnerIdxQualified).Scan(&cols, &valid)
 	return cols, valid, err
 }
 

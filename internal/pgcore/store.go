@@ -21,10 +21,30 @@ type Options struct {
 	// Name prefixes every error and log message ("pgstore").
 	Name string
 	// Table is the sessions table, optionally schema-qualified; it must
-	// pass ParseTable.
-	Table string
+	// pass ParseTable, or with WholeName, TableNames' check of one whole
+	// identifier.
+	Table     string
+	WholeName bool
+	// Columns name the tables' columns where they are not SCS's.
+	Columns Columns
 	// CreateTable runs Migrate in Open.
 	CreateTable bool
+	// EnsureTable makes Open create the sessions table with its expiry
+	// index (and, with Owner, the index columns and the owner index) if it
+	// does not exist, before it checks the tombstone table. An existing
+	// table gets no DDL, so a role that may use the tables but not create
+	// them can open a store on tables made for it.
+	EnsureTable bool
+	// IndexLater, with Owner, makes Open leave the index columns
+	// unchecked: the caller runs MigrateIndex next.
+	IndexLater bool
+	// OpenTimeout, if positive, bounds each statement of Open's schema
+	// checks. Default: the bound of the operations that ignore the
+	// caller's cancellation (see Timeout).
+	OpenTimeout time.Duration
+	// MigrateHint is what the error of a table without the index columns
+	// tells the user to run. Default: pgstore's Migrate.
+	MigrateHint string
 	// AllowNoTombstones lets Open return a store that runs without its
 	// tombstone table when it cannot be used.
 	AllowNoTombstones bool
@@ -91,6 +111,8 @@ type Store struct {
 	owner    sessionstore.OwnerFunc // nil: the per-user index is off
 	touch    *touch.View            // nil: Options.TouchWindow is 0
 	async    bool
+	stamped  bool   // the table has Columns.Created or Modified
+	hint     string // Options.MigrateHint
 
 	tomb     atomic.Int32 // TombUnknown, TombOn or TombOff
 	tombNext atomic.Int64 // while TombOff: when (Mono, Unix ns) the request path checks again
@@ -99,11 +121,12 @@ type Store struct {
 }
 
 // Open returns a store on db configured by o: with o.CreateTable it runs
-// Migrate, and otherwise checks the tombstone table (creating it if it is
-// missing and the role may) and, with o.Owner, the index columns. setup
-// functions, for tests, see the store before its first round trip.
+// Migrate, and otherwise (with o.EnsureTable, after creating the sessions
+// table if it does not exist) checks the tombstone table (creating it if
+// it is missing and the role may) and, with o.Owner, the index columns.
+// setup functions, for tests, see the store before its first round trip.
 func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
-	names, err := ParseTable(o.Name, o.Table)
+	names, err := TableNames(o.Name, o.Table, o.WholeName, o.Columns)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +155,8 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 		owner:    o.Owner,
 		touch:    view,
 		async:    o.AsyncCommit,
+		stamped:  names.Cols.stamped(),
+		hint:     o.MigrateHint,
 	}
 	s.pipe, _ = db.(Pipeliner)
 	if o.Timeout > 0 {
@@ -140,7 +165,12 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 	if s.owner != nil {
 		s.Ix = BuildIndexQueries(names)
 		s.Q.Commit, s.Q.CommitLegacy, s.Q.CommitPlain = s.Ix.Commit, s.Ix.CommitLegacy, s.Ix.CommitPlain
+		s.Q.Update, s.Q.UpdatePlain = s.Ix.Update, s.Ix.UpdatePlain
 		s.Q.Migrate = s.Ix.Migrate + "\n" + s.Q.Migrate
+		s.Q.Ensure = s.Ix.Migrate
+	}
+	if s.hint == "" {
+		s.hint = "Migrate (a store made with Config.CreateTable does) or the SQL of docs/index.md"
 	}
 	for _, f := range setup {
 		f(s)
@@ -163,7 +193,19 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 		}
 		return s, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.bound)
+	openTimeout := s.bound
+	if o.OpenTimeout > 0 {
+		openTimeout = o.OpenTimeout
+	}
+	if o.EnsureTable {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		_, err := db.Exec(ctx, s.Q.Ensure)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%s: creating %s: %w", s.name, names.Display, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	_, why, err := s.checkTombstones(ctx, true)
 	cancel()
 	switch {
@@ -175,8 +217,10 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 	case why != nil:
 		s.logDegraded(why)
 	}
-	if s.owner != nil {
-		if err := s.checkIndex(); err != nil {
+	if s.owner != nil && !o.IndexLater {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		if err := s.checkIndex(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -309,7 +353,7 @@ func (s *Store) commit(ctx context.Context, token string, b []byte, expiry time.
 		return fmt.Errorf("%s: commit: %w", s.name, err)
 	}
 	if !tomb {
-		if _, err := s.execCommit(ctx, s.Q.CommitPlain, token, b, expiry, &ix); err != nil {
+		if _, err := s.execCommit(ctx, s.Q.CommitPlain, token, b, expiry, &ix, s.stamped); err != nil {
 			return fmt.Errorf("%s: commit: %w", s.name, err)
 		}
 		s.touch.Saw(token, b, expiry)
@@ -320,7 +364,7 @@ func (s *Store) commit(ctx context.Context, token string, b []byte, expiry time.
 		q = s.Q.CommitLegacy
 	}
 	for attempt := 1; attempt <= commitAttempts; attempt++ {
-		n, err := s.execCommit(ctx, q, token, b, expiry, &ix)
+		n, err := s.execCommit(ctx, q, token, b, expiry, &ix, s.stamped)
 		switch {
 		case err == nil && n > 0:
 			s.touch.Saw(token, b, expiry)
@@ -340,22 +384,29 @@ func (s *Store) commit(ctx context.Context, token string, b []byte, expiry time.
 // transaction.
 const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
-// execCommit runs a commit statement, with the index columns when the
-// index is on, and with Options.AsyncCommit after asyncCommit in one
-// transaction: one implicit transaction and round trip through a
-// Pipeliner, or else an explicit one. Either way the setting ends with the
-// Commit and never reaches another statement on the connection.
-func (s *Store) execCommit(ctx context.Context, q, token string, b []byte, expiry time.Time, ix *indexArgs) (int64, error) {
+// execCommit runs a commit or update statement: with the index columns
+// when the index is on, else with the store's clock if now (the table's
+// stamps, and Update's liveness check), and with Options.AsyncCommit after
+// asyncCommit in one transaction: one implicit transaction and round trip
+// through a Pipeliner, or else an explicit one. Either way the setting
+// ends with the Commit and never reaches another statement on the
+// connection.
+func (s *Store) execCommit(ctx context.Context, q, token string, b []byte, expiry time.Time, ix *indexArgs, now bool) (int64, error) {
 	expiry = micro(expiry)
 	switch {
-	case !s.async && !ix.on:
+	case !s.async && !ix.on && !now:
 		return s.db.Exec(ctx, q, token, b, expiry)
+	case !s.async && !ix.on:
+		return s.db.Exec(ctx, q, token, b, expiry, micro(s.now()))
 	case !s.async:
 		return s.db.Exec(ctx, q, token, b, expiry, ix.owner, ix.now, ix.ua, ix.ip)
 	}
 	args := []any{token, b, expiry}
-	if ix.on {
+	switch {
+	case ix.on:
 		args = append(args, ix.owner, ix.now, ix.ua, ix.ip)
+	case now:
+		args = append(args, micro(s.now()))
 	}
 	if s.pipe != nil {
 		return s.pipe.ExecAfter(ctx, asyncCommit, q, args...)
@@ -370,6 +421,59 @@ func (s *Store) execCommit(ctx context.Context, q, token string, b []byte, expir
 		return err
 	})
 	return n, err
+}
+
+// Update replaces the data and expiry of the live session token and
+// reports whether there was one: not expired by the store's clock and,
+// while the store uses its tombstone table, without a tombstone. It never
+// inserts a row, so a write of a session that a request loaded before its
+// Delete or its expiry never brings it back, however late it runs and
+// whatever the tombstones hold by then. An invalid token updates nothing;
+// data over MaxDataSize and an expiry out of range are errors, and
+// nothing is written.
+func (s *Store) Update(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	if !sessionstore.ValidToken(token) {
+		return false, nil // cannot exist
+	}
+	if err := sessionstore.CheckSize(b, s.maxData); err != nil {
+		return false, fmt.Errorf("%s: update: %w", s.name, err)
+	}
+	if err := sessionstore.CheckExpiry(expiry); err != nil {
+		return false, fmt.Errorf("%s: update: %w", s.name, err)
+	}
+	if b == nil {
+		b = []byte{} // data is NOT NULL
+	}
+	if s.touch.Skip(token, b, expiry, s.now()) {
+		return true, nil
+	}
+	var ix indexArgs
+	if s.owner != nil {
+		var err error
+		if ix, err = s.indexArgs(ctx, b); err != nil {
+			return false, fmt.Errorf("%s: update: %w", s.name, err)
+		}
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	tomb, err := s.useTombstones(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%s: update: %w", s.name, err)
+	}
+	q := s.Q.UpdatePlain
+	if tomb {
+		q = s.Q.Update
+	}
+	n, err := s.execCommit(ctx, q, token, b, expiry, &ix, true)
+	if err != nil || n == 0 {
+		s.touch.Forget(token)
+		if err != nil {
+			return false, fmt.Errorf("%s: update: %w", s.name, err)
+		}
+		return false, nil
+	}
+	s.touch.Saw(token, b, expiry)
+	return true, nil
 }
 
 // Delete removes a session and records its tombstone, lasting until the
