@@ -56,6 +56,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
+	// Mono, if set, replaces time.Now as the clock of the tombstone
+	// re-checks (Store.Mono). gormstore and bunstore set their Config.Now,
+	// which timed those re-checks before they ran on the core.
+	Mono func() time.Time
+	// MigrateIndex, with Owner set, makes Open run the index part of
+	// Migrate (the columns, the owner index, the backfill) on a sessions
+	// table that exists, instead of failing when its columns are missing.
+	// gormstore and bunstore open this way.
+	MigrateIndex bool
 }
 
 // Store keeps the store contract on a PostgreSQL database reached through
@@ -142,6 +151,9 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 		s.Q.Commit, s.Q.CommitLegacy, s.Q.CommitPlain = s.Ix.Commit, s.Ix.CommitLegacy, s.Ix.CommitPlain
 		s.Q.Migrate = s.Ix.Migrate + "\n" + s.Q.Migrate
 	}
+	if o.Mono != nil {
+		s.Mono = o.Mono
+	}
 	for _, f := range setup {
 		f(s)
 	}
@@ -176,7 +188,11 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 		s.logDegraded(why)
 	}
 	if s.owner != nil {
-		if err := s.checkIndex(); err != nil {
+		check := s.checkIndex
+		if o.MigrateIndex {
+			check = s.openIndex
+		}
+		if err := check(); err != nil {
 			return nil, err
 		}
 	}
