@@ -53,7 +53,8 @@
 //
 // # Tables
 //
-// New creates the tables with GORM's migrator when they do not exist, and
+// New creates the tables with GORM's migrator when they do not exist (on
+// PostgreSQL the sessions table; the tombstone table is the core's), and
 // never alters an existing one (SCS's AutoMigrate drops NOT NULL from data
 // and adds a second expiry index). The columns per dialect:
 //
