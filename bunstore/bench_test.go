@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/sessionstore/sessionstore/bunstore"
+	"github.com/sessionstore/sessionstore/internal/pgcore"
 	"github.com/sessionstore/sessionstore/internal/sqlstore"
 	"github.com/sessionstore/sessionstore/internal/sqltest"
 	"github.com/sessionstore/sessionstore/internal/testenv"
@@ -79,22 +80,21 @@ type rawPgx struct {
 
 func newRawPgx(b *testing.B, pool *pgxpool.Pool) *rawPgx {
 	table := tableName()
-	st, err := sqlstore.New(sqlstore.Postgres, sqlstore.Dollar, table)
+	names, err := pgcore.ParseTable("bench", table)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, q := range st.CreateSessions {
-		if _, err := pool.Exec(context.Background(), q); err != nil {
-			b.Fatal(err)
-		}
+	q := pgcore.BuildQueries(names) // the core's tables, and its statements without tombstones
+	if _, err := pool.Exec(context.Background(), q.Migrate); err != nil {
+		b.Fatal(err)
 	}
-	b.Cleanup(func() { pool.Exec(context.Background(), `DROP TABLE `+table) })
+	b.Cleanup(func() { pool.Exec(context.Background(), `DROP TABLE `+table+`, `+table+`_tombstones`) })
 	return &rawPgx{
 		pool: pool, table: table,
-		find:   st.FindPlain,
-		commit: st.CommitPlain,
-		del:    st.Delete,
-		all:    st.AllPlain,
+		find:   q.FindPlain,
+		commit: q.CommitPlain,
+		del:    q.DelPlain,
+		all:    q.AllPlain,
 	}
 }
 

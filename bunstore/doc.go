@@ -17,10 +17,13 @@
 //
 // What it does better than the SCS store:
 //
-//   - Commit is one upsert statement (INSERT ... ON CONFLICT DO UPDATE, or
-//     ON DUPLICATE KEY UPDATE on MySQL) that updates data and expiry on
-//     every dialect: SCS bunstore never extends a session's expiry on
-//     PostgreSQL, and panics in its context-free methods.
+//   - Commit is one statement (on PostgreSQL a MERGE, on MySQL INSERT ...
+//     ON DUPLICATE KEY UPDATE, on SQLite INSERT ... ON CONFLICT DO UPDATE)
+//     that updates data and expiry on every dialect: SCS bunstore never
+//     extends a session's expiry on PostgreSQL, and panics in its
+//     context-free methods. On PostgreSQL the store runs the statements
+//     pgstore runs, written once in the repository's PostgreSQL core
+//     (docs/postgres.md), on database/sql.
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
 //     logged out cannot bring the session back. The tombstone lasts until
@@ -41,8 +44,8 @@
 //     holds no values, goes through Bun).
 //   - Expiry is compared with the application's clock, not the database's.
 //   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
-//     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
-//     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
+//     with FOR UPDATE SKIP LOCKED under pgstore's advisory lock, so that one
+//     replica cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
 //     rowid), each batch its own transaction.
 //   - Expiries outside sessionstore.MinExpiry to MaxExpiry (years 1000 to
 //     9999) are refused with an error matching

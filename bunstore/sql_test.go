@@ -151,11 +151,15 @@ func TestCleanupLockedElsewhere(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	lock, err := sqltest.CleanupLock(table)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tx, err := db.DB.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec("SELECT pg_advisory_xact_lock($1)", sqlstore.LockKey(table)); err != nil {
+	if _, err := tx.Exec(lock); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
@@ -195,4 +199,11 @@ func TestRenamedFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPostgresRunsCore checks that bunstore on PostgreSQL runs the shared
+// PostgreSQL core's statements (internal/pgcore), MERGE included.
+func TestPostgresRunsCore(t *testing.T) {
+	db, rec := openRecorded(t, dialects[0])
+	sqltest.RunsCore(t, sqlDB{db}, rec)
 }

@@ -18,7 +18,7 @@ import (
 // With Config.Owner set it keeps an index of each user's sessions
 // (sessionstore.UserIndex).
 type BunStore struct {
-	store *sqlstore.Store
+	store sqlstore.Backend
 }
 
 var _ sessionstore.UserIndex = (*BunStore)(nil)
@@ -69,9 +69,10 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 			// database/sql directly: Bun's own query methods format
 			// arguments into the SQL text, and these keep every value a
 			// bind parameter. The price: Bun query hooks do not see them.
-			return sqlstore.SQLConn{Pool: db.DB, Stmts: stmts, Begin: sqlstore.BeginTx(db.DB)}
+			return sqlstore.SQLConn{Pool: db.DB, Stmts: stmts, Begin: sqlstore.BeginTx(db.DB), DB: db.DB}
 		},
 		Prepare: db.DB,
+		DB:      db.DB,
 		CreateSessions: func(ctx context.Context, st *sqlstore.Statements) error {
 			return execAll(ctx, db, st.CreateSessions)
 		},

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionstore/sessionstore/bunstore"
-	"github.com/sessionstore/sessionstore/internal/sqlstore"
+	"github.com/sessionstore/sessionstore/internal/sqltest"
 	"github.com/sessionstore/sessionstore/storetest"
 )
 
@@ -73,11 +73,8 @@ func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 		return newConfigured(t, bunstore.Config{Now: now})
 	}, storetest.Options{Indexed: index, Touching: touching, TouchReplica: touchReplica, WriteBehind: func(t *testing.T, s storetest.Store, tok string, data []byte, expiry time.Time) {
 		table, _ := tables.Load(s)
-		st, err := sqlstore.New(dialectOf(d), placeholders(d), table.(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := (sqlDB{db}).Exec(st.CommitPlain, tok, data, st.Time(expiry)); err != nil {
+		d := sqltest.Dialect{Dialect: dialectOf(d), Placeholder: placeholders(d)}
+		if err := sqltest.WriteBehind(d, sqlDB{db}, table.(string), tok, data, expiry); err != nil {
 			t.Fatalf("write behind: %v", err)
 		}
 	}})

@@ -63,3 +63,34 @@ func TestCallbacks(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbacksPostgres checks Config.Callbacks on PostgreSQL, where the
+// store runs the core's statements (written with $1, $2, ...): GORM's
+// logger sees the Commit's MERGE and the Delete, and the store works.
+func TestCallbacksPostgres(t *testing.T) {
+	log := &traceLogger{Interface: logger.Discard}
+	db := openPostgres(t)
+	db = db.Session(&gorm.Session{Logger: log})
+	s := newStore(t, db, gormstore.Config{Callbacks: true})
+	exp := time.Now().Add(time.Hour)
+	if err := s.Commit("tok", []byte("x"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := s.Find("tok"); err != nil || !ok || string(got) != "x" {
+		t.Fatalf("Find = %q, %v, %v", got, ok, err)
+	}
+	if err := s.Delete("tok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("tok", []byte("back"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Find("tok"); err != nil || ok {
+		t.Fatalf("Find after Delete = %v, %v; want not found", ok, err)
+	}
+	for _, prefix := range []string{"MERGE INTO", "WITH d AS (DELETE", "SELECT data FROM"} {
+		if !log.saw(prefix) {
+			t.Errorf("GORM's logger did not see %q", prefix)
+		}
+	}
+}

@@ -147,8 +147,10 @@ type Config struct {
 	// Callbacks runs every statement through db.Exec and db.Raw, so that
 	// GORM's logger and plugins (tracing, metrics) see them. By default the
 	// store runs its statements on GORM's connection pool directly
-	// (db.Statement.ConnPool, which honours PrepareStmt), which halves the
-	// Go overhead of each call. Either way values are bind parameters.
+	// (db.Statement.ConnPool, which honours PrepareStmt; on PostgreSQL the
+	// *sql.DB under it, where pgx prepares each statement already), which
+	// halves the Go overhead of each call. Either way values are bind
+	// parameters, and transactions are GORM's.
 	Callbacks bool
 
 	beforeBackfill func() // for tests: see export_test.go

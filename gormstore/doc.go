@@ -17,10 +17,13 @@
 //
 // What it does better than the SCS store:
 //
-//   - Commit is one upsert statement (INSERT ... ON CONFLICT DO UPDATE, or
-//     ON DUPLICATE KEY UPDATE on MySQL), so concurrent first commits of one
-//     token cannot fail as FirstOrCreate does, and it updates data and
-//     expiry on every dialect.
+//   - Commit is one statement (on PostgreSQL a MERGE, on MySQL INSERT ...
+//     ON DUPLICATE KEY UPDATE, on SQLite INSERT ... ON CONFLICT DO UPDATE),
+//     so concurrent first commits of one token cannot fail as FirstOrCreate
+//     does, and it updates data and expiry on every dialect. On PostgreSQL
+//     the store runs the statements pgstore runs, written once in the
+//     repository's PostgreSQL core (docs/postgres.md), through GORM's
+//     connection (or, with Config.Callbacks, db.Exec and db.Raw).
 //   - Delete records a tombstone in <table>_tombstones, and Commit checks it
 //     inside the same statement: a request still in flight when the user
 //     logged out cannot bring the session back. The tombstone lasts until
@@ -38,8 +41,8 @@
 //   - Expiry is compared with the application's clock, passed as a bind
 //     parameter; values never appear in the SQL text.
 //   - Cleanup deletes expired rows in batches of 1,000 (PostgreSQL: by ctid,
-//     with FOR UPDATE SKIP LOCKED under an advisory lock so that one replica
-//     cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
+//     with FOR UPDATE SKIP LOCKED under pgstore's advisory lock, so that one
+//     replica cleans at a time; MySQL: DELETE ... ORDER BY expiry LIMIT; SQLite: by
 //     rowid), each batch its own transaction.
 //   - Expiries outside sessionstore.MinExpiry to MaxExpiry (years 1000 to
 //     9999) are refused with an error matching
@@ -50,7 +53,8 @@
 //
 // # Tables
 //
-// New creates the tables with GORM's migrator when they do not exist, and
+// New creates the tables with GORM's migrator when they do not exist (on
+// PostgreSQL the sessions table; the tombstone table is the core's), and
 // never alters an existing one (SCS's AutoMigrate drops NOT NULL from data
 // and adds a second expiry index). The columns per dialect:
 //

@@ -77,7 +77,9 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 }
 
 // Migrate creates the sessions table, the tombstone table and their expiry
-// indexes with GORM's migrator, where they do not exist. It never alters an
+// indexes with GORM's migrator, where they do not exist (on PostgreSQL with
+// the statements pgstore's Migrate runs, under its advisory lock, so that
+// replicas migrating at once do not collide). It never alters an
 // existing table: an SCS table keeps its NOT NULL constraints and its one
 // expiry index. New already calls it; it is exported for deployments that
 // migrate in a separate step.

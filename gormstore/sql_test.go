@@ -154,8 +154,12 @@ func TestCleanupLockedElsewhere(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	lock, err := sqltest.CleanupLock(table)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tx := db.Begin()
-	if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", sqlstore.LockKey(table)).Error; err != nil {
+	if err := tx.Exec(lock).Error; err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.DeleteExpired(context.Background()); err != nil || n != 0 {
@@ -195,4 +199,11 @@ func TestRenamedFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPostgresRunsCore checks that gormstore on PostgreSQL runs the shared
+// PostgreSQL core's statements (internal/pgcore), MERGE included.
+func TestPostgresRunsCore(t *testing.T) {
+	db, rec := openRecorded(t, dialects[0])
+	sqltest.RunsCore(t, sqlDB{db}, rec)
 }

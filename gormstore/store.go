@@ -19,7 +19,7 @@ import (
 // With Config.Owner set it keeps an index of each user's sessions
 // (sessionstore.UserIndex).
 type GORMStore struct {
-	store *sqlstore.Store
+	store sqlstore.Backend
 }
 
 var _ sessionstore.UserIndex = (*GORMStore)(nil)
@@ -60,17 +60,20 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: %w", err)
 	}
-	p := sqlstore.Question // what GORM's Exec and Raw expect, and MySQL and SQLite drivers
-	if d == sqlstore.Postgres && !cfg.Callbacks {
-		p = sqlstore.Dollar
+	var sqlDB *sql.DB // on PostgreSQL, the pool under GORM (see newConn)
+	if d == sqlstore.Postgres {
+		if sqlDB, err = db.DB(); err != nil {
+			return nil, fmt.Errorf("gormstore: %w", err)
+		}
 	}
 	m := sqlstore.Module{
 		Name:         "gormstore",
 		Dialect:      d,
-		Placeholders: p,
+		Placeholders: sqlstore.Question, // what GORM's Exec and Raw expect, and MySQL and SQLite drivers
 		Conn: func(stmts *sqlstore.StmtCache) sqlstore.Conn {
-			return newConn(db, cfg.Callbacks, stmts)
+			return newConn(db, sqlDB, d, cfg.Callbacks, stmts)
 		},
+		DB: sqlDB,
 		CreateSessions: func(ctx context.Context, st *sqlstore.Statements) error {
 			return createTable(db.WithContext(ctx), st.Table, &Session{}, st.IndexSessions)
 		},
@@ -80,8 +83,8 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 		OpenCreatesSessions: true, // as SCS's gormstore does
 		Transient:           mysqlDeadlock,
 	}
-	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok && !cfg.Callbacks {
-		m.Prepare = sqlDB
+	if pool, ok := db.Statement.ConnPool.(*sql.DB); ok && !cfg.Callbacks {
+		m.Prepare = pool
 	}
 	g := &GORMStore{}
 	if g.store, err = sqlstore.Open(g, m, o); err != nil {

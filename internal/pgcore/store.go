@@ -76,6 +76,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
+	// Mono, if set, replaces time.Now as the clock of the tombstone
+	// re-checks (Store.Mono). gormstore and bunstore set their Config.Now,
+	// which timed those re-checks before they ran on the core.
+	Mono func() time.Time
+	// MigrateIndex, with Owner set, makes Open run the index part of
+	// Migrate (the columns, the owner index, the backfill) on a sessions
+	// table that exists, instead of failing when its columns are missing.
+	// gormstore and bunstore open this way.
+	MigrateIndex bool
 }
 
 // Store keeps the store contract on a PostgreSQL database reached through
@@ -172,6 +181,9 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 	if s.hint == "" {
 		s.hint = "Migrate (a store made with Config.CreateTable does) or the SQL of docs/index.md"
 	}
+	if o.Mono != nil {
+		s.Mono = o.Mono
+	}
 	for _, f := range setup {
 		f(s)
 	}
@@ -218,9 +230,15 @@ func Open(db DB, o Options, setup ...func(*Store)) (*Store, error) {
 		s.logDegraded(why)
 	}
 	if s.owner != nil && !o.IndexLater {
-		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-		defer cancel()
-		if err := s.checkIndex(ctx); err != nil {
+		var err error
+		if o.MigrateIndex {
+			err = s.openIndex()
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+			err = s.checkIndex(ctx)
+			cancel()
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

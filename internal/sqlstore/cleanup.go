@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -29,8 +28,7 @@ const purgeChunk = 500
 // DeleteExpired deletes expired sessions, then the tombstones whose expiry
 // is at or before Config.Policy.Cutoff(now) together with any session row
 // of their tokens, in batches of Config.BatchSize rows, oldest first, each
-// batch its own transaction (PostgreSQL: under the cleanup lock, skipping
-// rows another cleaner holds). Every statement touches a bounded number of
+// batch its own transaction. Every statement touches a bounded number of
 // rows, and each batch is bounded by Config.Timeout or DefaultTimeout.
 // After each full batch it pauses for as long as the batch took. It returns
 // how many rows it deleted.
@@ -135,46 +133,14 @@ func (s *Store) expireTombstones(ctx context.Context, c Conn, cutoff any, size i
 	return tombs, sessions, nil
 }
 
-// errLocked stops a PostgreSQL cleanup batch when another replica holds
-// the cleanup lock.
-var errLocked = errors.New("cleanup lock held elsewhere")
-
-// batch runs fn in one transaction, or, when single (fn runs one
-// statement) and the dialect has no cleanup lock, on the pool. On
-// PostgreSQL it first takes the cleanup lock, and does nothing when another
-// replica holds it. fn runs on ctx bounded by the store's timeout, which it
+// batch runs fn in one transaction, or on the pool when single (fn runs
+// one statement). fn runs on ctx bounded by the store's timeout, which it
 // must use.
 func (s *Store) batch(ctx context.Context, single bool, fn func(ctx context.Context, c Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
-	if single && s.st.TryLock == "" {
+	if single {
 		return fn(ctx, s.conn)
 	}
-	err := s.conn.InTx(ctx, func(tx Conn) error {
-		if s.st.TryLock != "" {
-			rows, err := tx.Query(ctx, s.st.TryLock, LockKey(s.st.Table))
-			if err != nil {
-				return err
-			}
-			locked := false
-			if rows.Next() {
-				err = rows.Scan(&locked)
-			}
-			rows.Close()
-			if err != nil {
-				return err
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if !locked {
-				return errLocked
-			}
-		}
-		return fn(ctx, tx)
-	})
-	if errors.Is(err, errLocked) {
-		return nil // another replica is cleaning up
-	}
-	return err
+	return s.conn.InTx(ctx, func(tx Conn) error { return fn(ctx, tx) })
 }

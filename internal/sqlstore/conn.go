@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 )
 
@@ -31,6 +32,37 @@ type SQLConn struct {
 	// Pool and its *sql.Tx (nil if it is not one), and commits it if fn
 	// returns nil. BeginTx does so for a *sql.DB. Nil inside a transaction.
 	Begin func(ctx context.Context, fn func(tx Pool, sqlTx *sql.Tx) error) error
+	// DB is the database/sql pool Pool runs on, from which OnConn takes a
+	// connection (PostgreSQL: see Holder). Nil inside a transaction and on
+	// a held connection.
+	DB *sql.DB
+}
+
+// OnConn implements Holder: it runs fn on one connection of DB, which it
+// returns to the pool when fn returns, or closes if fn called its Discard.
+// Statements on the connection run unprepared.
+func (c SQLConn) OnConn(ctx context.Context, fn func(c Conn) error) error {
+	if c.DB == nil {
+		return errors.New("no pool to take a connection from")
+	}
+	conn, err := c.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(heldConn{SQLConn{Pool: conn}, conn})
+}
+
+// heldConn is a connection OnConn holds.
+type heldConn struct {
+	SQLConn
+	c *sql.Conn
+}
+
+// Discard marks the connection bad, so that database/sql closes it
+// instead of returning it to the pool.
+func (h heldConn) Discard(context.Context) {
+	h.c.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the error is ErrBadConn, by design
 }
 
 // BeginTx returns SQLConn.Begin for db: a database/sql transaction, rolled

@@ -1,7 +1,8 @@
 // Package sqlstore is the session store that gormstore and bunstore share:
-// the SQL of each dialect (PostgreSQL, MySQL/MariaDB, SQLite) and the store
-// logic on top of it, written against a small Conn interface that each ORM
-// module adapts. It uses only the standard library.
+// the SQL of MySQL/MariaDB and SQLite and the store logic on top of it,
+// written against a small Conn interface that each ORM module adapts, and on
+// PostgreSQL the shared PostgreSQL core (internal/pgcore) on the same Conn.
+// It uses only the standard library.
 //
 // Every statement carries its values as bind parameters; only the table name,
 // validated and quoted, is part of the SQL text.
@@ -9,7 +10,6 @@ package sqlstore
 
 import (
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,7 +62,10 @@ func CheckTable(name string) error {
 }
 
 // Statements holds every statement of a store, for one dialect and table.
-// The comment on each field lists its arguments, in order.
+// The comment on each field lists its arguments, in order. On PostgreSQL,
+// whose stores run internal/pgcore's statements, only the DDL is set:
+// CreateSessions, CreateTombstones, IndexSessions, IndexTombstones and the
+// index's AddColumns and CreateOwnerIndex.
 type Statements struct {
 	Dialect Dialect
 	Table   string // unquoted
@@ -79,15 +82,11 @@ type Statements struct {
 	Page, PagePlain             string // now, after token, limit; yields token, data, expiry
 	Commit                      string // token, data, expiry, token  (no-op when tombstoned)
 	CommitPlain                 string // token, data, expiry         (without tombstones)
-	// DeleteTombstone deletes the row and records its tombstone in one
-	// statement (PostgreSQL only; "" elsewhere): token, until. The
-	// tombstone's expiry is GREATEST(the deleted row's expiry, until), with
-	// until = tombstone.Policy.Until(now), and an existing tombstone's
-	// expiry only ever moves later.
-	DeleteTombstone string
-	// Tombstone records the tombstone of a row that is about to be deleted,
-	// for dialects where Delete is a two-statement transaction, with the
-	// same expiry as DeleteTombstone: until, token.
+	// Tombstone records the tombstone of a row that is about to be
+	// deleted, in Delete's transaction: until, token. Its expiry is the
+	// later of the deleted row's expiry and until =
+	// tombstone.Policy.Until(now), and an existing tombstone's expiry only
+	// ever moves later.
 	Tombstone string
 	Delete    string // token
 	// Claim and Unclaim bracket a MySQL Delete: Claim locks the token's
@@ -100,10 +99,9 @@ type Statements struct {
 	ExpireSessions string
 	// ExpireTombstones takes one batch of the tombstones that cleanup may
 	// remove (expiry <= cutoff), oldest first, and yields their tokens:
-	// cutoff, limit. On PostgreSQL (skipping rows another cleaner has
-	// locked) and SQLite it deletes them (DELETE ... RETURNING); on MySQL,
-	// where DELETE returns no rows, it reads them and PurgeTombstones
-	// deletes them.
+	// cutoff, limit. On SQLite it deletes them (DELETE ... RETURNING); on
+	// MySQL, where DELETE returns no rows, it reads them and
+	// PurgeTombstones deletes them.
 	ExpireTombstones string
 	// PurgeTombstones(n) deletes n of the tombstones ExpireTombstones read,
 	// those that still expire by the cutoff (MySQL only; nil elsewhere):
@@ -113,9 +111,6 @@ type Statements struct {
 	// tombstones cleanup removes, in the same transaction, so that a row
 	// written behind a tombstone never reappears: n tokens.
 	PurgeSessions func(n int) string
-	// TryLock takes the cleanup lock for the current transaction
-	// (PostgreSQL only): key. It returns one boolean.
-	TryLock string
 	// CreateSessions and CreateTombstones create the tables and their
 	// expiry indexes if they do not exist yet.
 	CreateSessions   []string
@@ -154,6 +149,27 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	b := builder{p: p}
 	s := &Statements{Dialect: d, Table: table}
 
+	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
+	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
+	ifNotExists := func(create string) string {
+		return strings.Replace(create, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+	}
+	if d == Postgres {
+		// PostgreSQL runs internal/pgcore, which has its own statements:
+		// only the DDL remains, for gormstore's Open (the sessions table
+		// through GORM's migrator) and for the tests' tables.
+		s.CreateSessions = []string{
+			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)",
+			ifNotExists(s.IndexSessions),
+		}
+		s.CreateTombstones = []string{
+			"CREATE TABLE IF NOT EXISTS " + tt + " (token TEXT PRIMARY KEY, expiry TIMESTAMPTZ NOT NULL)",
+			ifNotExists(s.IndexTombstones),
+		}
+		s.buildIndexDDL(d, q, t)
+		return s, nil
+	}
+
 	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = " + t + ".token)"
 	s.FindPlain = b.sql("SELECT data FROM "+t+" WHERE token = ", "?", " AND expiry > ", "?")
 	s.Find = s.FindPlain + live
@@ -169,38 +185,8 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	s.PurgeSessions = func(n int) string { return b.sql(split("DELETE FROM " + t + " WHERE token IN (" + list(n) + ")")...) }
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
 	s.ProbeSessions = "SELECT 1 FROM " + t + " WHERE 1 = 0"
-	s.IndexSessions = "CREATE INDEX " + q(table+"_expiry_idx") + " ON " + t + " (expiry)"
-	s.IndexTombstones = "CREATE INDEX " + q(tomb+"_expiry_idx") + " ON " + tt + " (expiry)"
-	ifNotExists := func(create string) string {
-		return strings.Replace(create, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-	}
 
 	switch d {
-	case Postgres:
-		insert := "INSERT INTO " + t + " (token, data, expiry) "
-		upsert := " ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry"
-		s.Commit = b.sql(insert+"SELECT ", "?", "::text, ", "?", "::bytea, ", "?",
-			"::timestamptz WHERE NOT EXISTS (SELECT 1 FROM "+tt+" WHERE token = ", "?", ")"+upsert)
-		s.CommitPlain = b.sql(insert+"VALUES (", "?", ", ", "?", ", ", "?", ")"+upsert)
-		s.DeleteTombstone = b.sql("WITH d AS (DELETE FROM "+t+" WHERE token = ", "?",
-			" RETURNING token, expiry) INSERT INTO "+tt+" (token, expiry) SELECT token, GREATEST(expiry, ", "?",
-			"::timestamptz) FROM d ON CONFLICT (token) DO UPDATE SET expiry = GREATEST("+tt+".expiry, EXCLUDED.expiry)")
-		expire := func(table string) string {
-			return b.sql("DELETE FROM "+table+" WHERE ctid = ANY (ARRAY (SELECT ctid FROM "+table+
-				" WHERE expiry <= ", "?", " ORDER BY expiry LIMIT ", "?", " FOR UPDATE SKIP LOCKED))")
-		}
-		s.ExpireSessions = expire(t)
-		s.ExpireTombstones = expire(tt) + " RETURNING token"
-		s.TryLock = b.sql("SELECT pg_try_advisory_xact_lock(", "?", ")")
-		s.CreateSessions = []string{
-			"CREATE TABLE IF NOT EXISTS " + t + " (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)",
-			ifNotExists(s.IndexSessions),
-		}
-		s.CreateTombstones = []string{
-			"CREATE TABLE IF NOT EXISTS " + tt + " (token TEXT PRIMARY KEY, expiry TIMESTAMPTZ NOT NULL)",
-			ifNotExists(s.IndexTombstones),
-		}
-
 	case MySQL:
 		insert := "INSERT INTO " + t + " (token, data, expiry) "
 		upsert := " ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
@@ -350,10 +336,3 @@ func (s *Statements) Time(t time.Time) any {
 
 // Epoch is the expiry of a tombstone placeholder (see Statements.Claim).
 var Epoch = time.Unix(0, 0).UTC()
-
-// LockKey is the PostgreSQL advisory lock key of the cleanup of table.
-func LockKey(table string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("sessionstore cleanup " + table))
-	return int64(h.Sum64())
-}

@@ -9,7 +9,7 @@ import (
 // TestPlaceholders checks that every statement takes the arguments its
 // field comment documents, in both placeholder styles.
 func TestPlaceholders(t *testing.T) {
-	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+	for _, d := range []Dialect{MySQL, SQLite} {
 		for _, p := range []Placeholders{Question, Dollar} {
 			st, err := New(d, p, "sessions")
 			if err != nil {
@@ -24,12 +24,7 @@ func TestPlaceholders(t *testing.T) {
 				"Delete": st.Delete, "All": st.All, "AllPlain": st.AllPlain, "Page": st.Page, "PagePlain": st.PagePlain,
 				"ExpireSessions": st.ExpireSessions, "ExpireTombstones": st.ExpireTombstones, "PurgeSessions(3)": st.PurgeSessions(3),
 			}
-			if d == Postgres {
-				want["DeleteTombstone"], got["DeleteTombstone"] = 2, st.DeleteTombstone
-				want["TryLock"], got["TryLock"] = 1, st.TryLock
-			} else {
-				want["Tombstone"], got["Tombstone"] = 2, st.Tombstone
-			}
+			want["Tombstone"], got["Tombstone"] = 2, st.Tombstone
 			if d == MySQL {
 				want["PurgeTombstones(3)"], got["PurgeTombstones(3)"] = 4, st.PurgeTombstones(3)
 			}
@@ -106,7 +101,7 @@ func TestTimeScanner(t *testing.T) {
 // TestIndexPlaceholders checks the arguments of the index statements, as
 // their field comments document them.
 func TestIndexPlaceholders(t *testing.T) {
-	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+	for _, d := range []Dialect{MySQL, SQLite} {
 		st, err := New(d, Question, "sessions")
 		if err != nil {
 			t.Fatal(err)
@@ -117,10 +112,6 @@ func TestIndexPlaceholders(t *testing.T) {
 		got := map[string]string{"Commit": ix.Commit, "CommitPlain": ix.CommitPlain, "List": ix.List, "ListPlain": ix.ListPlain,
 			"Count": ix.Count, "CountPlain": ix.CountPlain, "Lock": ix.Lock, "LockPlain": ix.LockPlain,
 			"Tombstones(4)": ix.Tombstones(4), "Delete(4)": ix.Delete(4), "BackfillPage": ix.BackfillPage, "Backfill": ix.Backfill}
-		if d == Postgres {
-			want["Revoke(0)"], got["Revoke(0)"] = 3, ix.Revoke(0)
-			want["Revoke(4)"], got["Revoke(4)"] = 7, ix.Revoke(4)
-		}
 		if d == MySQL {
 			want["Owned"], got["Owned"] = 1, ix.Owned
 			want["Claim(4)"], got["Claim(4)"] = 8, ix.Claim(4)
@@ -146,6 +137,25 @@ func TestPad(t *testing.T) {
 		out := pad(in)
 		if len(out) != want || (n > 0 && out[len(out)-1] != n-1) {
 			t.Errorf("pad(%d) = %d tokens ending %v, want %d", n, len(out), out, want)
+		}
+	}
+}
+
+// TestPostgresDDLOnly checks that PostgreSQL, whose stores run
+// internal/pgcore, gets the DDL and no statement of the store's own.
+func TestPostgresDDLOnly(t *testing.T) {
+	st, err := New(Postgres, Dollar, "sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.CreateSessions) == 0 || len(st.CreateTombstones) == 0 || st.IndexSessions == "" ||
+		st.Index.CreateOwnerIndex == "" || len(st.Index.AddColumns(IndexColumns)) != 1 {
+		t.Errorf("PostgreSQL DDL missing: %+v", st)
+	}
+	for name, q := range map[string]string{"Find": st.Find, "Commit": st.Commit, "Delete": st.Delete, "All": st.All,
+		"Page": st.Page, "ExpireSessions": st.ExpireSessions, "Index.Commit": st.Index.Commit, "Index.List": st.Index.List} {
+		if q != "" {
+			t.Errorf("PostgreSQL has %s: %s", name, q)
 		}
 	}
 }

@@ -185,9 +185,8 @@ func (s *Store) DeleteUserSessionsExcept(ctx context.Context, user string, keep 
 	return s.revoke(ctx, "delete user sessions except", user, keep)
 }
 
-// revoke deletes user's rows but those of keep in one transaction (one
-// statement on PostgreSQL), on a context the caller's cancellation does not
-// reach, like Delete. A Commit racing with it is handled as a Commit racing
+// revoke deletes user's rows but those of keep in one transaction, on a
+// context the caller's cancellation does not reach, like Delete. A Commit racing with it is handled as a Commit racing
 // with Delete: it either waits for the revoke and then finds the tombstone,
 // or writes its row back behind the tombstone, where no read (and no list)
 // sees it.
@@ -212,11 +211,7 @@ func (s *Store) revoke(ctx context.Context, op, user string, keep []string) (int
 	var n int
 	err := s.retry(ctx, func() error {
 		var err error
-		if s.tomb.Load() && s.st.Index.Revoke != nil && len(kept) <= MaxList {
-			n, err = s.revokeOne(ctx, user, kept, until, now)
-		} else {
-			n, err = s.revokeTx(ctx, user, kept, until, now)
-		}
+		n, err = s.revokeTx(ctx, user, kept, until, now)
 		return err
 	})
 	if err != nil {
@@ -225,28 +220,8 @@ func (s *Store) revoke(ctx context.Context, op, user string, keep []string) (int
 	return n, nil
 }
 
-// revokeOne is revoke in PostgreSQL's one statement.
-func (s *Store) revokeOne(ctx context.Context, user string, kept []any, until any, now time.Time) (int, error) {
-	kept = pad(kept)
-	args := append(append([]any{user}, kept...), until, s.st.Time(now))
-	rows, err := s.conn.Query(ctx, s.st.Index.Revoke(len(kept)), args...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int
-	if rows.Next() {
-		err = rows.Scan(&n)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	return n, err
-}
-
-// revokeTx is revoke in one transaction: lock the user's rows (MySQL, and
-// PostgreSQL without tombstones: SELECT ... FOR UPDATE; SQLite's one writer
-// needs no lock), record their tombstones, delete them. On MySQL the
+// revokeTx is revoke in one transaction: lock the user's rows (MySQL:
+// SELECT ... FOR UPDATE; SQLite's one writer needs no lock), record their tombstones, delete them. On MySQL the
 // tombstone keys are claimed first (see IndexStatements.Claim). Each list
 // of tokens is padded to one of a few lengths so that its statement is
 // prepared once.

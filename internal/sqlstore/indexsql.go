@@ -26,12 +26,7 @@ type IndexStatements struct {
 	List, ListPlain string
 	// Count and CountPlain count them: owner, now.
 	Count, CountPlain string
-	// Revoke(n) deletes every row of an owner but the n tokens to keep,
-	// records their tombstones and yields the number of live sessions it
-	// deleted, in one statement (PostgreSQL only; nil elsewhere): owner, n
-	// tokens, until, now.
-	Revoke func(keep int) string
-	// Lock and LockPlain read (on MySQL and PostgreSQL: lock, FOR UPDATE)
+	// Lock and LockPlain read (on MySQL: lock, FOR UPDATE)
 	// every row of an owner inside a revoke transaction: Lock takes Epoch
 	// and owner and yields token, expiry and whether the token has a
 	// tombstone (a Claim placeholder, whose expiry is Epoch, is none);
@@ -131,8 +126,6 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 	switch d {
 	case MySQL:
 		lock, lockTomb = lock+" FOR UPDATE", lockTomb+" FOR UPDATE"
-	case Postgres:
-		lock, lockTomb = lock+" FOR UPDATE OF s", lockTomb+" FOR UPDATE OF s"
 	}
 	ix.LockPlain = b.sql(split(lock)...)
 	ix.Lock = b.sql(split(lockTomb)...)
@@ -141,54 +134,10 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 	}
 	ix.BackfillPage = b.sql(split("SELECT token, data FROM " + t + " WHERE last_seen IS NULL AND expiry > ? AND token > ? ORDER BY token LIMIT ?")...)
 	ix.Backfill = b.sql(split("UPDATE " + t + " SET owner = ?, created = ?, last_seen = ? WHERE token = ? AND last_seen IS NULL AND data = ?")...)
-	idx := q(table + "_owner_idx")
-	ix.CreateOwnerIndex = "CREATE INDEX " + idx + " ON " + t + " (owner, expiry)"
+	s.buildIndexDDL(d, q, t)
 	in := "('" + strings.Join(IndexColumns, "', '") + "')"
-	ix.AddColumns = func(missing []string) []string {
-		var add []string
-		for _, c := range missing {
-			add = append(add, "ADD COLUMN "+c+" "+IndexColumnType(d, c))
-		}
-		if len(add) == 0 {
-			return nil
-		}
-		if d == SQLite { // one column per ALTER TABLE
-			out := make([]string, len(add))
-			for i, a := range add {
-				out[i] = "ALTER TABLE " + t + " " + a
-			}
-			return out
-		}
-		return []string{"ALTER TABLE " + t + " " + strings.Join(add, ", ")}
-	}
 
 	switch d {
-	case Postgres:
-		ix.Commit = b.sql(split("INSERT INTO " + t + " AS s " + cols +
-			" SELECT ?::text, ?::bytea, ?::timestamptz, ?::text, ?::timestamptz, ?::timestamptz, ?::text, ?::text" +
-			" WHERE NOT EXISTS (SELECT 1 FROM " + tt + " WHERE token = ?)" + pgIndexUpsert)...)
-		ix.CommitPlain = b.sql(split("INSERT INTO " + t + " AS s " + cols +
-			" VALUES (?::text, ?::bytea, ?::timestamptz, ?::text, ?::timestamptz, ?::timestamptz, ?::text, ?::text)" + pgIndexUpsert)...)
-		ix.Revoke = func(keep int) string {
-			del := "DELETE FROM " + t + " WHERE owner = ?"
-			if keep > 0 {
-				del += " AND token NOT IN (" + list(keep) + ")"
-			}
-			return b.sql(split("WITH r AS (" + del + " RETURNING token, expiry), i AS (INSERT INTO " + tt +
-				" (token, expiry) SELECT token, GREATEST(expiry, ?::timestamptz) FROM r ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(" +
-				tt + ".expiry, EXCLUDED.expiry)) SELECT count(*) FROM r WHERE expiry > ?::timestamptz" +
-				" AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = r.token)")...)
-		}
-		ix.Tombstones = func(n int) string {
-			return b.sql(split("INSERT INTO " + tt + " (token, expiry) SELECT token, GREATEST(expiry, ?::timestamptz) FROM " + t +
-				" WHERE owner = ? AND token IN (" + list(n) + ") ON CONFLICT (token) DO UPDATE SET expiry = GREATEST(" +
-				tt + ".expiry, EXCLUDED.expiry)")...)
-		}
-		ix.Columns = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()" +
-			" AND table_name = '" + table + "' AND column_name IN " + in
-		ix.HasOwnerIndex = "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '" + table + "_owner_idx'"
-		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
-
 	case MySQL:
 		// ON DUPLICATE KEY UPDATE assigns left to right, each assignment
 		// seeing the ones before it: created is decided before owner
@@ -232,12 +181,33 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 		}
 		ix.Columns = "SELECT name FROM pragma_table_info('" + table + "') WHERE name IN " + in
 		ix.HasOwnerIndex = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '" + table + "_owner_idx'"
-		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
 	}
 }
 
-// pgIndexUpsert is the conflict clause of PostgreSQL's indexed Commit.
-// Every right-hand side reads the row as it was before the statement.
-const pgIndexUpsert = " ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, owner = EXCLUDED.owner," +
-	" created = CASE WHEN s.owner IS NOT DISTINCT FROM EXCLUDED.owner AND s.created IS NOT NULL THEN s.created ELSE EXCLUDED.created END," +
-	" last_seen = EXCLUDED.last_seen, user_agent = COALESCE(EXCLUDED.user_agent, s.user_agent), ip = COALESCE(EXCLUDED.ip, s.ip)"
+// buildIndexDDL fills the DDL of s.Index, the one part of the index's
+// statements that PostgreSQL has too: AddColumns and CreateOwnerIndex
+// (partial where the dialect has partial indexes).
+func (s *Statements) buildIndexDDL(d Dialect, q func(string) string, t string) {
+	ix := &s.Index
+	ix.CreateOwnerIndex = "CREATE INDEX " + q(s.Table+"_owner_idx") + " ON " + t + " (owner, expiry)"
+	if d != MySQL {
+		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
+	}
+	ix.AddColumns = func(missing []string) []string {
+		var add []string
+		for _, c := range missing {
+			add = append(add, "ADD COLUMN "+c+" "+IndexColumnType(d, c))
+		}
+		if len(add) == 0 {
+			return nil
+		}
+		if d == SQLite { // one column per ALTER TABLE
+			out := make([]string, len(add))
+			for i, a := range add {
+				out[i] = "ALTER TABLE " + t + " " + a
+			}
+			return out
+		}
+		return []string{"ALTER TABLE " + t + " " + strings.Join(add, ", ")}
+	}
+}

@@ -62,14 +62,20 @@ type Module struct {
 	Dialect      Dialect
 	Placeholders Placeholders
 	// Conn returns the connection the store runs its statements on, with
-	// stmts (nil unless Prepare is set) for its hot statements.
+	// stmts (nil unless Prepare is set) for its hot statements. On
+	// PostgreSQL it must be a Holder.
 	Conn func(stmts *StmtCache) Conn
 	// Prepare, if set, is the pool on which Open prepares the hot
 	// statements on MySQL and MariaDB (see SQLConn).
 	Prepare *sql.DB
+	// DB is the database/sql pool under the ORM. On PostgreSQL its driver
+	// decides whether Commit runs MERGE (see reportsMerge).
+	DB *sql.DB
 	// CreateSessions and CreateTombstones create the sessions and the
 	// tombstone table, with their expiry indexes, unless they exist: with
-	// the ORM, so that its hooks see the DDL. Migrate runs both.
+	// the ORM, so that its hooks see the DDL. Migrate runs both. On
+	// PostgreSQL the core creates the tables (pgcore's Migrate), and
+	// CreateSessions runs only for OpenCreatesSessions.
 	CreateSessions, CreateTombstones func(ctx context.Context, st *Statements) error
 	// OpenCreatesSessions makes Open create the sessions table too, as SCS's
 	// gormstore does; without it only Migrate does, as with SCS's bunstore.
@@ -91,9 +97,15 @@ type Module struct {
 // owner is the value the caller hands out (the module's store): the
 // prepared statements are closed once it is unreachable. The cleanup loop
 // keeps the Store itself reachable, and runs its statements unprepared.
-func Open[T any](owner *T, m Module, o Options) (*Store, error) {
+//
+// On PostgreSQL the Backend is the shared PostgreSQL core's store
+// (internal/pgcore, see postgres.go), with the same Options.
+func Open[T any](owner *T, m Module, o Options) (Backend, error) {
 	if o.Table == "" {
 		o.Table = DefaultTable
+	}
+	if m.Dialect == Postgres {
+		return openPostgres(m, o)
 	}
 	st, err := New(m.Dialect, m.Placeholders, o.Table)
 	if err != nil {

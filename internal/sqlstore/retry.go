@@ -11,9 +11,15 @@ import (
 // Config.Transient): InnoDB can pick a Commit or a Delete of the same token
 // as a deadlock victim, and running it again then succeeds.
 func (s *Store) retry(ctx context.Context, fn func() error) error {
+	return retry(ctx, s.Transient, fn)
+}
+
+// retry runs fn, and again, up to five times, while it fails with an error
+// transient reports and ctx is not done.
+func retry(ctx context.Context, transient func(error) bool, fn func() error) error {
 	var err error
 	for attempt := range 6 {
-		if err = fn(); err == nil || !s.Transient(err) || ctx.Err() != nil {
+		if err = fn(); err == nil || !transient(err) || ctx.Err() != nil {
 			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)

@@ -70,8 +70,8 @@ type Config struct {
 	BeforeBackfill func()
 }
 
-// Store is the store logic shared by gormstore and bunstore. Open makes
-// one.
+// Store is the store logic shared by gormstore and bunstore on MySQL,
+// MariaDB and SQLite. Open makes one.
 type Store struct {
 	conn Conn
 	st   *Statements
@@ -273,12 +273,12 @@ func (s *Store) commit(ctx context.Context, token string, data []byte, expiry ti
 	return n, nil
 }
 
-// Delete removes a session and records its tombstone, atomically, on a
-// context that the caller's cancellation does not reach, bounded by
-// Config.Timeout or DefaultTimeout. The tombstone
-// blocks Commits of the token until the later of the session's expiry and
-// the Delete time plus the policy's lifetime (GREATEST in SQL); a Delete of
-// a token without a session writes none.
+// Delete removes a session and records its tombstone, in one transaction,
+// on a context that the caller's cancellation does not reach, bounded by
+// Config.Timeout or DefaultTimeout. The tombstone blocks Commits of the
+// token until the later of the session's expiry and the Delete time plus
+// the policy's lifetime; a Delete of a token without a session writes
+// none.
 func (s *Store) Delete(ctx context.Context, token string) error {
 	if !sessionstore.ValidToken(token) {
 		return nil
@@ -289,12 +289,8 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 	s.recheck(ctx)
 	until := s.st.Time(s.cfg.Policy.Until(s.cfg.Now()))
 	err := s.retry(ctx, func() error {
-		switch {
-		case !s.tomb.Load():
+		if !s.tomb.Load() {
 			_, err := s.conn.Exec(ctx, s.st.Delete, token)
-			return err
-		case s.st.DeleteTombstone != "":
-			_, err := s.conn.Exec(ctx, s.st.DeleteTombstone, token, until)
 			return err
 		}
 		return s.conn.InTx(ctx, func(tx Conn) error {

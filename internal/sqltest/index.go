@@ -157,8 +157,7 @@ func migratePopulated(t *testing.T, d Dialect, db DB) {
 			if _, ok, err := old.Find(all[0]); err != nil || !ok {
 				t.Errorf("Find during the migration: %v, %v", ok, err)
 			}
-			now := st.Time(clock.Now())
-			if err := db.Exec(st.Index.Commit, racer, gobData(t, "bob", exp), st.Time(exp), "bob", now, now, nil, nil, racer); err != nil {
+			if err := indexedCommit(d, db, table, racer, gobData(t, "bob", exp), exp, "bob", clock.Now()); err != nil {
 				t.Errorf("racing indexed Commit: %v", err)
 			}
 		})

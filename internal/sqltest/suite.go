@@ -310,8 +310,7 @@ func tombstoneWins(t *testing.T, d Dialect, db DB) {
 	if err := s.Delete("tok"); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := sqlstore.New(d.Dialect, d.Placeholder, table)
-	if err := db.Exec(st.CommitPlain, "tok", []byte("back"), st.Time(clock.Now().Add(100*time.Hour))); err != nil {
+	if err := WriteBehind(d, db, table, "tok", []byte("back"), clock.Now().Add(100*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.Find("tok"); err != nil || ok {

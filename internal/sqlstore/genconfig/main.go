@@ -32,8 +32,10 @@ var modules = map[string]module{
 	// Callbacks runs every statement through db.Exec and db.Raw, so that
 	// GORM's logger and plugins (tracing, metrics) see them. By default the
 	// store runs its statements on GORM's connection pool directly
-	// (db.Statement.ConnPool, which honours PrepareStmt), which halves the
-	// Go overhead of each call. Either way values are bind parameters.
+	// (db.Statement.ConnPool, which honours PrepareStmt; on PostgreSQL the
+	// *sql.DB under it, where pgx prepares each statement already), which
+	// halves the Go overhead of each call. Either way values are bind
+	// parameters, and transactions are GORM's.
 	Callbacks bool
 `},
 	"bunstore": {Pkg: "bunstore", Store: "BunStore"},
