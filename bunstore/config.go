@@ -139,6 +139,22 @@ type Config struct {
 	// without the option. A negative value is an error.
 	TouchWindow time.Duration
 
+	// AsyncCommit makes Commit not wait for its WAL record to reach disk
+	// (synchronous_commit off, for the Commit's own transaction only): a
+	// crash of the database server can lose the session updates of its last
+	// moments (up to three times wal_writer_delay, 600 ms by default), never
+	// corrupt them. Delete, tombstones and the per-user index's revocations
+	// stay durable, so a crash never undoes a logout; a lost Commit leaves
+	// the session as it was before it. It is for PostgreSQL only: on MySQL,
+	// MariaDB and SQLite, NewWithConfig returns an error. On pgx's
+	// database/sql driver (github.com/jackc/pgx/v5/stdlib) the setting and
+	// the Commit share one round trip, as one pgx batch; Bun's pgdialect
+	// runs on it with sql.Open("pgx", dsn). On another driver (Bun's
+	// pgdriver, lib/pq) they run in a transaction:
+	// BEGIN, the setting and COMMIT, three round trips more. Default:
+	// false, every Commit is durable.
+	AsyncCommit bool
+
 	// Now is the clock that expiry is compared with. It is passed to the
 	// database as a parameter; the database's own clock is never used.
 	// Default: time.Now.
@@ -172,6 +188,7 @@ func (cfg Config) options() (sqlstore.Options, error) {
 		AllowNoTombstones: cfg.AllowNoTombstones,
 		Owner:             cfg.Owner,
 		TouchWindow:       cfg.TouchWindow,
+		AsyncCommit:       cfg.AsyncCommit,
 		BeforeBackfill:    cfg.beforeBackfill,
 	}, nil
 }

@@ -104,7 +104,9 @@
 // # Operating notes
 //
 // PostgreSQL: use pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib)
-// with pgdialect; pgx caches the prepared statements.
+// with pgdialect; pgx caches the prepared statements, and with
+// Config.AsyncCommit a Commit's setting and statement are one pgx batch
+// (one round trip; three more on another driver).
 //
 // MySQL and MariaDB: use parseTime=true&loc=UTC in the DSN; expiry is
 // stored in UTC with microseconds. The store prepares its frequent

@@ -77,7 +77,7 @@ func TestConformancePoolOfOne(t *testing.T) {
 		}
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			conformance(t, d, withPool(d.open(t), 1), true)
+			conformance(t, d, withPool(d.open(t), 1), bunstore.Config{}, true)
 		})
 	}
 }

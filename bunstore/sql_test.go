@@ -85,6 +85,7 @@ func config(o sqltest.Options) bunstore.Config {
 		AllowNoTombstones: o.AllowNoTombstones,
 		Owner:             o.Owner,
 		TouchWindow:       o.TouchWindow,
+		AsyncCommit:       o.AsyncCommit,
 	}
 	if o.OldNames {
 		cfg.TableName, cfg.Table = cfg.Table, ""

@@ -80,6 +80,7 @@ func NewWithConfig(db *bun.DB, cfg Config) (*BunStore, error) {
 			return execAll(ctx, db, st.CreateTombstones)
 		},
 		Transient: mysqlDeadlock,
+		Batch:     pgxBatch,
 	}, o)
 	if err != nil {
 		return nil, err

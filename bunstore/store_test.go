@@ -32,20 +32,20 @@ func TestConformance(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			conformance(t, d, d.open(t), true)
+			conformance(t, d, d.open(t), bunstore.Config{}, true)
 		})
 	}
 }
 
-// conformance runs the suite on stores on db, with a WriteBehind that
+// conformance runs the suite on stores on db configured by base, with a WriteBehind that
 // inserts a session row directly, as a writer that ignores tombstones would,
 // if indexed, the Index subtests on stores with Config.Owner set, and the
 // Touch subtests on stores with Config.TouchWindow set, with a replica on
 // the same table.
-func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
+func conformance(t *testing.T, d dialect, db *bunDB, base bunstore.Config, indexed bool) {
 	var tables sync.Map // *bunstore.BunStore -> table name
 	newConfigured := func(t *testing.T, cfg bunstore.Config) storetest.Store {
-		cfg.Table = tableName()
+		cfg.Table, cfg.AsyncCommit = tableName(), base.AsyncCommit
 		s := newStore(t, db, cfg)
 		tables.Store(s, cfg.Table)
 		return s
@@ -62,7 +62,7 @@ func conformance(t *testing.T, d dialect, db *bunDB, indexed bool) {
 	// touchReplica is another store on s's table, with its own local view.
 	touchReplica := func(t *testing.T, s storetest.Store, now func() time.Time) storetest.Store {
 		table, _ := tables.Load(s)
-		r, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table.(string), Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow})
+		r, err := bunstore.NewWithConfig(db, bunstore.Config{Table: table.(string), Now: now, CleanupInterval: -1, TouchWindow: storetest.TouchWindow, AsyncCommit: base.AsyncCommit})
 		if err != nil {
 			t.Fatal(err)
 		}

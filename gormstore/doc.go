@@ -83,6 +83,10 @@
 //
 // # Operating notes
 //
+// PostgreSQL: Config.AsyncCommit makes Commit skip its WAL flush wait (Delete
+// stays durable); on GORM's postgres driver (pgx's stdlib) the setting and
+// the statement are one pgx batch, with Config.Callbacks a GORM transaction.
+//
 // MySQL and MariaDB: use parseTime=true&loc=UTC in the DSN; expiry is
 // stored in UTC with microseconds. The store prepares its frequent
 // statements once (database/sql would otherwise prepare, run and close each

@@ -86,6 +86,11 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if pool, ok := db.Statement.ConnPool.(*sql.DB); ok && !cfg.Callbacks {
 		m.Prepare = pool
 	}
+	if !cfg.Callbacks {
+		// With Callbacks, AsyncCommit's statements go through GORM, in a
+		// transaction, like every other.
+		m.Batch = pgxBatch
+	}
 	g := &GORMStore{}
 	if g.store, err = sqlstore.Open(g, m, o); err != nil {
 		return nil, err

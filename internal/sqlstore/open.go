@@ -39,6 +39,7 @@ type Options struct {
 	AllowNoTombstones bool
 	Owner             sessionstore.OwnerFunc
 	TouchWindow       time.Duration
+	AsyncCommit       bool // PostgreSQL only: Open fails on the other dialects
 	BeforeBackfill    func()
 }
 
@@ -82,6 +83,16 @@ type Module struct {
 	OpenCreatesSessions bool
 	// Transient is Config.Transient.
 	Transient func(error) bool
+	// Batch, if set, is how the module sends two statements as one pgx
+	// batch (one implicit transaction, one round trip): on dc, a driver
+	// connection of DB (sql.Conn.Raw's), it sends first, without
+	// arguments, then query with args, and returns the rows query
+	// affected. ok false means dc is not pgx's (github.com/jackc/pgx/v5/stdlib)
+	// and nothing was sent. On PostgreSQL with Options.AsyncCommit, Commit
+	// sends its set_config that way; without Batch, or where ok is false,
+	// it runs the two in a transaction on Conn (see pgPipe). The root
+	// module imports no driver, so the module supplies it.
+	Batch func(ctx context.Context, dc any, first, query string, args []any) (n int64, ok bool, err error)
 }
 
 // Open is what each module's NewWithConfig does once it knows its dialect:
@@ -106,6 +117,9 @@ func Open[T any](owner *T, m Module, o Options) (Backend, error) {
 	}
 	if m.Dialect == Postgres {
 		return openPostgres(m, o)
+	}
+	if o.AsyncCommit {
+		return nil, fmt.Errorf("%s: config: AsyncCommit is for PostgreSQL only, not %s", m.Name, m.Dialect)
 	}
 	st, err := New(m.Dialect, m.Placeholders, o.Table)
 	if err != nil {

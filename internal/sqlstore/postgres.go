@@ -88,7 +88,11 @@ func openPostgres(m Module, o Options) (Backend, error) {
 	if o.BeforeBackfill != nil {
 		setup = append(setup, func(c *pgcore.Store) { c.OnBackfill = func(int, []string) { o.BeforeBackfill() } })
 	}
-	core, err := pgcore.Open(pgDB{c: conn, merge: m.DB != nil && reportsMerge(m.DB)}, pgcore.Options{
+	var db pgcore.DB = pgDB{c: conn, merge: m.DB != nil && reportsMerge(m.DB)}
+	if o.AsyncCommit && m.Batch != nil && m.DB != nil {
+		db = pgPipe{db.(pgDB), m.DB, m.Batch}
+	}
+	core, err := pgcore.Open(db, pgcore.Options{
 		Name:              m.Name,
 		Table:             o.Table,
 		AllowNoTombstones: o.AllowNoTombstones,
@@ -105,6 +109,7 @@ func openPostgres(m Module, o Options) (Backend, error) {
 		Logger:            o.Logger,
 		Mono:              o.Now,
 		MigrateIndex:      true,
+		AsyncCommit:       o.AsyncCommit,
 	}, setup...)
 	if err != nil {
 		return nil, err
@@ -258,6 +263,47 @@ func (d pgDB) OnConn(ctx context.Context, fn func(c pgcore.Conn) error) error {
 
 // ReportsMerge implements pgcore.MergeReporter.
 func (d pgDB) ReportsMerge(context.Context) (bool, error) { return d.merge, nil }
+
+// pgPipe is a pgDB that sends AsyncCommit's set_config and its Commit in
+// one pgx batch (pgcore.Pipeliner) on a connection of db, through the
+// module's Batch. The core uses it only with Options.AsyncCommit.
+type pgPipe struct {
+	pgDB
+	db    *sql.DB
+	batch func(ctx context.Context, dc any, first, query string, args []any) (int64, bool, error)
+}
+
+var _ pgcore.Pipeliner = pgPipe{}
+
+// ExecAfter implements pgcore.Pipeliner. On a driver connection that is
+// not pgx's (a driver wrapping pgx's, say) it runs first and query in a
+// transaction instead, as the core does on a DB without a Pipeliner.
+func (p pgPipe) ExecAfter(ctx context.Context, first, query string, args ...any) (int64, error) {
+	c, err := p.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var ok bool
+	err = c.Raw(func(dc any) error {
+		var err error
+		n, ok, err = p.batch(ctx, dc, first, query, args)
+		return err
+	})
+	c.Close()
+	if ok || err != nil {
+		return n, err
+	}
+	err = p.InTx(ctx, func(tx pgcore.Conn) error {
+		if _, err := tx.Exec(ctx, first); err != nil {
+			return err
+		}
+		var err error
+		n, err = tx.Exec(ctx, query, args...)
+		return err
+	})
+	return n, err
+}
 
 // pgHeld is a held connection as pgcore's Conn, with its Conn's Discard.
 type pgHeld struct{ pgDB }

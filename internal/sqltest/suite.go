@@ -46,6 +46,8 @@ type Options struct {
 	BeforeBackfill func()
 	// TouchWindow is Config.TouchWindow.
 	TouchWindow time.Duration
+	// AsyncCommit is Config.AsyncCommit.
+	AsyncCommit bool
 	// OldNames sets Config's deprecated TableName and DeleteTimeout instead
 	// of Table and Timeout.
 	OldNames bool

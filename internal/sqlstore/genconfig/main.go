@@ -25,10 +25,13 @@ type module struct {
 	// Extra is the declarations of the module's own fields, doc comments
 	// included, at the end of Config.
 	Extra string
+	// AsyncTx is the part of AsyncCommit's comment that says how the
+	// module runs on pgx's driver and where it does not.
+	AsyncTx string
 }
 
 var modules = map[string]module{
-	"gormstore": {Pkg: "gormstore", Store: "GORMStore", Extra: `
+	"gormstore": {Pkg: "gormstore", Store: "GORMStore", AsyncTx: "GORM's postgres\n\t// driver runs it. On another driver, and with Callbacks (so that GORM\n\t// sees the statements), they run in a transaction:", Extra: `
 	// Callbacks runs every statement through db.Exec and db.Raw, so that
 	// GORM's logger and plugins (tracing, metrics) see them. By default the
 	// store runs its statements on GORM's connection pool directly
@@ -38,7 +41,7 @@ var modules = map[string]module{
 	// parameters, and transactions are GORM's.
 	Callbacks bool
 `},
-	"bunstore": {Pkg: "bunstore", Store: "BunStore"},
+	"bunstore": {Pkg: "bunstore", Store: "BunStore", AsyncTx: "Bun's pgdialect\n\t// runs on it with sql.Open(\"pgx\", dsn). On another driver (Bun's\n\t// pgdriver, lib/pq) they run in a transaction:"},
 }
 
 func main() {
@@ -210,6 +213,20 @@ type Config struct {
 	// without the option. A negative value is an error.
 	TouchWindow time.Duration
 
+	// AsyncCommit makes Commit not wait for its WAL record to reach disk
+	// (synchronous_commit off, for the Commit's own transaction only): a
+	// crash of the database server can lose the session updates of its last
+	// moments (up to three times wal_writer_delay, 600 ms by default), never
+	// corrupt them. Delete, tombstones and the per-user index's revocations
+	// stay durable, so a crash never undoes a logout; a lost Commit leaves
+	// the session as it was before it. It is for PostgreSQL only: on MySQL,
+	// MariaDB and SQLite, NewWithConfig returns an error. On pgx's
+	// database/sql driver (github.com/jackc/pgx/v5/stdlib) the setting and
+	// the Commit share one round trip, as one pgx batch; {{.AsyncTx}}
+	// BEGIN, the setting and COMMIT, three round trips more. Default:
+	// false, every Commit is durable.
+	AsyncCommit bool
+
 	// Now is the clock that expiry is compared with. It is passed to the
 	// database as a parameter; the database's own clock is never used.
 	// Default: time.Now.
@@ -243,6 +260,7 @@ func (cfg Config) options() (sqlstore.Options, error) {
 		AllowNoTombstones: cfg.AllowNoTombstones,
 		Owner:             cfg.Owner,
 		TouchWindow:       cfg.TouchWindow,
+		AsyncCommit:       cfg.AsyncCommit,
 		BeforeBackfill:    cfg.beforeBackfill,
 	}, nil
 }
