@@ -107,18 +107,17 @@ func (s *RedisStore) backfillPage(ctx context.Context, node redis.UniversalClien
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
-	owners := make([]string, len(page))
-	keep := page[:0:0]
-	for i, sess := range page {
+	var keep []sessionstore.Session // the sessions whose owner could be read
+	var owners []string             // and their owners, in the same order
+	for _, sess := range page {
 		owner, err := s.owner.Read(sess.Data)
 		if err != nil {
 			unreadable++
 			continue
 		}
-		owners[len(keep)] = owner
-		keep = append(keep, page[i])
+		keep = append(keep, sess)
+		owners = append(owners, owner)
 	}
-	owners = owners[:len(keep)]
 	nowUs := strconv.FormatInt(s.now().UnixMicro(), 10)
 	if s.clustered {
 		pipe := s.client.Pipeline()

@@ -105,7 +105,6 @@ func (s *RedisStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Sessio
 			return true
 		}
 		if len(nodes) == 1 {
-			errStop := errors.New("stop")
 			page := make([]sessionstore.Session, 0, s.pageSize)
 			err := s.scanKeys(ctx, nodes[0], s.prefix, func(keys []string) error {
 				page = page[:0]
@@ -113,11 +112,11 @@ func (s *RedisStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Sessio
 					return err
 				}
 				if !emit(page) {
-					return errStop
+					return errStopped
 				}
 				return nil
 			})
-			if err != nil && !errors.Is(err, errStop) {
+			if err != nil && !errors.Is(err, errStopped) {
 				fail(err)
 			}
 			return
@@ -174,11 +173,11 @@ func (s *RedisStore) Sessions(ctx context.Context) iter.Seq2[sessionstore.Sessio
 	}
 }
 
-// errStopped ends a cluster scanner whose consumer stopped.
+// errStopped ends a scan whose consumer (the loop body) stopped.
 var errStopped = errors.New("stopped")
 
-// readPage reads the session keys keys from node in one pipelined round
-// trip and appends the live sessions among them to page. Values not in this
+// readPage reads the session keys keys from node in one round trip (see
+// values) and appends the live sessions among them to page. Values not in this
 // store's layout take a second round trip (legacyScript).
 func (s *RedisStore) readPage(ctx context.Context, node redis.UniversalClient, keys []string, page *[]sessionstore.Session) error {
 	now := s.now()
