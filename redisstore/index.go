@@ -127,8 +127,10 @@ func (s *RedisStore) slotsKey(user string) string {
 // tok) removes tok's metadata and its entry in the set of its owner (base
 // .. owner). fit(z) sets a sorted set's PXAT to its highest score, so
 // that it never outlives its entries. tomb(sk, tk, untilMs, skewMs, maxMs) is Delete's tombstone
-// rule (deleteScript): it deletes the session sk and writes its tombstone
-// tk, unless neither exists; it returns 1 if it wrote one.
+// rule (deleteTomb): it deletes the session sk and writes its tombstone tk
+// (value tombValue) with a PXAT of the latest of sk's PXAT, tk's PXAT and
+// untilMs (capped at maxMs) plus skewMs, unless neither key exists; it
+// returns 1 if it wrote one.
 const idxLua = `
 local function fit(z)
   local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
@@ -145,18 +147,17 @@ local function unindex(meta, base, tok)
 end
 local function tomb(sk, tk, untilMs, skewMs, maxMs)
   local e = redis.call('PEXPIRETIME', sk)
-  local t = redis.call('GET', tk)
-  if e == -2 and not t then return 0 end
-  local exp = tonumber(untilMs)
-  if e > exp then exp = e end
-  if t then
-    local tv = tonumber(t)
-    if tv and tv > exp then exp = tv end
-  end
+  local te = redis.call('PEXPIRETIME', tk)
+  if e == -2 and te == -2 then return 0 end
+  local skew = tonumber(skewMs)
+  local px = tonumber(untilMs)
   local max = tonumber(maxMs)
-  if exp > max then exp = max end
+  if px > max then px = max end
+  px = px + skew
+  if e > px then px = e end
+  if te > px then px = te end
   redis.call('DEL', sk)
-  redis.call('SET', tk, string.format('%.0f', exp), 'PXAT', string.format('%.0f', exp + tonumber(skewMs)))
+  redis.call('SET', tk, '` + tombValue + `', 'PXAT', string.format('%.0f', px))
   return 1
 end
 `
@@ -428,7 +429,8 @@ func (s *RedisStore) evalEach(ctx context.Context, sc *redis.Script, tags []stri
 		keys, args := call(tag)
 		cmds[i] = sc.EvalSha(ctx, pipe, keys, args...)
 	}
-	if _, err := pipe.Exec(ctx); err == nil {
+	_, err := pipe.Exec(ctx)
+	if err == nil {
 		return cmds, nil
 	}
 	var again []int
@@ -443,12 +445,17 @@ func (s *RedisStore) evalEach(ctx context.Context, sc *redis.Script, tags []stri
 			keys, args := call(tags[i])
 			cmds[i] = sc.Eval(ctx, pipe, keys, args...)
 		}
-		pipe.Exec(ctx) // errors are in the commands
+		_, err = pipe.Exec(ctx)
 	}
 	for _, c := range cmds {
 		if err := c.Err(); err != nil {
 			return nil, err
 		}
+	}
+	// An error no command carries kept the pipeline from being sent (a
+	// connection that failed its set-up, say): the commands hold nothing.
+	if err != nil {
+		return nil, err
 	}
 	return cmds, nil
 }

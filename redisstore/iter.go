@@ -384,27 +384,31 @@ func (s *RedisStore) expireSessions(ctx context.Context, node redis.UniversalCli
 }
 
 // expireTombstones deletes the tombstones among keys that expired at or
-// before cutoffMs, with the session keys beside them.
+// before cutoffMs, with the session keys beside them. A tombstone's expiry
+// is its PXAT less ClockSkew.
 func (s *RedisStore) expireTombstones(ctx context.Context, node redis.UniversalClient, keys []string, cutoffMs int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
 	pipe := node.Pipeline()
-	gets := make([]*redis.StringCmd, len(keys))
+	ttls := make([]*redis.Cmd, len(keys))
 	for i, k := range keys {
-		gets[i] = pipe.Get(ctx, k)
+		ttls[i] = pipe.Do(ctx, "PEXPIRETIME", k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, err
 	}
 	var cands []string
-	for i, g := range gets {
-		ms, err := g.Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			// Not a number: not a tombstone this store wrote. Leave it.
-			s.log.Warn("redisstore: delete expired: a key under the tombstone prefix holds no expiry; left alone", "key", keys[i])
+	for i, c := range ttls {
+		ms, err := c.Int64()
+		if err != nil {
+			return 0, err
+		}
+		if ms == -1 {
+			// No expiry: not a tombstone this store wrote. Leave it.
+			s.log.Warn("redisstore: delete expired: a key under the tombstone prefix has no expiry; left alone", "key", keys[i])
 			continue
 		}
-		if err == nil && ms <= cutoffMs {
+		if ms >= 0 && ms-s.skewMs <= cutoffMs {
 			if tok, ok := s.tokenOfTombstone(keys[i]); ok && s.tombstoneKey(tok) == keys[i] {
 				cands = append(cands, tok)
 			}
@@ -412,7 +416,7 @@ func (s *RedisStore) expireTombstones(ctx context.Context, node redis.UniversalC
 	}
 	return s.runEach(ctx, node, expireTombstoneScript, cands, func(tok string) []string {
 		return []string{s.tombstoneKey(tok), s.sessionKey(tok)}
-	}, cutoffMs)
+	}, cutoffMs, s.skewMs)
 }
 
 // runEach runs sc (already loaded on node) for each item in one pipelined

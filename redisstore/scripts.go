@@ -24,30 +24,6 @@ redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 return 1
 `)
 
-// deleteScript removes a session and leaves its tombstone, whose value is
-// its expiry: the latest of ARGV[1] (the Delete time plus the tombstone
-// lifetime), the session key's own Redis expiry and an earlier tombstone's
-// expiry, capped at ARGV[3] (sessionstore.MaxExpiry). Its PXAT is that plus
-// ARGV[2] (ClockSkew). A token with neither a session key nor a tombstone
-// gets none: a flood of logouts of made-up tokens costs no memory. Returns
-// 1 if a tombstone was written.
-var deleteScript = redis.NewScript(`
-local e = redis.call('PEXPIRETIME', KEYS[1])
-local t = redis.call('GET', KEYS[2])
-if e == -2 and not t then return 0 end
-local exp = tonumber(ARGV[1])
-if e > exp then exp = e end
-if t then
-  local tv = tonumber(t)
-  if tv and tv > exp then exp = tv end
-end
-local max = tonumber(ARGV[3])
-if exp > max then exp = max end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], string.format('%.0f', exp), 'PXAT', string.format('%.0f', exp + tonumber(ARGV[2])))
-return 1
-`)
-
 // legacyScript answers for a session key whose value is not in this
 // store's layout (one SCS's goredisstore wrote, or a writer that ignores
 // tombstones): -3 if its token has a tombstone (the key is then deleted:
@@ -81,12 +57,12 @@ return 0
 
 // expireTombstoneScript deletes the tombstone KEYS[1] and any session key
 // KEYS[2] beside it (one written behind the tombstone), if the tombstone
-// expired at or before ARGV[1] (the cleanup cutoff). Returns 1 if deleted.
+// expired at or before ARGV[1] (the cleanup cutoff): its PXAT, less
+// ClockSkew (ARGV[2]), is its expiry. Returns 1 if deleted.
 var expireTombstoneScript = redis.NewScript(`
-local t = redis.call('GET', KEYS[1])
-if not t then return 0 end
-local tv = tonumber(t)
-if tv and tv > tonumber(ARGV[1]) then return 0 end
+local e = redis.call('PEXPIRETIME', KEYS[1])
+if e < 0 then return 0 end
+if e - tonumber(ARGV[2]) > tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 `)
