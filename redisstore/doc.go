@@ -27,8 +27,12 @@
 // Config.ClockSkew past their expiry, so that clocks that differ by less
 // never cut a session or a tombstone short.
 //
-// Tombstones. Delete removes the session and writes its tombstone in one
-// script. Commit of a session that exists is one SET ... XX GET, which
+// Tombstones. Delete renames the session key to its tombstone key (one
+// atomic step that removes the session and leaves the tombstone, with the
+// session's expiry), extends the tombstone to the Delete time plus
+// Config.TombstoneLifetime if that is later, and replaces its data with a
+// marker: three native commands in one pipelined round trip. Commit of a
+// session that exists is one SET ... XX GET, which
 // writes only over an existing key (a Delete removes the key in the step
 // that writes the tombstone, so an existing key has none beside it); one
 // that does not exist, or whose old value another writer left, takes a
@@ -38,6 +42,12 @@
 // expired keys itself: New starts no goroutine, StopCleanup does nothing,
 // and DeleteExpired is there for clocks that run ahead of Redis's.
 //
-// Redis 7.0 or later is required (PEXPIRETIME). A *redis.Ring is refused:
-// its shards cannot run one script over a session and its tombstone.
+// Redis 7.0 or later is required (PEXPIRETIME, PEXPIREAT GT). A
+// *redis.Ring is refused: its shards cannot run one script over a session
+// and its tombstone.
+//
+// Timeouts. go-redis applies a context's deadline to its reads and writes
+// only with Options.ContextTimeoutEnabled; otherwise its ReadTimeout and
+// WriteTimeout bound each call, and Config.Timeout only bounds the wait for
+// a connection and the retries.
 package redisstore

@@ -20,7 +20,7 @@ const realInput = "testdata/2026-12-02.txt"
 // chartArgs are the arguments of the command docs/benchmarks.md gives to
 // regenerate docs/benchmarks.svg, less -o.
 var chartArgs = []string{
-	"-subtitle", "2026-12-02 · 2-core VM · Go 1.26.8 · PostgreSQL 15.20 · Redis 7.0.15 · 6 runs each · load average 3–14 · Redis rows re-run later that day on an Intel Xeon VM",
+	"-subtitle", "2026-12-02 · 2-core VM · Go 1.26.8 · PostgreSQL 15.20 · Redis 7.0.15 · 6 runs each · load average 3–14 · Redis rows re-run at 13:35 UTC (load 1.3)",
 	"-rename", "scs=SCS pgxstore,PGStore=gorillastore PGStore,pgx=raw pgx,raw=raw driver,plainmap=map+RWMutex",
 	realInput,
 }
