@@ -219,8 +219,11 @@ func topologies(b *testing.B, f func(b *testing.B, c redis.UniversalClient)) {
 	b.Run("cluster", func(b *testing.B) { f(b, clusterClient(b)) })
 }
 
-// seed commits n sessions through every impl and returns their tokens.
-func seed(b *testing.B, ims []impl, n int) []string {
+// seed commits n sessions of payload through every impl and returns their
+// tokens.
+func seed(b *testing.B, ims []impl, n int) []string { return seedWith(b, ims, n, payload) }
+
+func seedWith(b *testing.B, ims []impl, n int, payload []byte) []string {
 	ctx := context.Background()
 	toks := make([]string, n)
 	exp := time.Now().Add(time.Hour)
@@ -283,6 +286,21 @@ func BenchmarkCommit(b *testing.B) {
 		exp := time.Now().Add(time.Hour)
 		run(b, ims, func(ctx context.Context, im impl, i int) error {
 			return im.commit(ctx, toks[i%len(toks)], payload, exp)
+		})
+	})
+}
+
+// BenchmarkCommitLarge is BenchmarkCommit with sessions of 8 KiB: Commit's
+// SET ... XX GET reads the old value back, which a raw SET does not.
+func BenchmarkCommitLarge(b *testing.B) {
+	large := make([]byte, 8<<10)
+	rand.Read(large)
+	topologies(b, func(b *testing.B, c redis.UniversalClient) {
+		ims := impls(b, c)
+		toks := seedWith(b, ims, 2000, large)
+		exp := time.Now().Add(time.Hour)
+		run(b, ims, func(ctx context.Context, im impl, i int) error {
+			return im.commit(ctx, toks[i%len(toks)], large, exp)
 		})
 	})
 }
