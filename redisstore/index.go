@@ -216,8 +216,10 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// idxDeleteScript is deleteScript with the index. KEYS: session,
-// tombstone, metadata. ARGV: deleteScript's three, token, userBase(tag).
+// idxDeleteScript is Delete with the index: deleteTomb's rule (tomb) and
+// the index entry's removal in one script. KEYS: session, tombstone,
+// metadata. ARGV: until (ms), ClockSkew (ms), MaxExpiry (ms), token,
+// userBase(tag).
 var idxDeleteScript = redis.NewScript(idxLua + `
 unindex(KEYS[3], ARGV[5], ARGV[4])
 return tomb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
