@@ -8,6 +8,7 @@ package pgstorebench
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -41,6 +42,7 @@ var env struct {
 	schema string
 	admin  *pgxpool.Pool // no search_path: creates and drops the schema
 	pool   *pgxpool.Pool // search_path = schema
+	pq     *sql.DB       // lib/pq, search_path = schema (PGSTORE_BENCH_SQL)
 	tokens []string
 	impls  []impl
 	del    deletable
@@ -48,6 +50,9 @@ var env struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if env.pq != nil {
+		env.pq.Close()
+	}
 	if env.pool != nil {
 		env.pool.Close()
 	}

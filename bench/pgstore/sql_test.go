@@ -4,26 +4,52 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/lib/pq"
 
 	"github.com/sessionstore/sessionstore/pgstore"
 )
 
-// buildSQL returns, with PGSTORE_BENCH_SQL set, two more impls on one
-// *sql.DB through pgx's stdlib driver, on the same table: "rawsql", the
-// raw impl's SQL through database/sql, and "sqldb", pgstore on that
-// *sql.DB, whose ratio to rawsql is what pgstore costs over the same
-// driver.
+// buildSQL returns, with PGSTORE_BENCH_SQL set, four more impls on the
+// same table, two on each of two *sql.DB: one through pgx's stdlib driver
+// ("rawsql", the raw impl's SQL through database/sql, and "sqldb", pgstore
+// on that *sql.DB), one through lib/pq ("rawpq" and "pqdb"). Each store's
+// ratio to the raw impl on its own *sql.DB is what pgstore costs over the
+// same driver; on lib/pq pgstore's Commit is the INSERT ... ON CONFLICT
+// form (lib/pq reports no rows for a MERGE: pgcore.MergeReporter).
 func buildSQL() ([]impl, error) {
-	db := stdlib.OpenDBFromPool(env.pool)
+	stdImpls, err := sqlPair(stdlib.OpenDBFromPool(env.pool), "rawsql", "sqldb")
+	if err != nil {
+		return nil, err
+	}
+	pq, err := openPQ()
+	if err != nil {
+		return nil, err
+	}
+	env.pq = pq
+	pq.SetMaxOpenConns(int(env.pool.Config().MaxConns))
+	pq.SetMaxIdleConns(int(env.pool.Config().MaxConns))
+	pqImpls, err := sqlPair(pq, "rawpq", "pqdb")
+	if err != nil {
+		return nil, err
+	}
+	return append(stdImpls, pqImpls...), nil
+}
+
+// sqlPair returns the raw impl's SQL on db, named rawName, and pgstore on
+// db, named storeName.
+func sqlPair(db *sql.DB, rawName, storeName string) ([]impl, error) {
 	store, err := pgstore.NewWithConfig(db, pgstore.Config{CleanupInterval: -1})
 	if err != nil {
 		return nil, err
 	}
 	raw := impl{
-		name: "rawsql",
+		name: rawName,
 		find: func(ctx context.Context, tok string) (b []byte, found bool, err error) {
 			err = db.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = $1 AND expiry > $2", tok, time.Now()).Scan(&b)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -59,7 +85,23 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 		},
 	}
 	return []impl{raw, {
-		name: "sqldb", vs: "rawsql",
+		name: storeName, vs: rawName,
 		find: store.FindCtx, commit: store.CommitCtx, del: store.DeleteCtx, all: store.AllCtx,
 	}}, nil
+}
+
+// openPQ opens lib/pq on the benchmark's database and schema (lib/pq sends
+// search_path as a run-time parameter, as pgx does for env.pool).
+func openPQ() (*sql.DB, error) {
+	c, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	ssl := "disable"
+	if c.TLSConfig != nil {
+		ssl = "require"
+	}
+	q := func(v string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'" }
+	return sql.Open("postgres", fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=%s search_path=%s",
+		q(c.Host), c.Port, q(c.User), q(c.Password), q(c.Database), ssl, q(env.schema)))
 }
