@@ -31,7 +31,7 @@ type RedisStore struct {
 	log        *slog.Logger
 	now        func() time.Time
 	touch      *touch.View // nil: Config.TouchWindow is 0
-	deadlines  bool        // the client bounds every wait by a context's deadline: see detached
+	deadlines  bool        // the client's PoolTimeout is within bounded(): see detached
 
 	// The per-user index, on with owner set (index.go).
 	owner     sessionstore.OwnerFunc
@@ -188,9 +188,8 @@ func (s *RedisStore) withTimeout(ctx context.Context) (context.Context, context.
 // the deadline and no Done channel bounds a call as far as
 // context.WithTimeout does, bar the retry back-off (MaxRetries ×
 // MaxRetryBackoff, at most 1.5 s by default), without starting a runtime
-// timer: the timer cost a Delete about 4% of a round trip on the
-// benchmark machine (docs/redisstore.md). Otherwise it is
-// context.WithTimeout.
+// timer, which is a measurable part of a Delete (docs/redisstore.md).
+// Otherwise it is context.WithTimeout.
 func (s *RedisStore) detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
 	if s.deadlines {
@@ -468,8 +467,7 @@ const tombValue = "deleted"
 // never shortens it, so running Delete again (a retry, a second Delete)
 // keeps the rule, and a pipeline cut off after step 1 has already made the
 // logout final for the session's whole lifetime; Delete then returns the
-// error. Native commands cost Redis about a fifth of the script this
-// replaced, and the round trip about 0.1 of a DEL less (docs/redisstore.md).
+// error.
 //
 // On a Redis Cluster the pipeline goes straight to the master that the
 // client's slot map gives for the token: go-redis runs a cluster pipeline
@@ -480,20 +478,18 @@ const tombValue = "deleted"
 func (s *RedisStore) deleteTomb(ctx context.Context, token string, until int64) error {
 	sk, tk := s.sessionKey(token), s.tombstoneKey(token)
 	pxat := min(until, floorMs(sessionstore.MaxExpiry)) + s.skewMs
-	c := s.client
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		if node, err := cc.MasterForKey(ctx, sk); err == nil {
-			old, err := tombPipeline(ctx, node, sk, tk, pxat)
-			if err == nil {
+			if old, err := tombPipeline(ctx, node, sk, tk, pxat); err == nil {
 				return tombNoExpiry(ctx, node, tk, pxat, old)
 			}
 		}
 	}
-	old, err := tombPipeline(ctx, c, sk, tk, pxat)
+	old, err := tombPipeline(ctx, s.client, sk, tk, pxat)
 	if err != nil {
 		return err
 	}
-	return tombNoExpiry(ctx, c, tk, pxat, old)
+	return tombNoExpiry(ctx, s.client, tk, pxat, old)
 }
 
 // tombPipeline sends deleteTomb's three commands through c and returns
