@@ -351,28 +351,42 @@ func (s *RedisStore) loadScript(ctx context.Context, node redis.UniversalClient,
 	return sc.Load(ctx, node).Err()
 }
 
+// pexpiretimes reads the PEXPIRETIME of keys in one pipelined round trip:
+// -1 for a key without an expiry, -2 for one that is gone, else
+// milliseconds since the Unix epoch.
+func pexpiretimes(ctx context.Context, node redis.UniversalClient, keys []string) ([]int64, error) {
+	pipe := node.Pipeline()
+	cmds := make([]*redis.Cmd, len(keys))
+	for i, k := range keys {
+		// Not pipe.PExpireTime: its Duration overflows past the year 2262.
+		cmds[i] = pipe.Do(ctx, "PEXPIRETIME", k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(keys))
+	for i, c := range cmds {
+		ms, err := c.Int64()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ms
+	}
+	return out, nil
+}
+
 // expireSessions deletes the expired session keys among keys: one round
 // trip reads their Redis expiries, another runs expireSessionScript on
 // those that may have expired.
 func (s *RedisStore) expireSessions(ctx context.Context, node redis.UniversalClient, keys []string, nowMs int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
-	pipe := node.Pipeline()
-	ttls := make([]*redis.Cmd, len(keys))
-	for i, k := range keys {
-		// Not pipe.PExpireTime: its Duration overflows past the year 2262.
-		ttls[i] = pipe.Do(ctx, "PEXPIRETIME", k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	ttls, err := pexpiretimes(ctx, node, keys)
+	if err != nil {
 		return 0, err
 	}
 	var cands []string
-	for i, c := range ttls {
-		// PEXPIRETIME: -1 without an expiry, -2 gone, else milliseconds.
-		ms, err := c.Int64()
-		if err != nil {
-			return 0, err
-		}
+	for i, ms := range ttls {
 		if ms == -1 || (ms >= 0 && ms <= nowMs+s.skewMs) {
 			cands = append(cands, keys[i])
 		}
@@ -389,20 +403,12 @@ func (s *RedisStore) expireSessions(ctx context.Context, node redis.UniversalCli
 func (s *RedisStore) expireTombstones(ctx context.Context, node redis.UniversalClient, keys []string, cutoffMs int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.bounded())
 	defer cancel()
-	pipe := node.Pipeline()
-	ttls := make([]*redis.Cmd, len(keys))
-	for i, k := range keys {
-		ttls[i] = pipe.Do(ctx, "PEXPIRETIME", k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	ttls, err := pexpiretimes(ctx, node, keys)
+	if err != nil {
 		return 0, err
 	}
 	var cands []string
-	for i, c := range ttls {
-		ms, err := c.Int64()
-		if err != nil {
-			return 0, err
-		}
+	for i, ms := range ttls {
 		if ms == -1 {
 			// No expiry: not a tombstone this store wrote. Leave it.
 			s.log.Warn("redisstore: delete expired: a key under the tombstone prefix has no expiry; left alone", "key", keys[i])
