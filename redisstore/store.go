@@ -199,8 +199,8 @@ func (s *RedisStore) detached(ctx context.Context) (context.Context, context.Can
 }
 
 // deadlineCtx is a context with a deadline and no cancellation (Done is
-// nil, as for context.WithoutCancel), for go-redis to apply to its reads,
-// writes and dials.
+// nil, as for context.WithoutCancel), for go-redis to apply wherever it
+// applies a context's deadline (see detached).
 type deadlineCtx struct {
 	context.Context
 	deadline time.Time
