@@ -36,36 +36,38 @@ func BenchmarkAsyncCommit(b *testing.B) {
 	}
 	tokens, data := asyncTargets.tokens, asyncTargets.data
 	expiry := time.Now().Add(idle)
-	for _, g := range []int{8, 64} {
-		for _, t := range asyncTargets.targets {
-			b.Run(fmt.Sprintf("g=%d/store=%s", g, t.name), func(b *testing.B) {
-				p := max(g/runtime.GOMAXPROCS(0), 1)
-				b.SetParallelism(p)
-				var failed atomic.Value
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					r := mrand.New(mrand.NewPCG(mrand.Uint64(), 0))
-					for pb.Next() {
-						i := r.IntN(len(tokens))
-						var err error
-						if r.IntN(2) == 0 {
-							d := append([]byte(nil), data[i]...)
-							d[len(d)-1] ^= byte(r.Uint32()) // changed data
-							err = t.store.Commit(tokens[i], d, expiry)
-						} else {
-							_, _, err = t.store.Find(tokens[i])
+	for r := range rounds() {
+		for _, g := range []int{8, 64} {
+			for _, t := range asyncTargets.targets {
+				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", r, g, t.name), func(b *testing.B) {
+					p := max(g/runtime.GOMAXPROCS(0), 1)
+					b.SetParallelism(p)
+					var failed atomic.Value
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						r := mrand.New(mrand.NewPCG(mrand.Uint64(), 0))
+						for pb.Next() {
+							i := r.IntN(len(tokens))
+							var err error
+							if r.IntN(2) == 0 {
+								d := append([]byte(nil), data[i]...)
+								d[len(d)-1] ^= byte(r.Uint32()) // changed data
+								err = t.store.Commit(tokens[i], d, expiry)
+							} else {
+								_, _, err = t.store.Find(tokens[i])
+							}
+							if err != nil {
+								failed.Store(err)
+								return
+							}
 						}
-						if err != nil {
-							failed.Store(err)
-							return
-						}
+					})
+					b.StopTimer()
+					if err, _ := failed.Load().(error); err != nil {
+						b.Fatal(err)
 					}
 				})
-				b.StopTimer()
-				if err, _ := failed.Load().(error); err != nil {
-					b.Fatal(err)
-				}
-			})
+			}
 		}
 	}
 }

@@ -5,11 +5,11 @@
 // Each target is a store under an scs.SessionManager with IdleTimeout 30
 // minutes, holding 10k sessions of about 1 KiB with three keys; every
 // request is Load (Find) then Commit, one in ten changing a value. The
-// targets of one backend run in the same benchmark, one after another per
-// -count round, so compare their ratios within a run:
+// targets of one backend run in the same benchmark, one after another
+// within each round (TOUCH_ROUNDS, see rounds), so compare their ratios
+// within a round:
 //
-//	go test -run '^$' -bench . -count 6 | tee touch.txt
-//	benchstat -col /store touch.txt
+//	TOUCH_ROUNDS=6 go test -run '^$' -bench . -count 1 | tee touch.txt
 //
 // writes/op is the write statements (or commands) that reached the server
 // per request, counted by the driver.
@@ -21,7 +21,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,13 +112,28 @@ func requests(b *testing.B, t target, tokens []string, goroutines int) {
 	}
 }
 
-// run runs every target at 8 and 64 goroutines.
+// run runs every target at 8 and 64 goroutines, rounds() times, the
+// targets one after another within each round.
 func run(b *testing.B, targets []target, tokens []string) {
-	for _, g := range []int{8, 64} {
-		for _, t := range targets {
-			b.Run(fmt.Sprintf("g=%d/store=%s", g, t.name), func(b *testing.B) {
-				requests(b, t, tokens, g)
-			})
+	for r := range rounds() {
+		for _, g := range []int{8, 64} {
+			for _, t := range targets {
+				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", r, g, t.name), func(b *testing.B) {
+					requests(b, t, tokens, g)
+				})
+			}
 		}
 	}
+}
+
+// rounds is TOUCH_ROUNDS, or 1. go test's -count repeats each target
+// before it runs the next one, so the targets of one -count round are
+// minutes apart; the rounds of TOUCH_ROUNDS (with -count 1) run them in
+// turn, so that a ratio within a round compares the same minute of the
+// machine.
+func rounds() int {
+	if n, err := strconv.Atoi(os.Getenv("TOUCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
