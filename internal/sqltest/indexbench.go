@@ -36,8 +36,8 @@ func IndexPopulation() int {
 // each pair in turn (inTurn), and UserSessions and CountUserSessions of a
 // user with 10 sessions in turn with a Find on the indexed store, reporting
 // means, p99s and their ratios, and times DeleteUserSessions of 10
-// sessions. Every session has an owner, ten per
-// user, as after the sign-in of every visitor.
+// sessions. Every session has an owner, ten per user, as after the sign-in
+// of every visitor.
 func BenchIndex(b *testing.B, off Store, on IndexedStore) {
 	n := IndexPopulation()
 	tokens := Tokens(7, n)
@@ -133,10 +133,10 @@ func BenchIndex(b *testing.B, off Store, on IndexedStore) {
 	})
 }
 
-// inTurn runs op(0, i) and op(1, i) in each iteration of b.Loop, the first
-// of the two alternating, with i stepping through the sessions, and reports
-// each one's mean and p99 (named a and z) and the ratio of z's to a's,
-// for both (ratio names it).
+// inTurn runs op(0, i) and op(1, i) in each iteration of b.Loop, the one
+// that goes first alternating, with i stepping through the sessions. It
+// reports the mean and p99 of op 0 (named a) and op 1 (named z), and z's
+// over a's, of the means (named ratio) and of the p99s (ratio-p99).
 func inTurn(b *testing.B, a, z string, op func(k, i int) error, ratio string) {
 	var took [2][]time.Duration
 	i := 0
