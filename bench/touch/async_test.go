@@ -36,10 +36,10 @@ func BenchmarkAsyncCommit(b *testing.B) {
 	}
 	tokens, data := asyncTargets.tokens, asyncTargets.data
 	expiry := time.Now().Add(idle)
-	for r := range rounds() {
+	for round := range rounds() {
 		for _, g := range []int{8, 64} {
 			for _, t := range asyncTargets.targets {
-				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", r, g, t.name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", round, g, t.name), func(b *testing.B) {
 					p := max(g/runtime.GOMAXPROCS(0), 1)
 					b.SetParallelism(p)
 					var failed atomic.Value

@@ -115,10 +115,10 @@ func requests(b *testing.B, t target, tokens []string, goroutines int) {
 // run runs every target at 8 and 64 goroutines, rounds() times, the
 // targets one after another within each round.
 func run(b *testing.B, targets []target, tokens []string) {
-	for r := range rounds() {
+	for round := range rounds() {
 		for _, g := range []int{8, 64} {
 			for _, t := range targets {
-				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", r, g, t.name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", round, g, t.name), func(b *testing.B) {
 					requests(b, t, tokens, g)
 				})
 			}
