@@ -161,7 +161,12 @@ func OwnerKey(codec Codec, key string) OwnerFunc {
 				if !found {
 					return "", nil
 				}
-				return OwnerValue(owner, key)
+				// CheckOwner directly: OwnerValue's any arguments would
+				// cost two allocations a Commit.
+				if err := CheckOwner(owner); err != nil {
+					return "", fmt.Errorf("value under %q: %w", key, err)
+				}
+				return owner, nil
 			}
 		}
 		_, values, err := codec.Decode(data)
