@@ -179,9 +179,14 @@ func BenchmarkIndex(b *testing.B) {
 			db := d.open(b)
 			db.SetMaxOpenConns(16)
 			db.SetMaxIdleConns(16)
-			off := newStore(b, db, bunstore.Config{CleanupInterval: -1})
-			on := newStore(b, db, bunstore.Config{CleanupInterval: -1, Owner: storetest.Owner})
-			sqltest.BenchIndex(b, off, on)
+			offT, onT := tableName(), tableName()
+			off := newStore(b, db, bunstore.Config{CleanupInterval: -1, Table: offT})
+			on := newStore(b, db, bunstore.Config{CleanupInterval: -1, Owner: storetest.Owner, Table: onT})
+			analyze := sqltest.AnalyzeStatement(d.name == "MariaDB", offT, onT)
+			sqltest.BenchIndex(b, off, on, func() error {
+				_, err := db.Exec(analyze)
+				return err
+			})
 		})
 	}
 }

@@ -205,9 +205,11 @@ func BenchmarkIndex(b *testing.B) {
 			sqlDB, _ := db.DB()
 			sqlDB.SetMaxOpenConns(benchConns)
 			sqlDB.SetMaxIdleConns(benchConns)
-			off := newStore(b, db, gormstore.Config{CleanupInterval: -1})
-			on := newStore(b, db, gormstore.Config{CleanupInterval: -1, Owner: storetest.Owner})
-			sqltest.BenchIndex(b, off, on)
+			offT, onT := tableName(), tableName()
+			off := newStore(b, db, gormstore.Config{CleanupInterval: -1, Table: offT})
+			on := newStore(b, db, gormstore.Config{CleanupInterval: -1, Owner: storetest.Owner, Table: onT})
+			analyze := sqltest.AnalyzeStatement(d.name == "MariaDB", offT, onT)
+			sqltest.BenchIndex(b, off, on, func() error { return db.Exec(analyze).Error })
 		})
 	}
 }

