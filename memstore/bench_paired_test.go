@@ -79,6 +79,12 @@ type namedStore struct {
 // changing who goes first block by block, until b.Loop ends. It reports and
 // returns each store's time per call.
 func rotate(b *testing.B, stores []namedStore, op func(s storetest.Store, name string, i int)) []float64 {
+	return rotateWith(b, stores, nil, op)
+}
+
+// rotateWith is rotate, calling prepare(i), untimed, for each call i of a
+// block before timing that block on each store.
+func rotateWith(b *testing.B, stores []namedStore, prepare func(i int), op func(s storetest.Store, name string, i int)) []float64 {
 	d := make([]time.Duration, len(stores))
 	n := 0
 	i := 0
@@ -86,6 +92,11 @@ func rotate(b *testing.B, stores []namedStore, op func(s storetest.Store, name s
 		if i%pairedBlock == 0 {
 			for j := range stores {
 				k := (j + i/pairedBlock) % len(stores)
+				if prepare != nil {
+					for c := range pairedBlock {
+						prepare(i + c)
+					}
+				}
 				start := time.Now()
 				for c := range pairedBlock {
 					op(stores[k].s, stores[k].name, i+c)

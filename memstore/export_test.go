@@ -163,8 +163,11 @@ func (s *shard) checkIndex(si int) error {
 		if j, ok := s.entries[n.hash]; !ok || j != uint32(i) {
 			return fmt.Errorf("shard %d: indexed node %d is not its hash's entry", si, i)
 		}
-		if e.list == nil || e.owner != e.list.owner || s.owners[e.owner] != e.list || e.pos >= len(e.list.nodes) || e.list.nodes[e.pos] != uint32(i) {
+		if e.list == nil || e.owner != e.list.owner || s.owners[e.owner] != e.list || e.pos >= len(e.list.metas) || e.list.metas[e.pos] != e {
 			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
+		}
+		if e.node != uint32(i) || e.expiry != n.expiry {
+			return fmt.Errorf("shard %d: node %d's entry says node %d, expiry %d; the node's is %d", si, i, e.node, e.expiry, n.expiry)
 		}
 		if e.id != sessionstore.SessionID(n.token) {
 			return fmt.Errorf("shard %d: node %d has ID %q, its token's is %q", si, i, e.id, sessionstore.SessionID(n.token))
@@ -172,15 +175,15 @@ func (s *shard) checkIndex(si int) error {
 	}
 	listed := 0
 	for owner, l := range s.owners {
-		if owner == "" || owner != l.owner || len(l.nodes) == 0 {
-			return fmt.Errorf("shard %d: list of %q holds %d nodes under key %q", si, l.owner, len(l.nodes), owner)
+		if owner == "" || owner != l.owner || len(l.metas) == 0 {
+			return fmt.Errorf("shard %d: list of %q holds %d nodes under key %q", si, l.owner, len(l.metas), owner)
 		}
-		for pos, i := range l.nodes {
-			if e := s.metas[i]; e == nil || e.list != l || e.pos != pos {
-				return fmt.Errorf("shard %d: %q's list holds node %d, whose entry is elsewhere", si, owner, i)
+		for pos, e := range l.metas {
+			if int(e.node) >= len(s.metas) || s.metas[e.node] != e || e.list != l || e.pos != pos {
+				return fmt.Errorf("shard %d: %q's list holds node %d, whose entry is elsewhere", si, owner, e.node)
 			}
 		}
-		listed += len(l.nodes)
+		listed += len(l.metas)
 	}
 	if listed != indexed {
 		return fmt.Errorf("shard %d: %d nodes in owner lists, %d with index entries", si, listed, indexed)
@@ -222,8 +225,8 @@ func Indexed(m *MemStore) map[string][]string {
 		s := &m.shards[si]
 		s.mu.RLock()
 		for owner, l := range s.owners {
-			for _, i := range l.nodes {
-				idx[owner] = append(idx[owner], s.nodes[i].token)
+			for _, e := range l.metas {
+				idx[owner] = append(idx[owner], s.nodes[e.node].token)
 			}
 		}
 		s.mu.RUnlock()

@@ -106,18 +106,22 @@ func (m *MemStore) userShards(user string, f func(s *shard)) {
 // ownerList is one owner's sessions in a shard, in no order.
 type ownerList struct {
 	owner string // the shard's own copy
-	nodes []uint32
+	metas []*entryMeta
 }
 
 // entryMeta is the index entry of an owned session. A renewal reads and
 // writes the first fields only, and owner is list.owner, kept here so that
-// it reads no other cache line.
+// it reads no other cache line. expiry is the node's, copied at each write
+// of the entry (the node's expiry changes only in writes that write the
+// entry too), so that a listing reads the entries of its list and no node.
 type entryMeta struct {
 	owner    string
 	lastSeen int64 // Unix microseconds, store clock
+	expiry   int64 // the node's
 	client   sessionstore.Client
 	list     *ownerList
-	pos      int // in list.nodes
+	pos      int    // in list.metas
+	node     uint32 // the session's node
 	created  int64
 	id       string // sessionstore.SessionID of the token, computed once
 }
@@ -171,7 +175,7 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		return -before
 	}
 	if e == nil {
-		e = &entryMeta{id: ix.id}
+		e = &entryMeta{id: ix.id, node: i}
 		if e.id == "" { // the session was replaced since Commit looked
 			e.id = sessionstore.SessionID(s.nodes[i].token)
 		}
@@ -184,7 +188,7 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		s.enlist(i, ix.owner)
 		e.created = ix.now
 	}
-	e.lastSeen = ix.now
+	e.lastSeen, e.expiry = ix.now, s.nodes[i].expiry
 	if ix.hasClient {
 		// Copies, made only when the client changes: the store keeps no
 		// string of the caller's.
@@ -207,8 +211,8 @@ func (s *shard) enlist(i uint32, owner string) {
 		s.c.owners.set(l.owner, s.id)
 	}
 	e := s.metas[i]
-	e.owner, e.list, e.pos = l.owner, l, len(l.nodes)
-	l.nodes = append(l.nodes, i)
+	e.owner, e.list, e.pos = l.owner, l, len(l.metas)
+	l.metas = append(l.metas, e)
 }
 
 // unlist takes node i out of its owner's list, in O(1): the list's last node
@@ -218,18 +222,19 @@ func (s *shard) enlist(i uint32, owner string) {
 func (s *shard) unlist(i uint32) {
 	e := s.metas[i]
 	l := e.list
-	last := len(l.nodes) - 1
-	moved := l.nodes[last]
-	l.nodes[e.pos] = moved
-	s.metas[moved].pos = e.pos
-	l.nodes = l.nodes[:last]
+	last := len(l.metas) - 1
+	moved := l.metas[last]
+	l.metas[e.pos] = moved
+	moved.pos = e.pos
+	l.metas[last] = nil
+	l.metas = l.metas[:last]
 	e.owner, e.list = "", nil
 	switch {
 	case last == 0:
 		delete(s.owners, l.owner)
 		s.c.owners.clear(l.owner, s.id)
-	case cap(l.nodes) > 64 && 4*last < cap(l.nodes):
-		l.nodes = slices.Clip(slices.Clone(l.nodes))
+	case cap(l.metas) > 64 && 4*last < cap(l.metas):
+		l.metas = slices.Clip(slices.Clone(l.metas))
 	}
 }
 
@@ -350,14 +355,13 @@ func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []
 	if l == nil {
 		return out
 	}
-	for _, i := range l.nodes {
-		if n := &s.nodes[i]; n.expiry > now {
-			e := s.metas[i]
+	for _, e := range l.metas {
+		if e.expiry > now {
 			out = append(out, sessionstore.UserSession{
 				ID:        e.id,
 				Created:   time.UnixMicro(e.created),
 				LastSeen:  time.UnixMicro(e.lastSeen),
-				Expiry:    time.UnixMicro(n.expiry),
+				Expiry:    time.UnixMicro(e.expiry),
 				UserAgent: e.client.UserAgent,
 				IP:        e.client.IP,
 			})
@@ -375,9 +379,9 @@ func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
 	if l == nil {
 		return "", false
 	}
-	for _, i := range l.nodes {
-		if n := &s.nodes[i]; s.metas[i].id == id && n.expiry > now {
-			return n.token, true
+	for _, e := range l.metas {
+		if e.id == id && e.expiry > now {
+			return s.nodes[e.node].token, true
 		}
 	}
 	return "", false
@@ -392,8 +396,8 @@ func (s *shard) countOwned(user string, now int64) int {
 		return 0
 	}
 	c := 0
-	for _, i := range l.nodes {
-		if s.nodes[i].expiry > now {
+	for _, e := range l.metas {
+		if e.expiry > now {
 			c++
 		}
 	}
@@ -560,9 +564,9 @@ func (s *shard) deleteOwner(user string, kept func(string) bool, now time.Time, 
 	done := 0
 	// From the end: tombstone moves the list's last node into the place it
 	// empties, and every node after j is a kept one.
-	j := len(l.nodes) - 1
+	j := len(l.metas) - 1
 	for ; j >= 0 && done < limit; j-- {
-		i := l.nodes[j]
+		i := l.metas[j].node
 		n := &s.nodes[i]
 		if kept(n.token) {
 			continue
