@@ -178,10 +178,20 @@ func BenchmarkUserSessions(b *testing.B) {
 			}
 			reqs := requestTokens(toks)
 			ctx := context.Background()
-			var list, count, find []time.Duration
+			names := make([]string, users)
+			for u := range names {
+				names[u] = fmt.Sprintf("user-%07d", u)
+			}
+			// Allocated once, so that the loop allocates only what the
+			// store does: growing these slices, and a name a call, made
+			// the garbage collector run several times as often as the
+			// store's allocations alone, and its assists went to whichever
+			// call allocated most, the listing (p99 3.1 to 3.3 times a
+			// Find's on 2026-12-03 with a p50 of 1.0 to 1.2).
+			list, count, find := make([]time.Duration, 0, 1<<20), make([]time.Duration, 0, 1<<20), make([]time.Duration, 0, 1<<20)
 			i := 0
 			for b.Loop() {
-				user := fmt.Sprintf("user-%07d", (i*7919)%users)
+				user := names[(i*7919)%users]
 				t0 := time.Now()
 				l, err := s.UserSessions(ctx, user)
 				t1 := time.Now()

@@ -74,7 +74,8 @@ func LockShard(m *MemStore, token string) (unlock func()) {
 // inconsistency between entries, nodes, queues and the store-wide counts.
 func CheckInvariants(m *MemStore) error {
 	var count, bytes int64
-	masks := make(map[string]uint64) // the shards holding each owner's lists
+	masks := make(map[string]uint64)               // the shards holding each owner's lists
+	listed := make(map[string]map[*entryMeta]bool) // the entries in each owner's lists
 	for si := range m.shards {
 		s := &m.shards[si]
 		s.mu.Lock()
@@ -82,8 +83,14 @@ func CheckInvariants(m *MemStore) error {
 			if err := s.checkIndex(si); err != nil {
 				return err
 			}
-			for owner := range s.owners {
+			for owner, l := range s.owners {
 				masks[owner] |= 1 << si
+				if listed[owner] == nil {
+					listed[owner] = make(map[*entryMeta]bool)
+				}
+				for _, e := range l.metas {
+					listed[owner][e] = true
+				}
 			}
 			if !m.c.bounded() {
 				return nil // no queues: see push
@@ -128,7 +135,7 @@ func CheckInvariants(m *MemStore) error {
 	if m.c.bounded() && count != m.c.count.Load() || m.c.maxBytes > 0 && bytes != m.c.bytes.Load() {
 		return fmt.Errorf("store holds %d entries of %d bytes, counts say %d of %d", count, bytes, m.c.count.Load(), m.c.bytes.Load())
 	}
-	if err := m.checkOwnerShards(masks); err != nil {
+	if err := m.checkOwnerShards(masks, listed); err != nil {
 		return err
 	}
 	if m.c.maxCount > 0 && count > m.c.maxCount || m.c.maxBytes > 0 && bytes > m.c.maxBytes {
@@ -166,8 +173,8 @@ func (s *shard) checkIndex(si int) error {
 		if e.list == nil || e.owner != e.list.owner || s.owners[e.owner] != e.list || e.pos >= len(e.list.metas) || e.list.metas[e.pos] != e {
 			return fmt.Errorf("shard %d: node %d is not in its owner's list", si, i)
 		}
-		if e.node != uint32(i) || e.expiry != n.expiry {
-			return fmt.Errorf("shard %d: node %d's entry says node %d, expiry %d; the node's is %d", si, i, e.node, e.expiry, n.expiry)
+		if e.node != uint32(i) || e.expiry.Load() != n.expiry {
+			return fmt.Errorf("shard %d: node %d's entry says node %d, expiry %d; the node's is %d", si, i, e.node, e.expiry.Load(), n.expiry)
 		}
 		if e.id != sessionstore.SessionID(n.token) {
 			return fmt.Errorf("shard %d: node %d has ID %q, its token's is %q", si, i, e.id, sessionstore.SessionID(n.token))
@@ -191,10 +198,10 @@ func (s *shard) checkIndex(si int) error {
 	return nil
 }
 
-// checkOwnerShards reports the first owner whose shard set is not masks's.
-// Call it only while the store is still: it locks each part in turn, not
-// the shards.
-func (m *MemStore) checkOwnerShards(masks map[string]uint64) error {
+// checkOwnerShards reports the first owner whose record's shard set is
+// not masks's, or whose record's entries are not those listed. Call it only
+// while the store is still: it locks each part in turn, not the shards.
+func (m *MemStore) checkOwnerShards(masks map[string]uint64, listed map[string]map[*entryMeta]bool) error {
 	if m.c.owners == nil {
 		return nil
 	}
@@ -202,10 +209,20 @@ func (m *MemStore) checkOwnerShards(masks map[string]uint64) error {
 	for pi := range m.c.owners.parts {
 		p := &m.c.owners.parts[pi]
 		p.mu.Lock()
-		for owner, mask := range p.shards {
-			if m.c.owners.part(owner) != p || masks[owner] != mask {
+		for owner, r := range p.recs {
+			if m.c.owners.part(owner) != p || masks[owner] != r.shards {
 				p.mu.Unlock()
-				return fmt.Errorf("owner %q: shard set %b in part %d, lists in shards %b", owner, mask, pi, masks[owner])
+				return fmt.Errorf("owner %q: shard set %b in part %d, lists in shards %b", owner, r.shards, pi, masks[owner])
+			}
+			if len(r.metas) != len(listed[owner]) {
+				p.mu.Unlock()
+				return fmt.Errorf("owner %q: %d entries in the record, %d in lists", owner, len(r.metas), len(listed[owner]))
+			}
+			for pos, e := range r.metas {
+				if !listed[owner][e] || e.recPos != pos || e.owner != owner {
+					p.mu.Unlock()
+					return fmt.Errorf("owner %q: the record's entry %d (place %d, owner %q) is not in the owner's lists", owner, pos, e.recPos, e.owner)
+				}
 			}
 			n++
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionstore/sessionstore"
@@ -24,33 +25,44 @@ var _ sessionstore.UserIndex = (*MemStore)(nil)
 // no index entry outlives its session.
 //
 // A user's sessions are in the shards of their tokens. So that listing them
-// visits only those shards, not all 64, the store keeps for each owner the
-// set of shards that hold a list of theirs (ownerShards, a bit a shard),
-// itself split in independently locked parts by a secret hash of the owner.
-// A shard sets its bit when it creates an owner's list and clears it when
-// the list empties, under its own lock (shard, then part: never the other
-// way round), so a bit is set whenever its shard holds a session of the
-// owner: a listing that reads the set sees every shard holding a session
-// committed before it began. Commit touches a part only when a user gets a
-// first session in a shard or loses the last one there. Listing, counting
-// and revoking a user's sessions thus cost O(the user's sessions), however
-// many sessions the store holds.
+// is one lookup, not a visit to each of those shards, the store also keeps
+// for each owner a record (ownerRec) of every entry of theirs, in every
+// shard, and of the set of shards that hold a list of theirs (a bit a
+// shard). The records are split in independently locked parts by a secret
+// hash of the owner. A shard adds an entry to its owner's record when it
+// adds it to its list, and takes it out when it takes it out of the list,
+// under its own lock (shard, then part: never the other way round), so a
+// record holds exactly the entries in the lists, and an entry deleted
+// before a listing began is never listed. A listing reads the record under
+// the part's lock only: the fields of an entry it reads are its ID and
+// creation time, written before the entry enters a record, and the
+// last-seen time, expiry and client, written under the shard's lock
+// atomically. Commit touches a part only when a session gets an owner or
+// loses it (new, signed in or out, deleted). Listing, counting and revoking
+// a user's sessions thus cost O(the user's sessions), however many sessions
+// the store holds.
 
 // ownedBytes is what an owned session's index entry counts against
 // MaxBytes besides its owner and client strings: its metadata with its ID,
-// the pointer to it, its place in the owner's list and, when it is the
-// owner's only session, that list and the owner's shard set.
+// the pointers to it, its places in the owner's list and record and, when
+// it is the owner's only session, that list and the owner's record.
 const ownedBytes = 256
 
-// ownerShards maps each owner to the shards that hold a session of theirs.
+// ownerShards maps each owner to the record of their entries.
 type ownerShards struct {
 	seed  maphash.Seed
 	parts [numShards]ownerPart
 }
 
 type ownerPart struct {
-	mu     sync.Mutex
-	shards map[string]uint64 // owner → one bit per shard
+	mu   sync.Mutex
+	recs map[string]*ownerRec
+}
+
+// ownerRec is one owner's index entries, in every shard.
+type ownerRec struct {
+	shards uint64       // a bit for each shard that holds a list of the owner
+	metas  []*entryMeta // in no order; entryMeta.recPos is the place
 }
 
 // The shard sets are 64-bit masks.
@@ -59,7 +71,7 @@ var _ [64 - numShards]struct{}
 func newOwnerShards() *ownerShards {
 	o := &ownerShards{seed: maphash.MakeSeed()}
 	for i := range o.parts {
-		o.parts[i].shards = make(map[string]uint64)
+		o.parts[i].recs = make(map[string]*ownerRec)
 	}
 	return o
 }
@@ -68,22 +80,42 @@ func (o *ownerShards) part(owner string) *ownerPart {
 	return &o.parts[maphash.String(o.seed, owner)>>(64-shardBits)]
 }
 
-// set records that shard holds a list of owner, a string the shard keeps.
-func (o *ownerShards) set(owner string, shard uint8) {
+// add records e, an entry of owner (a string the shard keeps) in shard.
+func (o *ownerShards) add(owner string, shard uint8, e *entryMeta) {
 	p := o.part(owner)
 	p.mu.Lock()
-	p.shards[owner] |= 1 << shard
+	r := p.recs[owner]
+	if r == nil {
+		r = &ownerRec{}
+		p.recs[owner] = r
+	}
+	r.shards |= 1 << shard
+	e.recPos = len(r.metas)
+	r.metas = append(r.metas, e)
 	p.mu.Unlock()
 }
 
-// clear records that shard holds no list of owner any more.
-func (o *ownerShards) clear(owner string, shard uint8) {
+// remove takes e, an entry of owner in shard, out of owner's record, in
+// O(1); last reports that it was the shard's last entry of owner. A record
+// at a quarter of its capacity shrinks, as a list does.
+func (o *ownerShards) remove(owner string, shard uint8, e *entryMeta, last bool) {
 	p := o.part(owner)
 	p.mu.Lock()
-	if m := p.shards[owner] &^ (1 << shard); m != 0 {
-		p.shards[owner] = m
-	} else {
-		delete(p.shards, owner)
+	r := p.recs[owner]
+	end := len(r.metas) - 1
+	moved := r.metas[end]
+	r.metas[e.recPos] = moved
+	moved.recPos = e.recPos
+	r.metas[end] = nil
+	r.metas = r.metas[:end]
+	if last {
+		r.shards &^= 1 << shard
+	}
+	switch {
+	case end == 0:
+		delete(p.recs, owner)
+	case cap(r.metas) > 64 && 4*end < cap(r.metas):
+		r.metas = slices.Clip(slices.Clone(r.metas))
 	}
 	p.mu.Unlock()
 }
@@ -93,7 +125,56 @@ func (o *ownerShards) of(owner string) uint64 {
 	p := o.part(owner)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.shards[owner]
+	if r := p.recs[owner]; r != nil {
+		return r.shards
+	}
+	return 0
+}
+
+// list returns owner's sessions live at now, in no order.
+func (o *ownerShards) list(owner string, now int64) []sessionstore.UserSession {
+	p := o.part(owner)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.recs[owner]
+	if r == nil {
+		return []sessionstore.UserSession{}
+	}
+	out := make([]sessionstore.UserSession, 0, len(r.metas))
+	for _, e := range r.metas {
+		exp := e.expiry.Load()
+		if exp <= now {
+			continue
+		}
+		c := e.clientOf()
+		out = append(out, sessionstore.UserSession{
+			ID:        e.id,
+			Created:   time.UnixMicro(e.created),
+			LastSeen:  time.UnixMicro(e.lastSeen.Load()),
+			Expiry:    time.UnixMicro(exp),
+			UserAgent: c.UserAgent,
+			IP:        c.IP,
+		})
+	}
+	return out
+}
+
+// count returns the number of owner's sessions live at now.
+func (o *ownerShards) count(owner string, now int64) int {
+	p := o.part(owner)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.recs[owner]
+	if r == nil {
+		return 0
+	}
+	c := 0
+	for _, e := range r.metas {
+		if e.expiry.Load() > now {
+			c++
+		}
+	}
+	return c
 }
 
 // userShards calls f with each shard that holds a session of user.
@@ -114,20 +195,34 @@ type ownerList struct {
 // it reads no other cache line. expiry is the node's, copied at each write
 // of the entry (the node's expiry changes only in writes that write the
 // entry too), so that a listing reads the entries of its list and no node.
+//
+// A listing reads lastSeen, expiry and client without the shard's lock
+// (see ownerShards), hence the atomics; created and id are written only
+// while the entry is in no record.
 type entryMeta struct {
 	owner    string
-	lastSeen int64 // Unix microseconds, store clock
-	expiry   int64 // the node's
-	client   sessionstore.Client
+	lastSeen atomic.Int64                        // Unix microseconds, store clock
+	expiry   atomic.Int64                        // the node's
+	client   atomic.Pointer[sessionstore.Client] // nil for none
 	list     *ownerList
 	pos      int    // in list.metas
 	node     uint32 // the session's node
+	recPos   int    // in the owner's ownerRec.metas, under its part's lock
 	created  int64
 	id       string // sessionstore.SessionID of the token, computed once
 }
 
+// clientOf returns e's client, the zero Client for none.
+func (e *entryMeta) clientOf() sessionstore.Client {
+	if c := e.client.Load(); c != nil {
+		return *c
+	}
+	return sessionstore.Client{}
+}
+
 func (e *entryMeta) size() int64 {
-	return ownedBytes + int64(len(e.owner)+len(e.client.UserAgent)+len(e.client.IP))
+	c := e.clientOf()
+	return ownedBytes + int64(len(e.owner)+len(c.UserAgent)+len(c.IP))
 }
 
 // indexWrite is what an indexed Commit writes besides the session.
@@ -156,7 +251,7 @@ func (s *shard) metaSizeAfter(i uint32, ix *indexWrite) int64 {
 	}
 	c := ix.client
 	if !ix.hasClient && i != 0 && s.metas[i] != nil {
-		c = s.metas[i].client // kept
+		c = s.metas[i].clientOf() // kept
 	}
 	return ownedBytes + int64(len(ix.owner)+len(c.UserAgent)+len(c.IP))
 }
@@ -185,19 +280,22 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		if e.list != nil {
 			s.unlist(i)
 		}
+		e.created = ix.now // in no record: no listing reads it
 		s.enlist(i, ix.owner)
-		e.created = ix.now
 	}
-	e.lastSeen, e.expiry = ix.now, s.nodes[i].expiry
-	if ix.hasClient {
+	e.lastSeen.Store(ix.now)
+	e.expiry.Store(s.nodes[i].expiry)
+	if old := e.clientOf(); ix.hasClient && old != ix.client {
 		// Copies, made only when the client changes: the store keeps no
 		// string of the caller's.
-		if e.client.UserAgent != ix.client.UserAgent {
-			e.client.UserAgent = strings.Clone(ix.client.UserAgent)
+		c := old
+		if c.UserAgent != ix.client.UserAgent {
+			c.UserAgent = strings.Clone(ix.client.UserAgent)
 		}
-		if e.client.IP != ix.client.IP {
-			e.client.IP = strings.Clone(ix.client.IP)
+		if c.IP != ix.client.IP {
+			c.IP = strings.Clone(ix.client.IP)
 		}
+		e.client.Store(&c)
 	}
 	return e.size() - before
 }
@@ -208,11 +306,11 @@ func (s *shard) enlist(i uint32, owner string) {
 	if l == nil {
 		l = &ownerList{owner: strings.Clone(owner)}
 		s.owners[l.owner] = l
-		s.c.owners.set(l.owner, s.id)
 	}
 	e := s.metas[i]
 	e.owner, e.list, e.pos = l.owner, l, len(l.metas)
 	l.metas = append(l.metas, e)
+	s.c.owners.add(l.owner, s.id, e)
 }
 
 // unlist takes node i out of its owner's list, in O(1): the list's last node
@@ -228,11 +326,11 @@ func (s *shard) unlist(i uint32) {
 	moved.pos = e.pos
 	l.metas[last] = nil
 	l.metas = l.metas[:last]
+	s.c.owners.remove(l.owner, s.id, e, last == 0)
 	e.owner, e.list = "", nil
 	switch {
 	case last == 0:
 		delete(s.owners, l.owner)
-		s.c.owners.clear(l.owner, s.id)
 	case cap(l.metas) > 64 && 4*last < cap(l.metas):
 		l.metas = slices.Clip(slices.Clone(l.metas))
 	}
@@ -347,29 +445,6 @@ func (m *MemStore) commitIndexed(ctx context.Context, token string, data []byte,
 	return nil
 }
 
-// owned appends user's sessions in s that are live at now to out.
-func (s *shard) owned(user string, now int64, out []sessionstore.UserSession) []sessionstore.UserSession {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l := s.owners[user]
-	if l == nil {
-		return out
-	}
-	for _, e := range l.metas {
-		if e.expiry > now {
-			out = append(out, sessionstore.UserSession{
-				ID:        e.id,
-				Created:   time.UnixMicro(e.created),
-				LastSeen:  time.UnixMicro(e.lastSeen),
-				Expiry:    time.UnixMicro(e.expiry),
-				UserAgent: e.client.UserAgent,
-				IP:        e.client.IP,
-			})
-		}
-	}
-	return out
-}
-
 // ownedToken returns the token of user's session in s whose ID is id, if
 // it is live at now.
 func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
@@ -380,35 +455,18 @@ func (s *shard) ownedToken(user, id string, now int64) (string, bool) {
 		return "", false
 	}
 	for _, e := range l.metas {
-		if e.id == id && e.expiry > now {
+		if e.id == id && e.expiry.Load() > now {
 			return s.nodes[e.node].token, true
 		}
 	}
 	return "", false
 }
 
-// countOwned returns the number of user's sessions in s live at now.
-func (s *shard) countOwned(user string, now int64) int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l := s.owners[user]
-	if l == nil {
-		return 0
-	}
-	c := 0
-	for _, e := range l.metas {
-		if e.expiry > now {
-			c++
-		}
-	}
-	return c
-}
-
 // UserSessions returns the live sessions of user, most recently seen
-// first. It reads user's sessions only, in the shards that hold them, each
-// under its read lock, so it costs the same whatever the number of other
-// sessions in the store; a session committed or deleted while it runs may
-// or may not be listed. With Config.Owner nil it returns an error matching
+// first. It reads the record of user's sessions, under the lock of its
+// part only, so it costs the same whatever the number of other sessions in
+// the store; a session committed or deleted while it runs may or may not be
+// listed. With Config.Owner nil it returns an error matching
 // sessionstore.ErrNoIndex.
 func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstore.UserSession, error) {
 	if m.owner == nil {
@@ -417,13 +475,7 @@ func (m *MemStore) UserSessions(ctx context.Context, user string) ([]sessionstor
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: user sessions: %w", err)
 	}
-	now := unixMicro(m.now())
-	mask := m.c.owners.of(user)
-	// Most users have at most one session in a shard.
-	list := make([]sessionstore.UserSession, 0, bits.OnesCount64(mask))
-	for ; mask != 0; mask &= mask - 1 {
-		list = m.shards[bits.TrailingZeros64(mask)].owned(user, now, list)
-	}
+	list := m.c.owners.list(user, unixMicro(m.now()))
 	slices.SortFunc(list, func(a, b sessionstore.UserSession) int {
 		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
 			return c
@@ -443,10 +495,7 @@ func (m *MemStore) CountUserSessions(ctx context.Context, user string) (int, err
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: count user sessions: %w", err)
 	}
-	now := unixMicro(m.now())
-	c := 0
-	m.userShards(user, func(s *shard) { c += s.countOwned(user, now) })
-	return c, nil
+	return m.c.owners.count(user, unixMicro(m.now())), nil
 }
 
 // testHookDeleteUserSession, if set by a test, runs between DeleteUserSession's

@@ -37,7 +37,7 @@ func (s *shard) coalesce(ctx context.Context, token string, h uint64, data []byt
 		found = n.check == check && n.queue != qTomb && n.expiry > unixMicro(now) &&
 			touch.Coalesce(window, n.expiry, expiry, now)
 		if found && hasClient {
-			if e := s.metas[i]; e != nil && e.client != client {
+			if e := s.metas[i]; e != nil && e.clientOf() != client {
 				found = false // the new client is written to the index entry
 			}
 		}
