@@ -337,3 +337,37 @@ func BenchmarkHeapPerOwnedSession(b *testing.B) {
 	b.ReportMetric(per[1], "on-B/session")
 	b.ReportMetric(per[1]-per[0], "index-B/session")
 }
+
+// BenchmarkIndexSCS puts the index's Commit cost in proportion: a request
+// that changes its session, as SCS runs it (Load, Put, Commit through a
+// SessionManager), on the stores of BenchmarkIndexPaired with the index on
+// and off, in alternating blocks, reporting on/off. SCS decodes the
+// session at Load and encodes it at Commit; the store's Find and Commit,
+// and the owner read, are the rest.
+func BenchmarkIndexSCS(b *testing.B) {
+	toks := benchTokens(benchSessions)
+	reqs := requestTokens(toks)
+	data := indexBenchData(b)
+	managers := map[string]*scs.SessionManager{}
+	stores := []namedStore{
+		{"on", filledIndexed(b, true, toks, data)},
+		{"off", filledIndexed(b, false, toks, data)},
+	}
+	for _, s := range stores {
+		m := scs.New()
+		m.Store = s.s
+		managers[s.name] = m
+	}
+	per := rotate(b, stores, func(_ storetest.Store, name string, i int) {
+		m := managers[name]
+		ctx, err := m.Load(context.Background(), reqs[(i*7919)%len(reqs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Put(ctx, "cart", i)
+		if _, _, err := m.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.ReportMetric(per[0]/per[1], "on/off")
+}
