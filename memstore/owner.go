@@ -95,29 +95,38 @@ func (o *ownerShards) add(owner string, shard uint8, e *entryMeta) {
 	p.mu.Unlock()
 }
 
-// remove takes e, an entry of owner in shard, out of owner's record, in
-// O(1); last reports that it was the shard's last entry of owner. A record
-// at a quarter of its capacity shrinks, as a list does.
+// remove takes e, an entry of owner in shard, out of owner's record (see
+// removeEntry); last reports that it was the shard's last entry of owner.
+// An emptied record is dropped.
 func (o *ownerShards) remove(owner string, shard uint8, e *entryMeta, last bool) {
 	p := o.part(owner)
 	p.mu.Lock()
 	r := p.recs[owner]
-	end := len(r.metas) - 1
-	moved := r.metas[end]
-	r.metas[e.recPos] = moved
-	moved.recPos = e.recPos
-	r.metas[end] = nil
-	r.metas = r.metas[:end]
+	r.metas = removeEntry(r.metas, e.recPos, func(e *entryMeta) *int { return &e.recPos })
 	if last {
 		r.shards &^= 1 << shard
 	}
-	switch {
-	case end == 0:
+	if len(r.metas) == 0 {
 		delete(p.recs, owner)
-	case cap(r.metas) > 64 && 4*end < cap(r.metas):
-		r.metas = slices.Clip(slices.Clone(r.metas))
 	}
 	p.mu.Unlock()
+}
+
+// removeEntry removes metas[at] in O(1), moving the last entry into its
+// place (pos gives the field that holds an entry's place), and returns the
+// shortened slice, shrunk when at a quarter of its capacity, so that it
+// holds no more memory than its entries need, whatever it held before.
+func removeEntry(metas []*entryMeta, at int, pos func(*entryMeta) *int) []*entryMeta {
+	end := len(metas) - 1
+	moved := metas[end]
+	metas[at] = moved
+	*pos(moved) = at
+	metas[end] = nil
+	metas = metas[:end]
+	if cap(metas) > 64 && 4*end < cap(metas) {
+		metas = slices.Clip(slices.Clone(metas))
+	}
+	return metas
 }
 
 // of returns the shards that hold a list of owner.
@@ -313,26 +322,16 @@ func (s *shard) enlist(i uint32, owner string) {
 	s.c.owners.add(l.owner, s.id, e)
 }
 
-// unlist takes node i out of its owner's list, in O(1): the list's last node
-// takes its place. An emptied list is dropped, and one at a quarter of its
-// capacity shrinks, so that a list holds no more memory than its sessions
-// need, whatever it held before.
+// unlist takes node i out of its owner's list and record (see removeEntry).
+// An emptied list is dropped.
 func (s *shard) unlist(i uint32) {
 	e := s.metas[i]
 	l := e.list
-	last := len(l.metas) - 1
-	moved := l.metas[last]
-	l.metas[e.pos] = moved
-	moved.pos = e.pos
-	l.metas[last] = nil
-	l.metas = l.metas[:last]
-	s.c.owners.remove(l.owner, s.id, e, last == 0)
+	l.metas = removeEntry(l.metas, e.pos, func(e *entryMeta) *int { return &e.pos })
+	s.c.owners.remove(l.owner, s.id, e, len(l.metas) == 0)
 	e.owner, e.list = "", nil
-	switch {
-	case last == 0:
+	if len(l.metas) == 0 {
 		delete(s.owners, l.owner)
-	case cap(l.metas) > 64 && 4*last < cap(l.metas):
-		l.metas = slices.Clip(slices.Clone(l.metas))
 	}
 }
 
