@@ -159,3 +159,34 @@ func TestPostgresDDLOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaceOwnerIndex checks that MySQL's ReplaceOwnerIndex drops the
+// owner index and adds it on the key CreateOwnerIndex gives it, in one
+// statement run in place, and that no other dialect replaces its index.
+func TestReplaceOwnerIndex(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+		st, err := New(d, Question, "sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := st.Index
+		cols := "(" + strings.Join(ix.OwnerIndexKey, ", ") + ")"
+		if !strings.Contains(ix.CreateOwnerIndex, cols) {
+			t.Errorf("%v: CreateOwnerIndex %q is not on OwnerIndexKey %v", d, ix.CreateOwnerIndex, ix.OwnerIndexKey)
+		}
+		if d != MySQL {
+			if ix.ReplaceOwnerIndex != "" || ix.OwnerIndexColumns != "" {
+				t.Errorf("%v replaces its owner index: %q, %q", d, ix.ReplaceOwnerIndex, ix.OwnerIndexColumns)
+			}
+			continue
+		}
+		want := "ALTER TABLE `sessions` DROP INDEX `sessions_owner_idx`, ADD INDEX `sessions_owner_idx` " +
+			"(owner, expiry, last_seen, created, user_agent, ip), ALGORITHM=INPLACE, LOCK=NONE"
+		if ix.ReplaceOwnerIndex != want {
+			t.Errorf("ReplaceOwnerIndex = %q, want %q", ix.ReplaceOwnerIndex, want)
+		}
+		if !strings.Contains(ix.OwnerIndexColumns, "ORDER BY seq_in_index") {
+			t.Errorf("OwnerIndexColumns does not read the key in order: %q", ix.OwnerIndexColumns)
+		}
+	}
+}

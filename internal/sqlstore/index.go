@@ -411,7 +411,8 @@ func (s *Store) MigrateIndex(ctx context.Context) error {
 }
 
 // ownerIndex creates the owner index unless it exists (a role that does not
-// own the table may use an index an administrator created).
+// own the table may use an index an administrator created), and replaces
+// one of another shape where the dialect can (replaceOwnerIndex).
 func (s *Store) ownerIndex(ctx context.Context) error {
 	exists := func() (bool, error) {
 		rows, err := s.conn.Query(ctx, s.st.Index.HasOwnerIndex)
@@ -421,14 +422,67 @@ func (s *Store) ownerIndex(ctx context.Context) error {
 		defer rows.Close()
 		return rows.Next(), rows.Err()
 	}
-	if ok, err := exists(); err != nil || ok {
+	ok, err := exists()
+	if err != nil {
 		return err
+	}
+	if ok {
+		return s.replaceOwnerIndex(ctx)
 	}
 	if _, err := s.conn.Exec(ctx, s.st.Index.CreateOwnerIndex); err != nil {
 		if ok, _ := exists(); !ok {
 			return err
 		}
 	}
+	return nil
+}
+
+// replaceOwnerIndex replaces an owner index whose key is not
+// OwnerIndexKey (on MySQL, the (owner, expiry) of earlier versions) with
+// the one CreateOwnerIndex creates. If the server refuses (a role that may
+// not alter the table, a table it cannot alter in place), the store keeps
+// the index it has, which answers every listing, more slowly, and says so
+// in one WARN: the old shape alone never fails the store.
+func (s *Store) replaceOwnerIndex(ctx context.Context) error {
+	if s.st.Index.ReplaceOwnerIndex == "" {
+		return nil
+	}
+	key := func() ([]string, error) {
+		rows, err := s.conn.Query(ctx, s.st.Index.OwnerIndexColumns)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var cols []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				return nil, err
+			}
+			cols = append(cols, c)
+		}
+		return cols, rows.Err()
+	}
+	right := func(cols []string) bool {
+		return slices.EqualFunc(cols, s.st.Index.OwnerIndexKey, strings.EqualFold) // column names ignore case
+	}
+	cols, err := key()
+	if err != nil || right(cols) {
+		return err
+	}
+	_, err = s.conn.Exec(ctx, s.st.Index.ReplaceOwnerIndex)
+	if err == nil {
+		s.cfg.Logger.Info(s.cfg.Name+": per-user index: owner index replaced", "table", s.st.Table,
+			"index", s.st.Table+"_owner_idx", "was", strings.Join(cols, ", "), "now", strings.Join(s.st.Index.OwnerIndexKey, ", "))
+		return nil
+	}
+	if now, kerr := key(); kerr == nil && right(now) {
+		return nil // another replica replaced it first
+	}
+	s.cfg.Logger.Warn(s.cfg.Name+": per-user index: the owner index has other columns than the store's and could not be replaced;"+
+		" listings read more pages until it is: run the SQL as a role that may alter the table (see docs/index.md)",
+		"table", s.st.Table, "index", s.st.Table+"_owner_idx", "columns", strings.Join(cols, ", "),
+		"sql", s.st.Index.ReplaceOwnerIndex, "err", err)
 	return nil
 }
 

@@ -21,12 +21,16 @@ import (
 
 // RunIndexTests runs the per-user index tests every SQL store shares, on
 // every dialect in parallel: the migration of a populated table, a role
-// that may not alter the table, and the index off.
+// that may not alter the table, the index off, and (MySQL) an owner index
+// of an earlier version's shape, replaced by its owner and kept by a role
+// that may not alter the table.
 func RunIndexTests(t *testing.T, dialects []Dialect) {
 	runOnDialects(t, dialects, []dialectTest{
 		{"MigratePopulated", migratePopulated},
 		{"NoAlterPrivilege", noAlterPrivilege},
 		{"IndexOff", indexOff},
+		{"OldOwnerIndex", oldOwnerIndex},
+		{"OldOwnerIndexNoAlter", oldOwnerIndexNoAlter},
 	})
 }
 
