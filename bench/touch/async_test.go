@@ -38,6 +38,7 @@ func BenchmarkAsyncCommit(b *testing.B) {
 	expiry := time.Now().Add(idle)
 	for round := range rounds() {
 		for _, g := range []int{8, 64} {
+			vacuum(b)
 			for _, t := range asyncTargets.targets {
 				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", round, g, t.name), func(b *testing.B) {
 					p := max(g/runtime.GOMAXPROCS(0), 1)

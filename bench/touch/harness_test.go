@@ -113,10 +113,12 @@ func requests(b *testing.B, t target, tokens []string, goroutines int) {
 }
 
 // run runs every target at 8 and 64 goroutines, rounds() times, the
-// targets one after another within each round.
+// targets one after another within each round, after a vacuum of their
+// tables.
 func run(b *testing.B, targets []target, tokens []string) {
 	for round := range rounds() {
 		for _, g := range []int{8, 64} {
+			vacuum(b)
 			for _, t := range targets {
 				b.Run(fmt.Sprintf("round=%d/g=%d/store=%s", round, g, t.name), func(b *testing.B) {
 					requests(b, t, tokens, g)
