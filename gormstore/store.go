@@ -60,11 +60,12 @@ func NewWithConfig(db *gorm.DB, cfg Config) (*GORMStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: %w", err)
 	}
-	var sqlDB *sql.DB // on PostgreSQL, the pool under GORM (see newConn)
-	if d == sqlstore.Postgres {
-		if sqlDB, err = db.DB(); err != nil {
-			return nil, fmt.Errorf("gormstore: %w", err)
-		}
+	// The pool under GORM: on PostgreSQL the store's statements run on it
+	// (see newConn); on every dialect a connection is held from it where
+	// statements must share one (the schema changes' lock wait on MySQL).
+	sqlDB, err := db.DB()
+	if err != nil && d == sqlstore.Postgres {
+		return nil, fmt.Errorf("gormstore: %w", err)
 	}
 	m := sqlstore.Module{
 		Name:         "gormstore",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -395,7 +396,7 @@ func (s *Store) MigrateIndex(ctx context.Context) error {
 		}
 	}
 	for _, q := range s.st.Index.AddColumns(missing) {
-		if _, err := s.conn.Exec(ctx, q); err != nil {
+		if err := s.ddl(ctx, q); err != nil {
 			// Another replica migrating at the same time may have added
 			// them first.
 			if ok, _ := HasIndex(ctx, s.conn, s.st); !ok {
@@ -408,6 +409,40 @@ func (s *Store) MigrateIndex(ctx context.Context) error {
 		return err
 	}
 	return s.backfill(ctx)
+}
+
+// ddlLockWait is how long, in seconds, a schema change of the index waits
+// for the table's metadata lock on MySQL (lock_wait_timeout), which a
+// transaction that has used the table holds until it ends.
+const ddlLockWait = 2
+
+// ddl runs q, an ALTER TABLE or CREATE INDEX of the sessions table. On
+// MySQL every statement on a table queues behind a schema change waiting
+// for its metadata lock, and the server's default wait is a year: behind
+// one long transaction, a migration at start-up would stall every request
+// on the table. So there q waits at most ddlLockWait seconds, on a
+// connection held for it, and then fails with the server's "Lock wait
+// timeout exceeded" (error 1205); the connection's own setting is restored
+// afterwards, or the connection closed. PostgreSQL runs pgcore, which
+// bounds its wait with lock_timeout; SQLite has one writer at a time.
+func (s *Store) ddl(ctx context.Context, q string) error {
+	h, ok := s.conn.(Holder)
+	if s.st.Dialect != MySQL || !ok {
+		_, err := s.conn.Exec(ctx, q)
+		return err
+	}
+	return h.OnConn(ctx, func(c Conn) error {
+		if _, err := c.Exec(ctx, "SET SESSION lock_wait_timeout = "+strconv.Itoa(ddlLockWait)); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, q)
+		if _, rerr := c.Exec(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT"); rerr != nil {
+			if d, ok := c.(interface{ Discard(context.Context) }); ok {
+				d.Discard(ctx)
+			}
+		}
+		return err
+	})
 }
 
 // ownerIndex creates the owner index unless it exists (a role that does not
@@ -429,7 +464,7 @@ func (s *Store) ownerIndex(ctx context.Context) error {
 	if ok {
 		return s.replaceOwnerIndex(ctx)
 	}
-	if _, err := s.conn.Exec(ctx, s.st.Index.CreateOwnerIndex); err != nil {
+	if err := s.ddl(ctx, s.st.Index.CreateOwnerIndex); err != nil {
 		if ok, _ := exists(); !ok {
 			return err
 		}
@@ -470,7 +505,7 @@ func (s *Store) replaceOwnerIndex(ctx context.Context) error {
 	if err != nil || right(cols) {
 		return err
 	}
-	_, err = s.conn.Exec(ctx, s.st.Index.ReplaceOwnerIndex)
+	err = s.ddl(ctx, s.st.Index.ReplaceOwnerIndex)
 	if err == nil {
 		s.cfg.Logger.Info(s.cfg.Name+": per-user index: owner index replaced", "table", s.st.Table,
 			"index", s.st.Table+"_owner_idx", "was", strings.Join(cols, ", "), "now", strings.Join(s.st.Index.OwnerIndexKey, ", "))

@@ -23,7 +23,8 @@ import (
 // every dialect in parallel: the migration of a populated table, a role
 // that may not alter the table, the index off, and (MySQL) an owner index
 // of an earlier version's shape, replaced by its owner and kept by a role
-// that may not alter the table.
+// that may not alter the table, and the schema changes behind an open
+// transaction, which wait a bounded time.
 func RunIndexTests(t *testing.T, dialects []Dialect) {
 	runOnDialects(t, dialects, []dialectTest{
 		{"MigratePopulated", migratePopulated},
@@ -31,6 +32,8 @@ func RunIndexTests(t *testing.T, dialects []Dialect) {
 		{"IndexOff", indexOff},
 		{"OldOwnerIndex", oldOwnerIndex},
 		{"OldOwnerIndexNoAlter", oldOwnerIndexNoAlter},
+		{"MigrateBehindTransaction", migrateBehindTransaction},
+		{"ReplaceBehindTransaction", replaceBehindTransaction},
 	})
 }
 

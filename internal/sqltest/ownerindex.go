@@ -222,3 +222,110 @@ func oldOwnerIndexNoAlter(t *testing.T, d Dialect, admin DB) {
 		t.Errorf("%d WARNs after the store ran, want the constructor's 1:\n%s", n, logs)
 	}
 }
+
+// behindTransaction runs open while another connection holds a transaction
+// that has read table, and so holds the table's metadata lock until it
+// ends, as a long report or a forgotten transaction would, and returns
+// what open returned. It fails t if open has not returned after a minute.
+func behindTransaction(t *testing.T, db DB, table string, open func() (SQLStore, error)) (SQLStore, error) {
+	t.Helper()
+	tx, err := db.SQL().BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction
+	var n int
+	if err := tx.QueryRow("SELECT COUNT(*) FROM `" + table + "`").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		s   SQLStore
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		s, err := open()
+		done <- opened{s, err}
+	}()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-time.After(time.Minute):
+		tx.Rollback() //nolint:errcheck // as above
+		<-done
+		t.Fatal("the constructor was still waiting for the table's lock after a minute behind an open transaction; every statement on the table queues behind it meanwhile")
+		return nil, nil
+	}
+}
+
+// migrateBehindTransaction turns the index on for a table without its
+// columns while a transaction holds the table's metadata lock: the
+// constructor's ALTER TABLE gives up after a bounded wait (lock_wait_timeout)
+// and the constructor fails with the server's lock wait timeout, rather
+// than wait for the transaction, which on MySQL would queue every request
+// on the table behind it; once the transaction has ended, the constructor
+// migrates and the session committed before is listed. MySQL only.
+func migrateBehindTransaction(t *testing.T, d Dialect, db DB) {
+	if d.Dialect != sqlstore.MySQL {
+		t.Skip("PostgreSQL runs pgcore, which bounds the wait with lock_timeout; SQLite has one writer at a time")
+	}
+	table := freshTable("mbt")
+	plain := db.NewStore(t, Options{Table: table})
+	exp := time.Now().Add(time.Hour)
+	if err := plain.Commit("behind-alice", gobData(t, "alice", exp), exp); err != nil {
+		t.Fatal(err)
+	}
+	_, err := behindTransaction(t, db, table, func() (SQLStore, error) {
+		return db.TryStore(t, Options{Table: table, Owner: storetest.Owner})
+	})
+	if err == nil || !strings.Contains(err.Error(), "Lock wait timeout") {
+		t.Errorf("NewWithConfig with Owner behind an open transaction: %v, want MySQL's lock wait timeout", err)
+	}
+	s, err := db.TryStore(t, Options{Table: table, Owner: storetest.Owner})
+	if err != nil {
+		t.Fatalf("NewWithConfig with Owner once the transaction ended: %v", err)
+	}
+	servesBefore(t, s, map[string][]string{"alice": {"behind-alice"}})
+}
+
+// replaceBehindTransaction opens an indexed store on a table with an owner
+// index of the earlier shape while a transaction holds the table's
+// metadata lock: the replacement gives up after a bounded wait, the store
+// keeps the old index with one WARN, and serves. MySQL only.
+func replaceBehindTransaction(t *testing.T, d Dialect, db DB) {
+	if d.Dialect != sqlstore.MySQL {
+		t.Skip("only MySQL's owner index has changed its columns")
+	}
+	table := freshTable("rbt")
+	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"} {
+			if err := db.Exec(q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	for _, q := range oldSchema(st) {
+		if err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	want := committedBefore(t, d, db, table, time.Now().Add(time.Hour))
+	logs := &testenv.SyncBuffer{}
+	s, err := behindTransaction(t, db, table, func() (SQLStore, error) {
+		return db.TryStore(t, Options{Table: table, Owner: storetest.Owner, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	})
+	if err != nil {
+		t.Fatalf("NewWithConfig with Owner over the old owner index, behind an open transaction: %v", err)
+	}
+	if n := warns(logs); n != 1 || !strings.Contains(logs.String(), "Lock wait timeout") {
+		t.Errorf("the constructor logged %d WARNs, want 1 with the lock wait timeout:\n%s", n, logs)
+	}
+	if got := ownerKey(t, db, table); !slices.Equal(got, narrowKey) {
+		t.Errorf("the owner index is on (%s), want the old (%s) kept", strings.Join(got, ", "), strings.Join(narrowKey, ", "))
+	}
+	servesBefore(t, s, want)
+}
