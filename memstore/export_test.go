@@ -281,3 +281,20 @@ func SetHookDeleteUserSession(t interface{ Cleanup(func()) }, f func(token strin
 	testHookDeleteUserSession = f
 	t.Cleanup(func() { testHookDeleteUserSession = nil })
 }
+
+// IndexBytes is what the index entries of m count against MaxBytes, all
+// shards together (in any store, bounded or not).
+func IndexBytes(m *MemStore) int64 {
+	var n int64
+	for si := range m.shards {
+		s := &m.shards[si]
+		s.mu.RLock()
+		for _, e := range s.metas {
+			if e != nil {
+				n += e.size()
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}

@@ -43,13 +43,15 @@ var _ sessionstore.UserIndex = (*MemStore)(nil)
 // the store holds.
 
 // ownedBytes is what an owned session's index entry counts against
-// MaxBytes besides its owner and client strings: its metadata with its ID,
-// the pointers to it, its places in the owner's list and record and, when
-// it is the owner's only session, that list and the owner's record. The
-// heap an owned session adds was 278 bytes with an 11-byte owner and no
-// client, two sessions an owner (BenchmarkHeapPerOwnedSession, 2026-12-03;
-// 255 before the owner records), under the 299 this counts.
-const ownedBytes = 288
+// MaxBytes besides its owner and client (clientBytes): its metadata with
+// its ID, the pointers to it, its places in the owner's list and record
+// and, when it is the owner's only session, that list and the owner's
+// record. Sized for that worst case, every session of its own owner: the
+// heap the index adds to such a session with a 70-byte user agent was 440
+// to 456 bytes (TestIndexHeapCounted, 2026-12-03), against the 509 this
+// counts. Two sessions an owner without a client add 278
+// (BenchmarkHeapPerOwnedSession) and count 395.
+const ownedBytes = 384
 
 // ownerShards maps each owner to the record of their entries.
 type ownerShards struct {
@@ -225,17 +227,32 @@ type entryMeta struct {
 }
 
 // clientOf returns e's client, the zero Client for none.
-func (e *entryMeta) clientOf() sessionstore.Client {
-	if c := e.client.Load(); c != nil {
+func (e *entryMeta) clientOf() sessionstore.Client { return derefClient(e.client.Load()) }
+
+// derefClient returns *c, the zero Client for nil.
+func derefClient(c *sessionstore.Client) sessionstore.Client {
+	if c != nil {
 		return *c
 	}
 	return sessionstore.Client{}
 }
 
 func (e *entryMeta) size() int64 {
-	c := e.clientOf()
-	return ownedBytes + int64(len(e.owner)+len(c.UserAgent)+len(c.IP))
+	return ownedBytes + int64(len(e.owner)) + clientBytes(e.client.Load())
 }
+
+// clientBytes is what the client c of an index entry counts against
+// MaxBytes: its strings and the struct that holds them; nothing for none.
+func clientBytes(c *sessionstore.Client) int64 {
+	if c == nil {
+		return 0
+	}
+	return clientStructBytes + int64(len(c.UserAgent)+len(c.IP))
+}
+
+// clientStructBytes is the heap of the sessionstore.Client an index entry
+// points to, besides the strings.
+const clientStructBytes = 32
 
 // indexWrite is what an indexed Commit writes besides the session.
 type indexWrite struct {
@@ -261,11 +278,15 @@ func (s *shard) metaSizeAfter(i uint32, ix *indexWrite) int64 {
 	if ix.owner == "" {
 		return 0
 	}
-	c := ix.client
-	if !ix.hasClient && i != 0 && s.metas[i] != nil {
-		c = s.metas[i].clientOf() // kept
+	// As index writes it: a new client only if it differs.
+	var c *sessionstore.Client
+	if i != 0 && s.metas[i] != nil {
+		c = s.metas[i].client.Load() // kept
 	}
-	return ownedBytes + int64(len(ix.owner)+len(c.UserAgent)+len(c.IP))
+	if ix.hasClient && ix.client != derefClient(c) {
+		c = &ix.client
+	}
+	return ownedBytes + int64(len(ix.owner)) + clientBytes(c)
 }
 
 // index writes ix to the index entry of session node i, and returns by how

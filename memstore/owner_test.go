@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -428,4 +429,41 @@ func TestIndexDeleteOneOwnerChangedMeanwhile(t *testing.T) {
 		t.Fatalf("bob's session: %q, %v", b, ok)
 	}
 	checkIndexExact(t, s, []string{"alice", "bob"})
+}
+
+// What the index adds to an owned session's heap is at most what it counts
+// against MaxBytes (memstore.IndexBytes), in the worst case for it: every
+// session of its own owner (so each has its owner's list and record, and
+// their map slots, to itself), with a client. Measured against the same
+// sessions in a store without the index, after garbage collection.
+func TestIndexHeapCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills two stores")
+	}
+	client := sessionstore.Client{UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", IP: "203.0.113.7"}
+	ctx := sessionstore.WithClient(context.Background(), client)
+	exp := time.Now().Add(time.Hour)
+	for _, n := range []int{10_000, 45_000, 100_000 / floodScale} {
+		var heap [2]int64
+		var counted int64
+		for k, owner := range []sessionstore.OwnerFunc{nil, prefixOwner} {
+			before := heapAfterGC()
+			s := mustNew(t, memstore.Config{Owner: owner, CleanupInterval: -1})
+			for i := range n {
+				if err := s.CommitCtx(ctx, fmt.Sprintf("heap-%038d", i), prefixData(fmt.Sprintf("user-%07d", i), i), exp); err != nil {
+					t.Fatal(err)
+				}
+			}
+			heap[k] = heapAfterGC() - before
+			if owner != nil {
+				counted = memstore.IndexBytes(s)
+			}
+			runtime.KeepAlive(s)
+		}
+		added := (heap[1] - heap[0]) / int64(n)
+		t.Logf("%d sessions, each of its own owner: the index adds %d heap bytes a session, counts %d", n, added, counted/int64(n))
+		if added*int64(n) > counted {
+			t.Errorf("%d sessions: the index adds %d heap bytes a session and counts %d against MaxBytes", n, added, counted/int64(n))
+		}
+	}
 }

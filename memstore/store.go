@@ -126,8 +126,9 @@ type Config struct {
 	// one (sessionstore.WithClient); a session without an owner keeps
 	// none of it. The index entry is written in the same critical section as
 	// the session and goes with it, whatever removes it (Delete, cleanup,
-	// eviction, an owner change); it counts against MaxBytes (288 bytes plus
-	// its owner, user agent and IP), so the bounds hold with it, and a user
+	// eviction, an owner change); it counts against MaxBytes (384 bytes plus
+	// its owner and, with a client, 32 plus its user agent and IP: at least
+	// the heap it takes, see TestIndexHeapCounted), so the bounds hold with it, and a user
 	// with many sessions can hold no more of them than the bounds allow.
 	// nil means no index: the UserIndex methods return an error matching
 	// sessionstore.ErrNoIndex, and the store is exactly as without the field.
