@@ -48,9 +48,9 @@
 // written in the same critical section as the session, and every path that
 // removes a session (Delete, cleanup, eviction, an owner change, a
 // revocation) removes its entry too; expired sessions are never listed,
-// even before cleanup. A store-wide set of the shards holding each user's
-// sessions lets a listing visit only those, so listing a user's sessions
-// costs the same among ten thousand sessions as among a million. Index
+// even before cleanup. A store-wide record of each user's entries, kept
+// with them, makes listing a user's sessions one lookup, so it costs the
+// same among ten thousand sessions as among a million. Index
 // entries count against MaxBytes, and a user can hold no more sessions than
 // the bounds allow, so an attacker signing in to one account again and
 // again cannot make a listing or the index outgrow them. Commit reads the
