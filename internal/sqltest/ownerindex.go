@@ -29,6 +29,30 @@ func oldSchema(st *sqlstore.Statements) []string {
 		[]string{"CREATE INDEX `" + st.Table + "_owner_idx` ON `" + st.Table + "` (" + strings.Join(narrowKey, ", ") + ")"})
 }
 
+// oldTable creates a fresh table named from prefix as an earlier version
+// left it on MySQL (oldSchema), dropped when t ends, and returns its name.
+func oldTable(t *testing.T, d Dialect, db DB, prefix string) string {
+	t.Helper()
+	table := freshTable(prefix)
+	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"} {
+			if err := db.Exec(q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	for _, q := range oldSchema(st) {
+		if err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return table
+}
+
 // ownerKey returns the key columns of table's owner index, in order, as
 // information_schema.statistics lists them.
 func ownerKey(t *testing.T, db DB, table string) []string {
@@ -122,23 +146,7 @@ func oldOwnerIndex(t *testing.T, d Dialect, db DB) {
 	if d.Dialect != sqlstore.MySQL {
 		t.Skip("only MySQL's owner index has changed its columns")
 	}
-	table := freshTable("oi")
-	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, q := range []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"} {
-			if err := db.Exec(q); err != nil {
-				t.Errorf("%s: %v", q, err)
-			}
-		}
-	})
-	for _, q := range oldSchema(st) {
-		if err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	table := oldTable(t, d, db, "oi")
 	exp := time.Now().Add(time.Hour)
 	want := committedBefore(t, d, db, table, exp)
 	before := ownerIndexID(t, db, table)
@@ -296,23 +304,7 @@ func replaceBehindTransaction(t *testing.T, d Dialect, db DB) {
 	if d.Dialect != sqlstore.MySQL {
 		t.Skip("only MySQL's owner index has changed its columns")
 	}
-	table := freshTable("rbt")
-	st, err := sqlstore.New(d.Dialect, d.Placeholder, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, q := range []string{"DROP TABLE IF EXISTS " + table, "DROP TABLE IF EXISTS " + table + "_tombstones"} {
-			if err := db.Exec(q); err != nil {
-				t.Errorf("%s: %v", q, err)
-			}
-		}
-	})
-	for _, q := range oldSchema(st) {
-		if err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	table := oldTable(t, d, db, "rbt")
 	want := committedBefore(t, d, db, table, time.Now().Add(time.Hour))
 	logs := &testenv.SyncBuffer{}
 	s, err := behindTransaction(t, db, table, func() (SQLStore, error) {
