@@ -309,12 +309,14 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 		}
 		s.metas[i] = e
 	}
-	if e.list == nil || e.owner != ix.owner {
-		if e.list != nil {
-			s.unlist(i)
-		}
-		e.created = ix.now // in no record: no listing reads it
-		s.enlist(i, ix.owner)
+	// A new owner's: out of the old owner's record first, and every field
+	// a listing reads is written before the entry enters the new one, so
+	// that a listing of either owner sees the other's Commit in no part
+	// (never a creation time after the last-seen time, or the client of
+	// the previous owner's last request).
+	moving := e.list == nil || e.owner != ix.owner
+	if moving && e.list != nil {
+		s.unlist(i)
 	}
 	e.lastSeen.Store(ix.now)
 	e.expiry.Store(s.nodes[i].expiry)
@@ -329,6 +331,10 @@ func (s *shard) index(i uint32, ix *indexWrite) int64 {
 			c.IP = strings.Clone(ix.client.IP)
 		}
 		e.client.Store(&c)
+	}
+	if moving {
+		e.created = ix.now // in no record: no listing reads it
+		s.enlist(i, ix.owner)
 	}
 	return e.size() - before
 }

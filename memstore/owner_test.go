@@ -467,3 +467,55 @@ func TestIndexHeapCounted(t *testing.T) {
 		}
 	}
 }
+
+// A listing reads the index entries of a user without the shards' locks
+// (see ownerShards): a session moving between two owners while both are
+// listed, over and over, is a data race for the race detector (go test
+// -race) if an entry's fields are written outside what the listing
+// synchronizes with. Each listing also sees the session under at most one
+// of the two owners at a time per listing.
+func TestIndexListWhileOwnerChanges(t *testing.T) {
+	s := mustNew(t, memstore.Config{Owner: prefixOwner, CleanupInterval: -1})
+	ctx := sessionstore.WithClient(context.Background(), sessionstore.Client{UserAgent: "ua", IP: "203.0.113.7"})
+	exp := time.Now().Add(time.Hour)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer close(done)
+		for i := range 20_000 / floodScale {
+			owner := []string{"alice", "bob"}[i%2]
+			c := ctx
+			if i%3 == 0 {
+				c = sessionstore.WithClient(ctx, sessionstore.Client{UserAgent: fmt.Sprint("ua-", i)})
+			}
+			if err := s.CommitCtx(c, "moving-session-token", prefixData(owner, i), exp); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for _, owner := range []string{"alice", "bob"} {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				list, err := s.UserSessions(context.Background(), owner)
+				if err != nil || len(list) > 1 {
+					t.Errorf("UserSessions(%s) = %d sessions, %v; want at most the one", owner, len(list), err)
+					return
+				}
+				for _, us := range list {
+					if us.Created.IsZero() || us.LastSeen.Before(us.Created) {
+						t.Errorf("UserSessions(%s): created %v, last seen %v", owner, us.Created, us.LastSeen)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	checkIndexExact(t, s, []string{"alice", "bob"})
+}
