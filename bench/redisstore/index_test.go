@@ -160,6 +160,8 @@ func BenchmarkUserSessions(b *testing.B) {
 				}
 				b.StopTimer()
 				pl, pf := p99(list), p99(find)
+				b.ReportMetric(float64(list[len(list)/2].Microseconds()), "list-p50-µs")
+				b.ReportMetric(float64(find[len(find)/2].Microseconds()), "find-p50-µs")
 				b.ReportMetric(float64(pl.Microseconds()), "list-p99-µs")
 				b.ReportMetric(float64(pf.Microseconds()), "find-p99-µs")
 				b.ReportMetric(float64(pl)/float64(pf), "list/find-p99")
