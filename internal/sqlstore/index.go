@@ -356,20 +356,34 @@ func HasIndex(ctx context.Context, conn Conn, st *Statements) (bool, error) {
 }
 
 func indexColumns(ctx context.Context, conn Conn, st *Statements) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, st.Index.Columns)
+	cols, err := queryStrings(ctx, conn, st.Index.Columns)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, c := range cols {
+		have[c] = true
+	}
+	return have, nil
+}
+
+// queryStrings runs q, a query without arguments that yields one string
+// column, and returns its values in order.
+func queryStrings(ctx context.Context, conn Conn, q string) ([]string, error) {
+	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	have := map[string]bool{}
+	var out []string
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		have[c] = true
+		out = append(out, v)
 	}
-	return have, rows.Err()
+	return out, rows.Err()
 }
 
 // MigrateIndex adds the index columns that the sessions table lacks
@@ -482,22 +496,7 @@ func (s *Store) replaceOwnerIndex(ctx context.Context) error {
 	if s.st.Index.ReplaceOwnerIndex == "" {
 		return nil
 	}
-	key := func() ([]string, error) {
-		rows, err := s.conn.Query(ctx, s.st.Index.OwnerIndexColumns)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var cols []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				return nil, err
-			}
-			cols = append(cols, c)
-		}
-		return cols, rows.Err()
-	}
+	key := func() ([]string, error) { return queryStrings(ctx, s.conn, s.st.Index.OwnerIndexColumns) }
 	right := func(cols []string) bool {
 		return slices.EqualFunc(cols, s.st.Index.OwnerIndexKey, strings.EqualFold) // column names ignore case
 	}
