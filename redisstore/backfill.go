@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,28 +15,36 @@ import (
 // Migrate read it. KEYS: session, tombstone, metadata and, with an owner,
 // the owner's set of the tag. ARGV: the SHA-1 (hex) of the value read and
 // of its data alone (a value in goredisstore's layout is the bare data),
-// token, userBase(tag), now (µs), owner ("" for none), the tombstone's tag.
+// token, userBase(tag), now (metaMicros), the owner's field ("" for
+// none), the metadata from the tag on (metaTail, no client).
 // A session with a tombstone, gone, or changed since the read (its Commit,
 // by a store with the index, indexed it itself) is left alone; so is one
 // whose metadata already names the owner. Otherwise a stale entry (another
 // owner, written before a replica without the index changed the data) is
 // removed, and the owner's entry written, with the session's own PXAT.
 // Returns 1 if it changed the index.
-var idxBackfillScript = redis.NewScript(idxLua + `
-local tok, base, owner = ARGV[3], ARGV[4], ARGV[6]
+var idxBackfillScript = redis.NewScript(luaUnindex + `
+local tok, base = ARGV[3], ARGV[4]
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local h = redis.sha1hex(v)
 if h ~= ARGV[1] and h ~= ARGV[2] then return 0 end
-local old = redis.call('HGET', KEYS[3], 'o')
-if old == owner or (not old and owner == '') then return 0 end
-unindex(KEYS[3], base, tok)
-if owner == '' then return 1 end
+local m = meta(KEYS[3], KEYS[1])
+local own = ARGV[6]
+local same = false
+if m and own ~= '' then
+  local t = string.match(m, '^{%w+}', 45)
+  same = t and string.sub(m, 45 + #t, 44 + #t + #own) == own
+end
+if same or (not m and own == '') then return 0 end
+unindex(KEYS[3], KEYS[1], base, tok)
+if own == '' then return 1 end
 local px = redis.call('PEXPIRETIME', KEYS[1])
 if px < 0 then return 0 end
-redis.call('HSET', KEYS[3], 'o', owner, 'c', ARGV[5], 's', ARGV[5], 't', ARGV[7])
-redis.call('PEXPIREAT', KEYS[3], px)
+local hd = string.sub(v, 1, 12)
+if #hd < 12 then hd = string.rep('\0', 12) end
+redis.call('SET', KEYS[3], hd .. ARGV[5] .. ARGV[5] .. ARGV[7], 'PXAT', px)
 redis.call('ZADD', KEYS[4], px, tok)
 if redis.call('PEXPIRETIME', KEYS[4]) < px then redis.call('PEXPIREAT', KEYS[4], px) end
 return 1
@@ -118,7 +125,7 @@ func (s *RedisStore) backfillPage(ctx context.Context, node redis.UniversalClien
 		keep = append(keep, sess)
 		owners = append(owners, owner)
 	}
-	nowUs := strconv.FormatInt(s.now().UnixMicro(), 10)
+	nowUs := metaMicros(s.now())
 	if s.clustered {
 		pipe := s.client.Pipeline()
 		for i, sess := range keep {
@@ -145,8 +152,13 @@ func (s *RedisStore) backfillPage(ctx context.Context, node redis.UniversalClien
 		if owners[i] != "" {
 			keys = append(keys, base+owners[i])
 		}
+		var own, tail string
+		if owners[i] != "" {
+			own = metaField(owners[i])
+			tail = metaTail(slotTag(keySlot(s.sessionKey(tok))), owners[i], "", "")
+		}
 		cmds[i] = idxBackfillScript.EvalSha(ctx, pipe, keys, sha1hex(encodeValue(sess.Data, sess.Expiry)), sha1hex(sess.Data),
-			tok, base, nowUs, owners[i], slotTag(keySlot(s.sessionKey(tok))))
+			tok, base, nowUs, own, tail)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, unreadable, err

@@ -114,8 +114,8 @@ type Config struct {
 	TouchWindow time.Duration
 
 	// IndexPrefix starts every key of the per-user index (used only with
-	// Owner set). Like TombstonePrefix it must not contain '{', and none of
-	// the three prefixes may be a prefix of another. Default: Prefix with a
+	// Owner set). Like TombstonePrefix it must not contain '{', nor '*',
+	// and none of the three prefixes may be a prefix of another. Default: Prefix with a
 	// trailing "session:" replaced by "index:" ("scs:index:" with the
 	// default Prefix), or "index:" + Prefix when it has no such suffix.
 	IndexPrefix string
@@ -162,6 +162,9 @@ func resolveIndexPrefix(cfg Config, prefix, tomb string) (string, error) {
 	}
 	if strings.Contains(idx, "{") {
 		return "", fmt.Errorf("redisstore: config: IndexPrefix %q contains '{': the index keys' hash tag must be their first brace pair (set IndexPrefix)", idx)
+	}
+	if strings.Contains(idx, "*") {
+		return "", fmt.Errorf("redisstore: config: IndexPrefix %q contains '*': a listing reads the metadata with SORT ... GET, whose pattern takes the first '*' for the token (set IndexPrefix)", idx)
 	}
 	for _, other := range []string{prefix, tomb} {
 		if strings.HasPrefix(idx, other) || strings.HasPrefix(other, idx) {

@@ -334,7 +334,7 @@ func TestMuteServer(t *testing.T) {
 		t.Error("Delete against a mute server returned nil")
 	}
 	cmds, err := s.evalEach(context.Background(), idxListScript, []string{"a", "b"}, func(tag string) ([]string, []any) {
-		return []string{s.userBase(tag) + "alice"}, []any{0, s.prefix, s.tombPrefix, s.metaBase(tag), "alice"}
+		return []string{s.userBase(tag) + "alice"}, []any{s.prefix, s.tombPrefix, s.metaBase(tag)}
 	})
 	if err == nil {
 		t.Errorf("evalEach against a mute server returned %d commands and no error", len(cmds))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +18,7 @@ var _ sessionstore.UserIndex = (*RedisStore)(nil)
 // The per-user index (Config.Owner set). Keys, all under IndexPrefix, whose
 // first brace pair is the hash tag (IndexPrefix holds no '{'):
 //
-//	IndexPrefix + "{" + tag + "}m" + token   hash: the session's metadata
+//	IndexPrefix + "{" + tag + "}m" + token   string: the session's metadata
 //	IndexPrefix + "{" + tag + "}u" + user    sorted set: the user's tokens
 //	                                         (score: the session key's PXAT)
 //	IndexPrefix + "{" + utag + "}s" + user   set: the tags in use (cluster)
@@ -30,17 +29,23 @@ var _ sessionstore.UserIndex = (*RedisStore)(nil)
 // empty ("{}"), so that a user has one set. utag is the slot tag of the
 // CRC16 of user: the user's own slot.
 //
-// The metadata hash has fields o (owner), c (created), s (last seen), both
-// in microseconds since the Unix epoch by Config.Now, u and i (user agent
-// and IP, only if the application gave them), and t (the tombstone key's
-// tag, for the scripts that reach a token's tombstone from the set).
+// The metadata is one string (meta.go): the session value's header as the
+// script wrote it, last seen and created, then the tombstone key's tag, the
+// owner, the user agent and IP. Its fixed-width front lets the scripts
+// reach each part without parsing: a re-Commit replaces the front and keeps
+// the rest by one string.sub, and a listing reads all of a set's metadata
+// with one MGET and checks the sessions and tombstones with one EXISTS each,
+// so that its cost does not grow by calls for each session. Before
+// 2026-12-04 the metadata was a hash (fields o, c, s, u, i, t); every script
+// that reads one (meta in luaMeta) rewrites it in this layout first,
+// keeping its PXAT.
 //
 // The invariants, kept by the scripts: a token is in user's set of its tag
-// if and only if (at the end of each script) its metadata hash names user
-// as owner, or its entry has expired; the hash and the entry are written by
-// the script that writes the session, and removed by every script that
+// if and only if (at the end of each script) its metadata names user as
+// owner, or its entry has expired; the metadata and the entry are written
+// by the script that writes the session, and removed by every script that
 // removes the session (Commit of another owner, or of none, or of an
-// expired expiry, Delete, DeleteExpired, the revokes). The hash has the
+// expired expiry, Delete, DeleteExpired, the revokes). The metadata has the
 // session key's PXAT; a sorted set at least the highest score of its
 // entries (exactly that after a script that removes entries; a Commit that
 // moves a session's expiry earlier leaves the set's PXAT where it was, so a
@@ -123,28 +128,81 @@ func (s *RedisStore) slotsKey(user string) string {
 	return s.idxBase(slotTag(int(crc16(user)&(numSlots-1))), 's') + user
 }
 
-// idxLua holds the functions the index scripts share. unindex(meta, base,
-// tok) removes tok's metadata and its entry in the set of its owner (base
-// .. owner). fit(z) sets a sorted set's PXAT to its highest score, so
-// that it never outlives its entries. tomb(sk, tk, untilMs, skewMs, maxMs) is Delete's tombstone
-// rule (deleteTomb): it deletes the session sk and writes its tombstone tk
-// (value tombValue) with a PXAT of the latest of sk's PXAT, tk's PXAT and
-// untilMs (capped at maxMs) plus skewMs, unless neither key exists; it
-// returns 1 if it wrote one.
-const idxLua = `
+// The Lua the index scripts share, each script taking only the functions
+// it calls (a function costs its script a closure on every run).
+//
+// luaField: field(m, pos) reads the length-prefixed field ("len:bytes")
+// that starts at pos in m and returns it (nil if m holds none there).
+// luaMeta: meta(k, sk) returns the metadata at k, whose session key is sk,
+// or false if there is none; a hash at k (the layout before 2026-12-04) is
+// first rewritten in the current layout, keeping its PXAT, with the header
+// read from sk. luaFit: fit(z) sets a sorted set's PXAT to its highest
+// score, so that it never outlives its entries. luaUnindex (after the
+// three): unindex(k, sk, base, tok) removes tok's metadata and its entry in
+// the set of its owner (base .. owner). luaTomb: tomb(sk, tk, untilMs,
+// skewMs, maxMs) is Delete's tombstone rule (deleteTomb): it deletes the
+// session sk and writes its tombstone tk (value tombValue) with a PXAT of
+// the latest of sk's PXAT, tk's PXAT and untilMs (capped at maxMs) plus
+// skewMs, unless neither key exists; it returns 1 if it wrote one.
+//
+// In Lua the metadata's offsets are one more than metaSeenAt and the
+// others (meta.go): last seen from 13, created from 29, "{tag}" from 45,
+// the owner's field just after it.
+const (
+	luaField = `
+local function field(m, pos)
+  local c = string.find(m, ':', pos, true)
+  if not c then return nil end
+  local n = tonumber(string.sub(m, pos, c - 1))
+  if not n or c + n > #m then return nil end
+  return string.sub(m, c + 1, c + n)
+end
+`
+	luaMeta = `
+local function meta(k, sk)
+  local m = redis.pcall('GET', k)
+  if type(m) ~= 'table' then return m end
+  local h = redis.call('HMGET', k, 'o', 't', 'c', 's', 'u', 'i')
+  if not h[1] or not h[2] then
+    redis.call('DEL', k)
+    return false
+  end
+  local function us(v)
+    v = v or '0'
+    if #v > 16 then return '0000000000000000' end
+    return string.rep('0', 16 - #v) .. v
+  end
+  local function f(v)
+    v = v or ''
+    return #v .. ':' .. v
+  end
+  local hd = redis.call('GETRANGE', sk, 0, 11)
+  if #hd < 12 then hd = string.rep('\0', 12) end
+  m = hd .. us(h[4]) .. us(h[3]) .. '{' .. h[2] .. '}' .. f(h[1]) .. f(h[5]) .. f(h[6])
+  redis.call('SET', k, m, 'KEEPTTL')
+  return m
+end
+`
+	luaFit = `
 local function fit(z)
   local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
   if top[2] then redis.call('PEXPIREAT', z, top[2]) end
 end
-local function unindex(meta, base, tok)
-  local old = redis.call('HGET', meta, 'o')
+`
+	luaUnindex = luaField + luaMeta + luaFit + `
+local function unindex(k, sk, base, tok)
+  local m = meta(k, sk)
+  if not m then return end
+  local t = string.match(m, '^{%w+}', 45)
+  local old = t and field(m, 45 + #t)
   if old then
     local z = base .. old
     if redis.call('ZREM', z, tok) == 1 then fit(z) end
-    redis.call('DEL', meta)
   end
-  return old
+  redis.call('DEL', k)
 end
+`
+	luaTomb = `
 local function tomb(sk, tk, untilMs, skewMs, maxMs)
   local e = redis.call('PEXPIRETIME', sk)
   local te = redis.call('PEXPIRETIME', tk)
@@ -161,45 +219,44 @@ local function tomb(sk, tk, untilMs, skewMs, maxMs)
   return 1
 end
 `
+)
 
 // idxCommitScript is commitScript with the index. KEYS: session,
 // tombstone, metadata and, with an owner, the owner's set of the tag.
-// ARGV: value, PXAT (ms), token, userBase(tag), now (µs), now (ms), owner
-// ("" for none), "1" if a client is given, its user agent and IP, the
-// tombstone's tag. When the token is new in the owner's set, the set's
-// entries whose PXAT has passed are pruned (a re-Commit, the common case,
-// skips that); the set's PXAT is extended to the session's if it is
-// earlier. Returns 1 if written, 0 if tombstoned.
-var idxCommitScript = redis.NewScript(`
-local tok, base, owner = ARGV[3], ARGV[4], ARGV[7]
-local old = redis.call('HGET', KEYS[3], 'o')
-local function unindex()
-  local z = base .. old
-  if redis.call('ZREM', z, tok) == 1 then
-    local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
-    if top[2] then redis.call('PEXPIREAT', z, top[2]) end
-  end
-  redis.call('DEL', KEYS[3])
+// ARGV: value, PXAT (ms), token, userBase(tag), the metadata's first
+// metaCreatedAt bytes (header and last seen), its created time for a new
+// owner, now (ms), owner's field ("" for no owner), the metadata from its
+// tag on (metaTail), "1" if a client is given. While the owner stays, the
+// metadata keeps its created time and, unless a client is given, its user
+// agent and IP. When the token is new in the owner's set, the set's entries
+// whose PXAT has passed are pruned (a re-Commit, the common case, skips
+// that); the set's PXAT is extended to the session's if it is earlier.
+// Returns 1 if written, 0 if tombstoned.
+var idxCommitScript = redis.NewScript(luaUnindex + `
+local own = ARGV[8]
+local m = meta(KEYS[3], KEYS[1])
+local same = false
+if m and own ~= '' then
+  local t = string.match(m, '^{%w+}', 45)
+  same = t and string.sub(m, 45 + #t, 44 + #t + #own) == own
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  if old then unindex() end
+  if m then unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3]) end
   redis.call('DEL', KEYS[1])
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
-if old ~= owner then
-  if old then unindex() end
-  if owner == '' then return 1 end
-  redis.call('HSET', KEYS[3], 'o', owner, 'c', ARGV[5], 't', ARGV[11])
-end
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[3], 's', ARGV[5], 'u', ARGV[9], 'i', ARGV[10])
+if not same then
+  if m then unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3]) end
+  if own == '' then return 1 end
+  redis.call('SET', KEYS[3], ARGV[5] .. ARGV[6] .. ARGV[9], 'PXAT', ARGV[2])
+elseif ARGV[10] == '1' then
+  redis.call('SET', KEYS[3], ARGV[5] .. string.sub(m, 29, 44) .. ARGV[9], 'PXAT', ARGV[2])
 else
-  redis.call('HSET', KEYS[3], 's', ARGV[5])
+  redis.call('SET', KEYS[3], ARGV[5] .. string.sub(m, 29), 'PXAT', ARGV[2])
 end
-redis.call('PEXPIREAT', KEYS[3], ARGV[2])
-if redis.call('ZADD', KEYS[4], ARGV[2], tok) == 1 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
+if redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
 end
 if redis.call('PEXPIRETIME', KEYS[4]) < tonumber(ARGV[2]) then
   redis.call('PEXPIREAT', KEYS[4], ARGV[2])
@@ -210,8 +267,8 @@ return 1
 // idxDropScript is Commit of an expiry already past with the index: the
 // session goes, and its index entry. KEYS: session, metadata. ARGV:
 // token, userBase(tag).
-var idxDropScript = redis.NewScript(idxLua + `
-unindex(KEYS[2], ARGV[2], ARGV[1])
+var idxDropScript = redis.NewScript(luaUnindex + `
+unindex(KEYS[2], KEYS[1], ARGV[2], ARGV[1])
 redis.call('DEL', KEYS[1])
 return 1
 `)
@@ -220,8 +277,8 @@ return 1
 // the index entry's removal in one script. KEYS: session, tombstone,
 // metadata. ARGV: until (ms), ClockSkew (ms), MaxExpiry (ms), token,
 // userBase(tag).
-var idxDeleteScript = redis.NewScript(idxLua + `
-unindex(KEYS[3], ARGV[5], ARGV[4])
+var idxDeleteScript = redis.NewScript(luaUnindex + luaTomb + `
+unindex(KEYS[3], KEYS[1], ARGV[5], ARGV[4])
 return tomb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `)
 
@@ -235,58 +292,109 @@ end
 return 1
 `)
 
-// idxListScript lists a user's sessions in one set, checking each entry on
-// the spot: its metadata names the user, its tombstone does not exist, and
-// its session key exists (whose header the caller checks against its
-// clock). Entries past their PXAT, and entries whose session and metadata
-// are both gone, are removed. KEYS: the set. ARGV: now (ms), Prefix,
-// TombstonePrefix, metaBase(tag), user. Returns token, header (the value's
-// first 12 bytes), created, last seen, user agent, IP for each.
-var idxListScript = redis.NewScript(idxLua + `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local out = {}
-for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local m = redis.call('HMGET', ARGV[4] .. tok, 'o', 'c', 's', 'u', 'i', 't')
-  if m[1] == ARGV[5] then
-    local h = redis.call('GETRANGE', ARGV[2] .. tok, 0, 11)
-    if h ~= '' and redis.call('EXISTS', ARGV[3] .. '{' .. m[6] .. '}' .. tok) == 0 then
-      local n = #out
-      out[n+1] = tok
-      out[n+2] = h
-      out[n+3] = m[2]
-      out[n+4] = m[3]
-      out[n+5] = m[4] or ''
-      out[n+6] = m[5] or ''
-    end
-  elseif not m[1] and redis.call('EXISTS', ARGV[2] .. tok) == 0 then
-    redis.call('ZREM', KEYS[1], tok)
+// idxListScript lists a user's sessions in one set: the entries that have
+// metadata, whose session key exists and whose tombstone does not (the
+// caller checks that the metadata names the user, which the scripts keep
+// true of every entry, and that its header's expiry has not passed). It
+// reads the tokens and their metadata (r below, token and metadata in
+// turn), then checks the session keys with one EXISTS and the tombstones
+// with one more (a key at a time only when one of those finds a key
+// missing or present), in batches of listBatch, so that listing ten
+// sessions costs about the calls of listing one. Entries whose session and
+// metadata are both gone are removed, and only then is the set's PXAT
+// fitted: a listing that finds nothing to clean writes nothing. KEYS: the
+// set. ARGV: Prefix, TombstonePrefix, metaBase(tag). Returns token and
+// metadata for each.
+//
+// On a single server (idxListSortScript) one SORT ... GET reads the tokens
+// and their metadata in C: building the keys in Lua costs more than the
+// rest of the listing (metaBase holds no '*', which SORT's pattern takes
+// for the token: NewWithConfig checks). Redis 7.0 refuses SORT's GET in
+// cluster mode, so on a cluster (idxListScript) ZRANGE reads the tokens
+// and MGET their metadata.
+var (
+	idxListScript     = redis.NewScript(listScript(luaListMget))
+	idxListSortScript = redis.NewScript(listScript(luaListSort))
+)
+
+const (
+	luaListSort = `
+local r = redis.call('SORT', z, 'BY', 'nosort', 'GET', '#', 'GET', ARGV[3] .. '*')
+`
+	luaListMget = `
+local toks = redis.call('ZRANGE', z, 0, -1)
+local r = {}
+for b = 1, #toks, ` + listBatch + ` do
+  local mk = {}
+  for i = b, math.min(b + ` + listBatch + ` - 1, #toks) do mk[#mk + 1] = ARGV[3] .. toks[i] end
+  local ms = redis.call('MGET', unpack(mk))
+  for j = 1, #mk do
+    r[#r + 1] = toks[b + j - 1]
+    r[#r + 1] = ms[j]
   end
 end
-fit(KEYS[1])
+`
+)
+
+func listScript(read string) string {
+	return luaField + luaMeta + luaFit + `
+local z = KEYS[1]` + read + `
+local dirty = false
+local out = {}
+for b = 1, #r, 2 * ` + listBatch + ` do
+  local got, gm, gk, tk = {}, {}, {}, {}
+  for i = b, math.min(b + 2 * ` + listBatch + ` - 1, #r), 2 do
+    local tok, m = r[i], r[i + 1]
+    if not m then m = meta(ARGV[3] .. tok, ARGV[1] .. tok) end
+    local t = m and string.match(m, '^{%w+}', 45)
+    if t then
+      local g = #got + 1
+      got[g], gm[g], gk[g], tk[g] = tok, m, ARGV[1] .. tok, ARGV[2] .. t .. tok
+    elseif not m and redis.call('EXISTS', ARGV[1] .. tok) == 0 then
+      redis.call('ZREM', z, tok)
+      dirty = true
+    end
+  end
+  if #got > 0 then
+    local each = redis.call('EXISTS', unpack(gk)) ~= #got or redis.call('EXISTS', unpack(tk)) ~= 0
+    for g = 1, #got do
+      if not each or (redis.call('EXISTS', gk[g]) == 1 and redis.call('EXISTS', tk[g]) == 0) then
+        out[#out + 1] = got[g]
+        out[#out + 1] = gm[g]
+      end
+    end
+  end
+end
+if dirty then fit(z) end
 return out
-`)
+`
+}
+
+// listBatch is how many keys idxListScript gives one MGET or EXISTS: well
+// under the Lua stack's limit on unpack (about 8,000).
+const listBatch = "500"
 
 // idxRevokeScript deletes, as Delete does (tombstone included), the
 // sessions of a user in one set: all but the tokens given (ARGV[9] "k") or
 // only those (ARGV[9] "o"). Entries whose metadata does not name the user
 // are removed from the set without touching their session. KEYS: the set.
-// ARGV: now (ms), Prefix, TombstonePrefix, metaBase(tag), user, Delete's
-// until, ClockSkew and maximum (ms), "k" or "o", tokens. Returns the header
-// of each session deleted ("" if its key was gone).
-var idxRevokeScript = redis.NewScript(idxLua + `
+// ARGV: now (ms), Prefix, TombstonePrefix, metaBase(tag), the user's owner
+// field, Delete's until, ClockSkew and maximum (ms), "k" or "o", tokens.
+// Returns the header of each session deleted ("" if its key was gone).
+var idxRevokeScript = redis.NewScript(luaField + luaMeta + luaFit + luaTomb + `
 local set = {}
 for i = 10, #ARGV do set[ARGV[i]] = true end
-local keep = ARGV[9] == 'k'
+local keep, own = ARGV[9] == 'k', ARGV[5]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local out = {}
 for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if (set[tok] == true) ~= keep then
-    local mk = ARGV[4] .. tok
-    local m = redis.call('HMGET', mk, 'o', 't')
-    if m[1] == ARGV[5] then
-      local sk = ARGV[2] .. tok
+    local mk, sk = ARGV[4] .. tok, ARGV[2] .. tok
+    local m = meta(mk, sk)
+    local t = m and string.match(m, '^{%w+}', 45)
+    if t and string.sub(m, 45 + #t, 44 + #t + #own) == own then
       out[#out+1] = redis.call('GETRANGE', sk, 0, 11)
-      tomb(sk, ARGV[3] .. '{' .. m[2] .. '}' .. tok, ARGV[6], ARGV[7], ARGV[8])
+      tomb(sk, ARGV[3] .. t .. tok, ARGV[6], ARGV[7], ARGV[8])
       redis.call('DEL', mk)
     end
     redis.call('ZREM', KEYS[1], tok)
@@ -299,13 +407,13 @@ return out
 // idxExpireScript is expireSessionScript with the index: it also removes
 // the metadata and the set entry of the session it deletes. KEYS: session,
 // metadata. ARGV: expireSessionScript's three, token, userBase(tag).
-var idxExpireScript = redis.NewScript(idxLua + `
+var idxExpireScript = redis.NewScript(luaUnindex + `
 local e = redis.call('PEXPIRETIME', KEYS[1])
 if e == -2 then return 0 end
 local limit = tonumber(ARGV[1])
 if redis.call('GETRANGE', KEYS[1], 0, 3) == ARGV[3] then limit = limit + tonumber(ARGV[2]) end
 if e == -1 or e <= limit then
-  unindex(KEYS[2], ARGV[5], ARGV[4])
+  unindex(KEYS[2], KEYS[1], ARGV[5], ARGV[4])
   redis.call('DEL', KEYS[1])
   return 1
 end
@@ -382,13 +490,19 @@ func (s *RedisStore) indexedCommit(ctx context.Context, token string, b []byte, 
 			s.tagsSeen.add(owner, tag, until)
 		}
 	}
-	hasClient, ua, ip := "", "", ""
-	if c, ok := sessionstore.ClientFromContext(ctx); ok {
-		hasClient, ua, ip = "1", c.UserAgent, c.IP
+	v := encodeValue(b, expiry)
+	var own, tail, hasClient string
+	if owner != "" {
+		var ua, ip string
+		if c, ok := sessionstore.ClientFromContext(ctx); ok {
+			hasClient, ua, ip = "1", c.UserAgent, c.IP
+		}
+		own = metaField(owner)
+		tail = metaTail(slotTag(keySlot(s.sessionKey(token))), owner, ua, ip)
 	}
-	nowUs := strconv.FormatInt(now.UnixMicro(), 10)
-	n, err := idxCommitScript.Run(ctx, s.client, keys, encodeValue(b, expiry), pxat, token, base,
-		nowUs, floorMs(now), owner, hasClient, ua, ip, slotTag(keySlot(s.sessionKey(token)))).Int64()
+	nowUs := metaMicros(now)
+	n, err := idxCommitScript.Run(ctx, s.client, keys, v, pxat, token, base,
+		string(v[:headerLen])+nowUs, nowUs, floorMs(now), own, tail, hasClient).Int64()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: commit: %w", err)
 	}
@@ -492,9 +606,12 @@ func (s *RedisStore) userSessions(ctx context.Context, op, user string) ([]sessi
 		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	now := s.now()
-	nowMs := floorMs(now)
-	cmds, err := s.evalEach(ctx, idxListScript, tags, func(tag string) ([]string, []any) {
-		return []string{s.userBase(tag) + user}, []any{nowMs, s.prefix, s.tombPrefix, s.metaBase(tag), user}
+	script := idxListSortScript
+	if s.clustered {
+		script = idxListScript
+	}
+	cmds, err := s.evalEach(ctx, script, tags, func(tag string) ([]string, []any) {
+		return []string{s.userBase(tag) + user}, []any{s.prefix, s.tombPrefix, s.metaBase(tag)}
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -509,19 +626,23 @@ func (s *RedisStore) userSessions(ctx context.Context, op, user string) ([]sessi
 		if err != nil {
 			return nil, nil, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
-		for i := 0; i+6 <= len(vals); i += 6 {
-			_, expiry, ok := decodeValue([]byte(vals[i+1]))
+		for i := 0; i+2 <= len(vals); i += 2 {
+			tok := vals[i]
+			m, ok := parseMeta(vals[i+1])
+			if !ok || m.owner != user {
+				continue // not this store's metadata
+			}
+			_, expiry, ok := decodeValue([]byte(m.header))
 			if !ok || !expiry.After(now) {
 				continue // another layout (written behind the store), or expired
 			}
-			tok := vals[i]
 			entries = append(entries, entry{tok: tok, us: sessionstore.UserSession{
 				ID:        sessionstore.SessionID(tok),
-				Created:   parseMicro(vals[i+2]),
-				LastSeen:  parseMicro(vals[i+3]),
+				Created:   m.created,
+				LastSeen:  m.seen,
 				Expiry:    expiry,
-				UserAgent: vals[i+4],
-				IP:        vals[i+5],
+				UserAgent: m.userAgent,
+				IP:        m.ip,
 			}})
 		}
 	}
@@ -537,14 +658,6 @@ func (s *RedisStore) userSessions(ctx context.Context, op, user string) ([]sessi
 		list[i], toks[i] = e.us, e.tok
 	}
 	return list, toks, nil
-}
-
-func parseMicro(v string) time.Time {
-	us, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
 }
 
 // CountUserSessions returns the number of live sessions of user, checked
@@ -621,8 +734,9 @@ func (s *RedisStore) revoke(ctx context.Context, op, user string, tags []string,
 	nowMs := floorMs(now)
 	until := ceilMs(s.policy.Until(now))
 	maxMs := floorMs(sessionstore.MaxExpiry)
+	own := metaField(user)
 	cmds, err := s.evalEach(ctx, idxRevokeScript, tags, func(tag string) ([]string, []any) {
-		args := []any{nowMs, s.prefix, s.tombPrefix, s.metaBase(tag), user, until, s.skewMs, maxMs, mode}
+		args := []any{nowMs, s.prefix, s.tombPrefix, s.metaBase(tag), own, until, s.skewMs, maxMs, mode}
 		for _, tok := range toks {
 			if sessionstore.ValidToken(tok) && s.idxTag(tok) == tag {
 				args = append(args, tok)

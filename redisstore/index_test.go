@@ -165,6 +165,8 @@ func TestIndexConfigErrors(t *testing.T) {
 		want string
 	}{
 		{Config{Owner: o, IndexPrefix: "i{x}:"}, "'{'"},
+		{Config{Owner: o, IndexPrefix: "i*:"}, "'*'"},
+		{Config{Owner: o, Prefix: "app*:session:"}, "'*'"},
 		{Config{Owner: o, Prefix: "s:", IndexPrefix: "s:i:"}, "prefix of the other"},
 		{Config{Owner: o, Prefix: "s:i:", TombstonePrefix: "t:", IndexPrefix: "s:"}, "prefix of the other"},
 		{Config{Owner: o, Prefix: "s:", TombstonePrefix: "t:", IndexPrefix: "t:"}, "prefix of the other"},
@@ -399,6 +401,11 @@ func checkIndex(t *testing.T, s *RedisStore, now time.Time) {
 						t.Errorf("metadata of %s without its session (%v)", name, err)
 						continue
 					}
+					m, err := node.Get(ctx, k).Result()
+					sm, ok := parseMeta(m)
+					if err != nil || !ok || sm.header != string(v[:headerLen]) || sm.tag != slotTag(keySlot(s.sessionKey(name))) {
+						t.Errorf("metadata of %s is %q (%v), its session's header %q", name, m, err, v[:headerLen])
+					}
 					if a, b := pxat(node, k), pxat(node, s.sessionKey(name)); a != b {
 						t.Errorf("metadata of %s expires at %d, its session at %d", name, a, b)
 					}
@@ -416,8 +423,9 @@ func checkIndex(t *testing.T, s *RedisStore, now time.Time) {
 						if int64(z.Score) <= floorMs(now) {
 							continue // passed: pruned by the next script on the set
 						}
-						if o, _ := node.HGet(ctx, s.metaBase(tag)+tok, "o").Result(); o != name {
-							t.Errorf("%s listed under %q, its metadata names %q", tok, name, o)
+						m, _ := node.Get(ctx, s.metaBase(tag)+tok).Result()
+						if sm, _ := parseMeta(m); sm.owner != name {
+							t.Errorf("%s listed under %q, its metadata names %q", tok, name, sm.owner)
 						}
 					}
 					if p := pxat(node, k); len(zs) > 0 && p < last {
