@@ -302,8 +302,9 @@ return 1
 // missing or present), in batches of listBatch, so that listing ten
 // sessions costs about the calls of listing one. Entries whose session and
 // metadata are both gone are removed, and only then is the set's PXAT
-// fitted: a listing that finds nothing to clean writes nothing. KEYS: the
-// set. ARGV: Prefix, TombstonePrefix, metaBase(tag). Returns token and
+// fitted: a listing that finds nothing to clean writes nothing, and one
+// that drops nothing returns what it read (r) without copying it. KEYS:
+// the set. ARGV: Prefix, TombstonePrefix, metaBase(tag). Returns token and
 // metadata for each.
 //
 // On a single server (idxListSortScript) one SORT ... GET reads the tokens
@@ -339,33 +340,44 @@ end
 func listScript(read string) string {
 	return luaField + luaMeta + luaFit + `
 local z = KEYS[1]` + read + `
-local dirty = false
-local out = {}
+local dirty, drop, dropped = false, {}, false
 for b = 1, #r, 2 * ` + listBatch + ` do
-  local got, gm, gk, tk = {}, {}, {}, {}
+  local gi, gk, tk, n = {}, {}, {}, 0
   for i = b, math.min(b + 2 * ` + listBatch + ` - 1, #r), 2 do
     local tok, m = r[i], r[i + 1]
-    if not m then m = meta(ARGV[3] .. tok, ARGV[1] .. tok) end
+    if not m then
+      m = meta(ARGV[3] .. tok, ARGV[1] .. tok)
+      r[i + 1] = m
+    end
     local t = m and string.match(m, '^{%w+}', 45)
     if t then
-      local g = #got + 1
-      got[g], gm[g], gk[g], tk[g] = tok, m, ARGV[1] .. tok, ARGV[2] .. t .. tok
-    elseif not m and redis.call('EXISTS', ARGV[1] .. tok) == 0 then
-      redis.call('ZREM', z, tok)
-      dirty = true
+      n = n + 1
+      gi[n], gk[n], tk[n] = i, ARGV[1] .. tok, ARGV[2] .. t .. tok
+    else
+      drop[i], dropped = true, true
+      if not m and redis.call('EXISTS', ARGV[1] .. tok) == 0 then
+        redis.call('ZREM', z, tok)
+        dirty = true
+      end
     end
   end
-  if #got > 0 then
-    local each = redis.call('EXISTS', unpack(gk)) ~= #got or redis.call('EXISTS', unpack(tk)) ~= 0
-    for g = 1, #got do
-      if not each or (redis.call('EXISTS', gk[g]) == 1 and redis.call('EXISTS', tk[g]) == 0) then
-        out[#out + 1] = got[g]
-        out[#out + 1] = gm[g]
+  if n > 0 and (redis.call('EXISTS', unpack(gk)) ~= n or redis.call('EXISTS', unpack(tk)) ~= 0) then
+    for g = 1, n do
+      if redis.call('EXISTS', gk[g]) == 0 or redis.call('EXISTS', tk[g]) == 1 then
+        drop[gi[g]], dropped = true, true
       end
     end
   end
 end
 if dirty then fit(z) end
+if not dropped then return r end
+local out = {}
+for i = 1, #r, 2 do
+  if not drop[i] then
+    out[#out + 1] = r[i]
+    out[#out + 1] = r[i + 1]
+  end
+end
 return out
 `
 }
