@@ -12,7 +12,10 @@ import (
 
 // Migrate creates the sessions table, the tombstone table and their expiry
 // indexes where they do not exist (CREATE ... IF NOT EXISTS). It never alters
-// an existing table. The statements per dialect are listed in the package
+// an existing table. When both tables and their expiry indexes exist it
+// runs no DDL: PostgreSQL and MySQL refuse CREATE ... IF NOT EXISTS to a
+// role without CREATE even when the table is there, and such a role can
+// then call Migrate at every start once an administrator has migrated. The statements per dialect are listed in the package
 // documentation, for deployments that migrate with their own tools.
 //
 // On MySQL and MariaDB the token columns must compare bytes exactly; a

@@ -82,7 +82,8 @@ func (ExpiryColumn) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 // replicas migrating at once do not collide). It never alters an
 // existing table: an SCS table keeps its NOT NULL constraints and its one
 // expiry index. New already calls it; it is exported for deployments that
-// migrate in a separate step.
+// migrate in a separate step. When both tables and their expiry indexes
+// exist it runs no DDL, so a role that may not create anything can call it.
 //
 // On MySQL and MariaDB the token columns must compare bytes exactly; a
 // table made by an earlier version (VARCHAR(512) utf8mb4_bin, which is PAD

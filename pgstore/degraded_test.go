@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionstore/sessionstore"
@@ -190,5 +191,47 @@ func TestNoTombstonePrivilege(t *testing.T) {
 	}
 	if n := degradedErrors(&allowLogs); n != 1 {
 		t.Errorf("AllowNoTombstones: %d ERROR lines, want still 1", n)
+	}
+}
+
+// TestMigrateAsLimitedRole: once the owner has created everything, Migrate
+// as a role that may not create anything has nothing to do and succeeds
+// (PostgreSQL refuses CREATE TABLE IF NOT EXISTS to such a role even for a
+// table that exists), with the index on too; with the tombstone table
+// gone it fails with the server's refusal.
+func TestMigrateAsLimitedRole(t *testing.T) {
+	owner, limited, role := limitedRole(t)
+	ctx := context.Background()
+	cfg := Config{CleanupInterval: -1, Owner: sessionstore.OwnerKey(scs.GobCodec{}, "user_id"), Logger: slog.New(slog.DiscardHandler)}
+	ac := cfg
+	ac.CreateTable = true // migrates, index included
+	admin, err := NewWithConfig(owner, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.StopCleanup()
+	if _, err := owner.Exec(ctx, "GRANT SELECT, INSERT, UPDATE, DELETE ON sessions_tombstones TO "+role); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{{CleanupInterval: -1}, cfg} {
+		s, err := NewWithConfig(limited, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.StopCleanup()
+		if err := s.Migrate(ctx); err != nil {
+			t.Errorf("Migrate as a role without CREATE (index on: %v), everything in place: %v", c.Owner != nil, err)
+		}
+	}
+	if _, err := owner.Exec(ctx, "DROP TABLE sessions_tombstones"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewWithConfig(limited, Config{CleanupInterval: -1, AllowNoTombstones: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StopCleanup()
+	if err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("Migrate as a role without CREATE, no tombstone table: %v, want the server's refusal", err)
 	}
 }

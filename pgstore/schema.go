@@ -7,6 +7,9 @@ import "context"
 // several replicas at once (an advisory lock serialises them). NewWithConfig
 // calls it when Config.CreateTable is set; call it yourself from a
 // deployment step otherwise, or apply the same DDL with your migrations.
+// When everything exists it runs no DDL, so an application whose role may
+// not create anything (the schema's owner migrated) can still call it at
+// every start.
 //
 // With Config.Owner set, it also turns the per-user index on: a new table
 // is created with the index columns and the owner index; an existing one

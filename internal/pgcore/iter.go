@@ -112,17 +112,28 @@ func (s *Store) scanPage(ctx context.Context, after string, limit int, row func(
 	return n, sess.Token, err
 }
 
+// schemaComplete reports whether both tables and their expiry indexes
+// exist; a failed probe answers false, and Migrate's own statements then
+// give the error.
+func (s *Store) schemaComplete(ctx context.Context) bool {
+	var ok bool
+	return s.db.QueryRow(ctx, s.Q.Complete).Scan(&ok) == nil && ok
+}
+
 // Migrate creates the sessions table, its expiry index, the tombstone table
 // and its index if they do not exist, idempotently and safely from several
 // replicas at once (an advisory lock serialises them); with the index on,
 // it also adds the index columns, builds the owner index concurrently and
 // backfills the owners of the live sessions. The index part is bounded by
-// ctx only.
+// ctx only. When everything exists it runs no DDL, so that a role without
+// CREATE or ALTER may run it (Queries.Complete).
 func (s *Store) Migrate(ctx context.Context) error {
 	bctx, cancel := context.WithTimeout(ctx, s.bound)
 	defer cancel()
-	if _, err := s.db.Exec(bctx, s.Q.Migrate); err != nil {
-		return fmt.Errorf("%s: migrate %s: %w", s.name, s.Names.Display, err)
+	if !s.schemaComplete(bctx) {
+		if _, err := s.db.Exec(bctx, s.Q.Migrate); err != nil {
+			return fmt.Errorf("%s: migrate %s: %w", s.name, s.Names.Display, err)
+		}
 	}
 	if s.owner != nil {
 		if err := s.migrateIndex(ctx); err != nil {

@@ -72,10 +72,14 @@ func (c Columns) check() error {
 type Names struct {
 	Sessions, Tombstones       string // quoted, possibly schema-qualified
 	SessionsIdx, TombstonesIdx string // quoted, never qualified
-	OwnerIdx                   string // quoted, never qualified
-	OwnerIdxQualified          string // quoted, qualified as the table is
-	Display                    string // as configured, for messages
-	Cols                       Columns
+	// SessionsIdxQualified and TombstonesIdxQualified are the expiry
+	// indexes qualified as the tables are (an index lives in its table's
+	// schema), for to_regclass.
+	SessionsIdxQualified, TombstonesIdxQualified string
+	OwnerIdx                                     string // quoted, never qualified
+	OwnerIdxQualified                            string // quoted, qualified as the table is
+	Display                                      string // as configured, for messages
+	Cols                                         Columns
 }
 
 // ParseTable validates name, optionally schema-qualified ("app.sessions"),
@@ -122,14 +126,16 @@ func TableNames(prefix, name string, whole bool, cols Columns) (Names, error) {
 		return quoteIdent(table)
 	}
 	return Names{
-		Sessions:          qualify(base),
-		Tombstones:        qualify(base + "_tombstones"),
-		SessionsIdx:       quoteIdent(base + "_" + cols.Expiry + "_idx"),
-		TombstonesIdx:     quoteIdent(base + "_tombstones_" + cols.Expiry + "_idx"),
-		OwnerIdx:          quoteIdent(base + "_owner_idx"),
-		OwnerIdxQualified: qualify(base + "_owner_idx"),
-		Display:           name,
-		Cols:              cols,
+		Sessions:               qualify(base),
+		Tombstones:             qualify(base + "_tombstones"),
+		SessionsIdx:            quoteIdent(base + "_" + cols.Expiry + "_idx"),
+		TombstonesIdx:          quoteIdent(base + "_tombstones_" + cols.Expiry + "_idx"),
+		SessionsIdxQualified:   qualify(base + "_" + cols.Expiry + "_idx"),
+		TombstonesIdxQualified: qualify(base + "_tombstones_" + cols.Expiry + "_idx"),
+		OwnerIdx:               quoteIdent(base + "_owner_idx"),
+		OwnerIdxQualified:      qualify(base + "_owner_idx"),
+		Display:                name,
+		Cols:                   cols,
 	}, nil
 }
 

@@ -47,6 +47,11 @@ type Queries struct {
 	// which creates the sessions table only if it does not exist (see
 	// Options.EnsureTable).
 	Migrate, Probe, CreateTombstones, Ensure string
+	// Complete yields true when both tables and their expiry indexes
+	// exist: Migrate then runs no CREATE, which PostgreSQL refuses to a
+	// role without CREATE on the schema even with IF NOT EXISTS and the
+	// table there.
+	Complete string
 }
 
 // migrateLock serialises the schema changes of every store, on any table.
@@ -207,6 +212,8 @@ AND has_table_privilege(r, 'UPDATE') AND has_table_privilege(r, 'DELETE'), false
 current_setting('server_version_num')::int >= 150000
 FROM (SELECT to_regclass(` + quoteLiteral(n.Tombstones) + `) AS r) t`,
 		CreateTombstones: migrateLock + "\n" + createTombstones,
-		Ensure:           ensure(n, sessionsDDL(c, ""), ""),
+		Complete: `SELECT to_regclass(` + quoteLiteral(n.Sessions) + `) IS NOT NULL AND to_regclass(` + quoteLiteral(n.SessionsIdxQualified) +
+			`) IS NOT NULL AND to_regclass(` + quoteLiteral(n.Tombstones) + `) IS NOT NULL AND to_regclass(` + quoteLiteral(n.TombstonesIdxQualified) + `) IS NOT NULL`,
+		Ensure: ensure(n, sessionsDDL(c, ""), ""),
 	}
 }

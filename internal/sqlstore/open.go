@@ -199,11 +199,13 @@ func (s *Store) open(allowNoTombstones bool) error {
 // Config.Owner set migrates the per-user index (MigrateIndex). It is the
 // modules' Migrate.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := s.mod.CreateSessions(ctx, s.st); err != nil {
-		return s.errorf("migrate", err)
-	}
-	if err := s.mod.CreateTombstones(ctx, s.st); err != nil {
-		return s.errorf("migrate", err)
+	if !s.schemaComplete(ctx) {
+		if err := s.mod.CreateSessions(ctx, s.st); err != nil {
+			return s.errorf("migrate", err)
+		}
+		if err := s.mod.CreateTombstones(ctx, s.st); err != nil {
+			return s.errorf("migrate", err)
+		}
 	}
 	if err := CheckTokenColumns(ctx, s.conn, s.st); err != nil {
 		return s.errorf("migrate", err)
@@ -213,6 +215,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return s.IndexError(err)
 	}
 	return nil
+}
+
+// schemaComplete reports whether both tables and their expiry indexes
+// exist, so that Migrate runs no CREATE (see Statements.SchemaComplete). A
+// failed probe answers false: Migrate then runs its statements, and their
+// error is the one returned.
+func (s *Store) schemaComplete(ctx context.Context) bool {
+	if s.st.SchemaComplete == "" {
+		return false
+	}
+	rows, err := s.conn.Query(ctx, s.st.SchemaComplete)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	var n int
+	if !rows.Next() || rows.Scan(&n) != nil {
+		return false
+	}
+	return n == 2
 }
 
 // Statements returns the store's statements.
