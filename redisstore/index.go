@@ -231,23 +231,33 @@ end
 // agent and IP. When the token is new in the owner's set, the set's entries
 // whose PXAT has passed are pruned (a re-Commit, the common case, skips
 // that); the set's PXAT is extended to the session's if it is earlier.
-// Returns 1 if written, 0 if tombstoned.
-var idxCommitScript = redis.NewScript(luaUnindex + `
+// Returns 1 if written, 0 if tombstoned. The functions of luaMeta and
+// luaUnindex are defined in the branches that call them, so that a
+// re-Commit of the same owner, the common case, creates no closure (about
+// 3 µs of Redis time a Commit on the AMD VM of docs/redisstore.md).
+var idxCommitScript = redis.NewScript(`
 local own = ARGV[8]
-local m = meta(KEYS[3], KEYS[1])
+local m = redis.pcall('GET', KEYS[3])
+if m and m.err then` + luaMeta + `
+  m = meta(KEYS[3], KEYS[1])
+end
 local same = false
 if m and own ~= '' then
   local t = string.match(m, '^{%w+}', 45)
   same = t and string.sub(m, 45 + #t, 44 + #t + #own) == own
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  if m then unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3]) end
+  if m then` + luaUnindex + `
+    unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3])
+  end
   redis.call('DEL', KEYS[1])
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 if not same then
-  if m then unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3]) end
+  if m then` + luaUnindex + `
+    unindex(KEYS[3], KEYS[1], ARGV[4], ARGV[3])
+  end
   if own == '' then return 1 end
   redis.call('SET', KEYS[3], ARGV[5] .. ARGV[6] .. ARGV[9], 'PXAT', ARGV[2])
 elseif ARGV[10] == '1' then
