@@ -289,3 +289,57 @@ func TestIndexMixedFleet(t *testing.T) {
 		}
 	})
 }
+
+// TestIndexListManyBatches: a user with more sessions than one batch of
+// the listing's MGET and EXISTS (listBatch), some of them left dangling by
+// a replica without the index in different batches, is listed whole and
+// exactly, and revoked whole.
+func TestIndexListManyBatches(t *testing.T) {
+	clients(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		plain := newStore(t, c, Config{})
+		s, err := NewWithConfig(c, Config{Prefix: plain.prefix, TombstonePrefix: plain.tombPrefix, Owner: storetest.Owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 1100 // more than two batches of 500
+		exp := time.Now().Add(time.Hour)
+		data := ownedData(t, "alice", exp)
+		toks := make([]string, n)
+		for i := range toks {
+			toks[i] = fmt.Sprintf("many-%04d", i)
+			if err := s.Commit(toks[i], data, exp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gone := map[string]bool{}
+		for _, i := range []int{0, 499, 500, 777, 1099} {
+			gone[toks[i]] = true
+			if err := plain.Delete(toks[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := s.UserSessions(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != n-len(gone) {
+			t.Errorf("UserSessions = %d sessions, want %d", len(list), n-len(gone))
+		}
+		seen := map[string]bool{}
+		for _, us := range list {
+			seen[us.ID] = true
+		}
+		for _, tok := range toks {
+			if id := sessionstore.SessionID(tok); seen[id] == gone[tok] {
+				t.Errorf("%s (deleted by the plain store: %v) listed: %v", tok, gone[tok], seen[id])
+			}
+		}
+		if got, err := s.DeleteUserSessions(ctx, "alice"); got != n-len(gone) || err != nil {
+			t.Errorf("DeleteUserSessions = %d, %v; want %d", got, err, n-len(gone))
+		}
+		if got, err := s.CountUserSessions(ctx, "alice"); got != 0 || err != nil {
+			t.Errorf("CountUserSessions after revoking = %d, %v", got, err)
+		}
+	})
+}
