@@ -89,7 +89,7 @@ func TestConfigErrors(t *testing.T) {
 // metacharacters, braces that make a hash tag, and the longest token.
 var hostileTokens = []string{
 	"*", "?", "[", "]", "[a-z]*", `\`, "{", "}", "{}", "}{", "{a}", "a{b}c", "{{x}}", "}x{y}", "x{y",
-	"a*b?c[d]", "{tag}*", "\xff"[:0] + "été{ü}", strings.Repeat("{", sessionstore.MaxTokenLen),
+	"a*b?c[d]", "{tag}*", "#", "->", "a->b", "x->", "*->y", "\xff"[:0] + "été{ü}", strings.Repeat("{", sessionstore.MaxTokenLen),
 	strings.Repeat("}", sessionstore.MaxTokenLen), "{" + strings.Repeat("x", sessionstore.MaxTokenLen-2) + "}",
 }
 
