@@ -23,7 +23,7 @@ import (
 // owner, written before a replica without the index changed the data) is
 // removed, and the owner's entry written, with the session's own PXAT.
 // Returns 1 if it changed the index.
-var idxBackfillScript = redis.NewScript(luaUnindex + `
+var idxBackfillScript = redis.NewScript(luaUnindex + luaOwns + `
 local tok, base = ARGV[3], ARGV[4]
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local v = redis.call('GET', KEYS[1])
@@ -32,11 +32,7 @@ local h = redis.sha1hex(v)
 if h ~= ARGV[1] and h ~= ARGV[2] then return 0 end
 local m = meta(KEYS[3], KEYS[1])
 local own = ARGV[6]
-local same = false
-if m and own ~= '' then
-  local t = string.match(m, '^{%w+}', 45)
-  same = t and string.sub(m, 45 + #t, 44 + #t + #own) == own
-end
+local same = owns(m, own)
 if same or (not m and own == '') then return 0 end
 unindex(KEYS[3], KEYS[1], base, tok)
 if own == '' then return 1 end
@@ -154,8 +150,7 @@ func (s *RedisStore) backfillPage(ctx context.Context, node redis.UniversalClien
 		}
 		var own, tail string
 		if owners[i] != "" {
-			own = metaField(owners[i])
-			tail = metaTail(slotTag(keySlot(s.sessionKey(tok))), owners[i], "", "")
+			own, tail = s.ownerMeta(tok, owners[i], "", "")
 		}
 		cmds[i] = idxBackfillScript.EvalSha(ctx, pipe, keys, sha1hex(encodeValue(sess.Data, sess.Expiry)), sha1hex(sess.Data),
 			tok, base, nowUs, own, tail)

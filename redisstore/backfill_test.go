@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionstore/sessionstore"
-	"github.com/sessionstore/sessionstore/storetest"
 )
 
 // TestMigrate turns the index on for sessions committed without it, on a
@@ -22,11 +21,7 @@ import (
 func TestMigrate(t *testing.T) {
 	clients(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		plain := newStore(t, c, Config{})
-		indexed, err := NewWithConfig(c, Config{Prefix: plain.prefix, TombstonePrefix: plain.tombPrefix, Owner: storetest.Owner})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain, indexed := plainAndIndexed(t, c)
 		if _, err := plain.Migrate(ctx); !errors.Is(err, sessionstore.ErrNoIndex) {
 			t.Fatalf("Migrate without Owner: %v, want ErrNoIndex", err)
 		}

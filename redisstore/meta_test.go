@@ -234,11 +234,7 @@ func TestIndexHashLayout(t *testing.T) {
 func TestIndexMixedFleet(t *testing.T) {
 	clients(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		plain := newStore(t, c, Config{})
-		indexed, err := NewWithConfig(c, Config{Prefix: plain.prefix, TombstonePrefix: plain.tombPrefix, Owner: storetest.Owner})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain, indexed := plainAndIndexed(t, c)
 		exp := time.Now().Add(time.Hour)
 		for _, tok := range []string{"live", "dropped", "deleted"} {
 			if err := indexed.Commit(tok, ownedData(t, "alice", exp), exp); err != nil {
@@ -297,11 +293,7 @@ func TestIndexMixedFleet(t *testing.T) {
 func TestIndexListManyBatches(t *testing.T) {
 	clients(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		plain := newStore(t, c, Config{})
-		s, err := NewWithConfig(c, Config{Prefix: plain.prefix, TombstonePrefix: plain.tombPrefix, Owner: storetest.Owner})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain, s := plainAndIndexed(t, c)
 		const n = 1100 // more than two batches of 500
 		exp := time.Now().Add(time.Hour)
 		data := ownedData(t, "alice", exp)
@@ -342,4 +334,16 @@ func TestIndexListManyBatches(t *testing.T) {
 			t.Errorf("CountUserSessions after revoking = %d, %v", got, err)
 		}
 	})
+}
+
+// plainAndIndexed returns two stores on the same keys: one without the
+// index (a replica that has not turned it on) and one with it.
+func plainAndIndexed(t *testing.T, c redis.UniversalClient) (plain, indexed *RedisStore) {
+	t.Helper()
+	plain = newStore(t, c, Config{})
+	indexed, err := NewWithConfig(c, Config{Prefix: plain.prefix, TombstonePrefix: plain.tombPrefix, Owner: storetest.Owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain, indexed
 }

@@ -119,10 +119,10 @@ type Statements struct {
 	// and the sessions table exist.
 	ProbeTombstones, ProbeSessions string
 	// SchemaComplete yields the number of the two tables whose expiry
-	// index exists (MySQL and SQLite; "" on PostgreSQL): 2 when Migrate
-	// has nothing to create. A role without CREATE may then run Migrate:
-	// MySQL refuses CREATE TABLE IF NOT EXISTS to it even for a table that
-	// exists.
+	// index exists (MySQL only; "" elsewhere): 2 when Migrate has nothing
+	// to create. A role without CREATE may then run Migrate: MySQL refuses
+	// CREATE TABLE IF NOT EXISTS to it even for a table that exists.
+	// SQLite has no privileges, and PostgreSQL runs pgcore's Migrate.
 	SchemaComplete string
 	// TokenColumns lists the token columns of the two tables (MySQL only;
 	// "" elsewhere): no arguments; yields table, data type, character set
@@ -191,13 +191,9 @@ func New(d Dialect, p Placeholders, table string) (*Statements, error) {
 	s.PurgeSessions = func(n int) string { return b.sql(split("DELETE FROM " + t + " WHERE token IN (" + list(n) + ")")...) }
 	s.ProbeTombstones = "SELECT 1 FROM " + tt + " WHERE 1 = 0"
 	s.ProbeSessions = "SELECT 1 FROM " + t + " WHERE 1 = 0"
-	idx := "'" + table + "_expiry_idx', '" + tomb + "_expiry_idx'"
-	switch d {
-	case MySQL:
+	if d == MySQL {
 		s.SchemaComplete = "SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE()" +
-			" AND table_name IN ('" + table + "', '" + tomb + "') AND index_name IN (" + idx + ")"
-	case SQLite:
-		s.SchemaComplete = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN (" + idx + ")"
+			" AND table_name IN ('" + table + "', '" + tomb + "') AND index_name IN ('" + table + "_expiry_idx', '" + tomb + "_expiry_idx')"
 	}
 
 	switch d {

@@ -225,16 +225,8 @@ func (s *Store) schemaComplete(ctx context.Context) bool {
 	if s.st.SchemaComplete == "" {
 		return false
 	}
-	rows, err := s.conn.Query(ctx, s.st.SchemaComplete)
-	if err != nil {
-		return false
-	}
-	defer rows.Close()
-	var n int
-	if !rows.Next() || rows.Scan(&n) != nil {
-		return false
-	}
-	return n == 2
+	n, err := queryStrings(ctx, s.conn, s.st.SchemaComplete)
+	return err == nil && len(n) == 1 && n[0] == "2"
 }
 
 // Statements returns the store's statements.
