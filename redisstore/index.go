@@ -138,10 +138,10 @@ func (s *RedisStore) slotsKey(user string) string {
 // first rewritten in the current layout, keeping its PXAT, with the header
 // read from sk. luaOwns: owns(m, own) returns the tombstone's "{tag}" of
 // metadata m if m names the owner whose field is own, else false or nil.
-// luaFit: fit(z) sets a sorted set's PXAT to its highest
-// score, so that it never outlives its entries. luaUnindex (with
-// luaField, luaMeta and luaFit): unindex(k, sk, base, tok) removes tok's metadata and its entry in
-// the set of its owner (base .. owner). luaTomb: tomb(sk, tk, untilMs,
+// luaFit: fit(z) sets a sorted set's PXAT to its highest score, so that it
+// never outlives its entries. luaUnindex (with luaField, luaMeta and
+// luaFit): unindex(k, sk, base, tok) removes tok's metadata and its entry
+// in the set of its owner (base .. owner). luaTomb: tomb(sk, tk, untilMs,
 // skewMs, maxMs) is Delete's tombstone rule (deleteTomb): it deletes the
 // session sk and writes its tombstone tk (value tombValue) with a PXAT of
 // the latest of sk's PXAT, tk's PXAT and untilMs (capped at maxMs) plus
